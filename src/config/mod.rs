@@ -1,0 +1,591 @@
+//! The configuration file: TOML on disk → a validated [`Config`], with *every* problem
+//! reported at once.
+//!
+//! # Why two phases
+//!
+//! An operator who runs `jira-mirror validate` wants the whole list of what is wrong, not the
+//! first item of it followed by another round trip per fix. A single `#[derive(Deserialize)]`
+//! into the runtime types cannot do that: serde stops at the first unknown key or type error,
+//! and types such as [`url::Url`] or [`std::net::SocketAddr`] would turn a wrong value into an
+//! opaque parse failure. So loading is split (the layout vector's `ConfigBuilder` → `Config`
+//! uses, and ripgrep's `LowArgs` → `HiArgs`):
+//!
+//! 1. **Raw** (`raw.rs`): the text is parsed into a [`toml::Value`]; `${VAR}` references are
+//!    replaced in string values only (`interpolate.rs`), so a token can never break the TOML
+//!    syntax or inject keys; then each top-level section is deserialized *separately* into a
+//!    permissive raw struct whose fields are all `Option`s. Unknown keys are collected with
+//!    `serde_ignored` (instead of `deny_unknown_fields`, which stops at the first), and a type
+//!    error removes just the offending key and retries, so one bad value hides nothing else.
+//! 2. **Validate** (`validate.rs`): the raw structs become the runtime types below, applying
+//!    defaults, checking ranges, URLs, cron expressions, `[fields]` column names and
+//!    cross-key rules, and pushing every problem onto one list.
+//!
+//! A key that already failed in an earlier step is not reported again by a later one, so each
+//! broken key yields exactly one line. Every line starts with the key path
+//! (`jira.base_url: …`); no line ever contains the value of a secret (`api_token`,
+//! `password`, `secret`) or of a substituted environment variable.
+//!
+//! Things worth knowing but not wrong (e.g. plain `http://` to a non-loopback host) are
+//! returned as [`Config::warnings`] for the caller to log.
+
+mod interpolate;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+/// Default `data_dir`, relative to the directory of the config file.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Default `[jira] max_concurrency`: concurrent requests to Jira.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+/// Default `[jira] max_requests_per_second`: the client-side request budget.
+pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+/// Default `[jira] request_timeout_secs`: whole-request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
+/// Default `[jira] max_retries`: retries of one idempotent request before it fails.
+pub const DEFAULT_MAX_RETRIES: u32 = 8;
+/// Default `[sweep] schedule`: every minute, at second 0.
+pub const DEFAULT_SWEEP_SCHEDULE: &str = "0 * * * * *";
+/// Default `[sweep] overlap_secs`: how far before the watermark a sweep re-reads.
+pub const DEFAULT_SWEEP_OVERLAP_SECS: u64 = 300;
+/// Default `[imap] port` (IMAP over implicit TLS).
+pub const DEFAULT_IMAP_PORT: u16 = 993;
+/// Default `[imap] mailbox`.
+pub const DEFAULT_IMAP_MAILBOX: &str = "INBOX";
+/// Default `[sla] first_response`: the JSM SLA name feeding the `first_response_*` columns.
+pub const DEFAULT_SLA_FIRST_RESPONSE: &str = "Time to first response";
+/// Default `[sla] time_to_resolution`: the JSM SLA name feeding `time_to_resolution_*`.
+pub const DEFAULT_SLA_TIME_TO_RESOLUTION: &str = "Time to resolution";
+/// Default `[sla_poll] schedule`: every 15 minutes.
+pub const DEFAULT_SLA_POLL_SCHEDULE: &str = "0 */15 * * * *";
+/// Default `[reconcile] schedule`: daily at 03:00.
+pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
+/// Default `[attachments] max_bytes`: 50 MiB.
+pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 52_428_800;
+
+/// The built-in columns of the `issues` table (DESIGN.md, "Tables / issues").
+///
+/// A `[fields]` mapping may not name one of these: the custom column would shadow or
+/// duplicate a built-in one.
+pub const ISSUE_COLUMNS: &[&str] = &[
+    "issue_id",
+    "issue_key",
+    "project_key",
+    "summary",
+    "description",
+    "issue_type",
+    "status",
+    "status_category",
+    "priority",
+    "resolution",
+    "assignee",
+    "assignee_account_id",
+    "reporter",
+    "reporter_account_id",
+    "creator",
+    "labels",
+    "components",
+    "fix_versions",
+    "parent_key",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "due_date",
+    "comment_count",
+    "attachment_count",
+    "first_response_elapsed_millis",
+    "first_response_goal_millis",
+    "first_response_remaining_millis",
+    "first_response_breached",
+    "time_to_resolution_elapsed_millis",
+    "time_to_resolution_goal_millis",
+    "time_to_resolution_remaining_millis",
+    "time_to_resolution_breached",
+    "custom_fields",
+];
+
+/// The fully validated configuration every component is built from.
+///
+/// Obtain one with [`Config::load`] (or [`Config::from_str_with_env`] in tests); a value
+/// built that way has passed every rule in `docs/configuration.md`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Root of everything stored locally: `raw/`, `parquet/`, `state.db`. Absolute when
+    /// loaded from a file (relative paths are resolved against the config file's directory,
+    /// so the service does not depend on its working directory).
+    pub data_dir: PathBuf,
+    /// The Jira site that is mirrored and the scope (`jql`) of the mirror.
+    pub jira: JiraConfig,
+    /// Optional second account (JSM agent) used only to read SLA fields.
+    pub jira_sla: Option<JiraSlaConfig>,
+    /// The incremental JQL sweep run by `run`.
+    pub sweep: SweepConfig,
+    /// The optional mailbox watched for Jira notification e-mails.
+    pub imap: Option<ImapConfig>,
+    /// The optional signed webhook receiver (cargo feature `webhook`).
+    pub webhook: Option<WebhookConfig>,
+    /// Which JSM SLAs feed the `issues` table's SLA columns.
+    pub sla: SlaNames,
+    /// When `run` refreshes SLA and status of open issues.
+    pub sla_poll: ScheduleConfig,
+    /// When `run` takes the id census that detects deleted and moved issues.
+    pub reconcile: ScheduleConfig,
+    /// Custom field id (`customfield_10100`) → column name in `issues` (`severity`).
+    pub fields: BTreeMap<String, String>,
+    /// Whether and up to which size attachments are downloaded.
+    pub attachments: AttachmentsConfig,
+    /// Optional folder that receives an atomic copy of every changed Parquet file.
+    pub distribution: Option<DistributionConfig>,
+    /// Things that are allowed but probably unintended (e.g. plain `http://` to a remote
+    /// host), each starting with its key path. Callers log them at WARN.
+    pub warnings: Vec<String>,
+}
+
+/// `[jira]`: the site that is mirrored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraConfig {
+    /// Site root, e.g. `https://your-org.atlassian.net/`. Its path always ends with `/`, so
+    /// `base_url.join("rest/api/3/search/jql")` keeps any path prefix (Data Center context
+    /// path, `api.atlassian.com/ex/jira/<cloud-id>/`).
+    pub base_url: Url,
+    /// Account e-mail (user name on Data Center) for basic authentication.
+    pub email: String,
+    /// API token (or password / PAT) paired with `email`.
+    pub api_token: Secret,
+    /// The mirror's scope, without `ORDER BY`: sweeps add the `updated >=` bound and ordering.
+    pub jql: String,
+    /// Maximum concurrent requests to Jira (1..=64); `--parallel N` overrides it for one run.
+    pub max_concurrency: usize,
+    /// Client-side request budget shared by every request to Jira and the JSM gateway, on
+    /// top of 429/`Retry-After` handling.
+    pub max_requests_per_second: f64,
+    /// Timeout for one whole HTTP request, in seconds.
+    pub request_timeout_secs: u64,
+    /// How many times an idempotent request is retried (transient errors, 429, 503) before
+    /// the issue is recorded as failed.
+    pub max_retries: u32,
+}
+
+/// `[jira_sla]`: an account that can read JSM SLA fields when the main one cannot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraSlaConfig {
+    /// Site or gateway root (path ends with `/`), e.g.
+    /// `https://api.atlassian.com/ex/jira/<cloud-id>/`.
+    pub base_url: Url,
+    /// Account e-mail for basic authentication.
+    pub email: String,
+    /// API token of that account.
+    pub api_token: Secret,
+}
+
+/// `[sweep]`: the incremental JQL sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepConfig {
+    /// Six-field cron expression, seconds first (see [`parse_schedule`]).
+    pub schedule: String,
+    /// How many seconds before the stored watermark each sweep starts, to catch issues
+    /// whose `updated` was written late or with clock skew.
+    pub overlap_secs: u64,
+}
+
+/// A cron schedule section (`[sla_poll]`, `[reconcile]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// Six-field cron expression, seconds first (see [`parse_schedule`]).
+    pub schedule: String,
+}
+
+/// How the IMAP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// Implicit TLS from the first byte (usually port 993).
+    Tls,
+    /// Plain connection upgraded with `STARTTLS` (usually port 143).
+    StartTls,
+    /// No encryption at all; only accepted for a loopback host (tests, local relays).
+    None,
+}
+
+impl ImapSecurity {
+    /// The spelling used in the config file: `tls`, `starttls` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapSecurity::Tls => "tls",
+            ImapSecurity::StartTls => "starttls",
+            ImapSecurity::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for ImapSecurity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[imap]`: the mailbox Jira sends notification e-mails to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImapConfig {
+    /// Server host name or IP address.
+    pub host: String,
+    /// Server port (default 993).
+    pub port: u16,
+    /// Transport protection.
+    pub security: ImapSecurity,
+    /// Login name.
+    pub username: String,
+    /// Login password.
+    pub password: Secret,
+    /// Folder to watch (default `INBOX`).
+    pub mailbox: String,
+    /// Whether to wait with IMAP IDLE between passes (else poll on the sweep schedule).
+    pub idle: bool,
+    /// Sender addresses whose mail is trusted as Jira notifications; others are ignored.
+    /// Never empty.
+    pub allowed_senders: Vec<String>,
+}
+
+/// `[webhook]`: the optional signed webhook receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// Address the HTTP listener binds, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Shared HMAC secret that signs deliveries; checked before a body is parsed.
+    pub secret: Secret,
+}
+
+/// `[sla]`: names of the JSM SLAs that feed the `issues` table's SLA columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaNames {
+    /// SLA feeding `first_response_*` (JSM names are localised, hence configurable).
+    pub first_response: String,
+    /// SLA feeding `time_to_resolution_*`.
+    pub time_to_resolution: String,
+}
+
+impl Default for SlaNames {
+    fn default() -> Self {
+        SlaNames {
+            first_response: DEFAULT_SLA_FIRST_RESPONSE.to_owned(),
+            time_to_resolution: DEFAULT_SLA_TIME_TO_RESOLUTION.to_owned(),
+        }
+    }
+}
+
+/// `[attachments]`: attachment downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentsConfig {
+    /// Whether attachment files are downloaded at all (metadata rows are always written).
+    pub download: bool,
+    /// A file larger than this many bytes is skipped (its row keeps `local_path` null).
+    pub max_bytes: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            download: true,
+            max_bytes: DEFAULT_ATTACHMENT_MAX_BYTES,
+        }
+    }
+}
+
+/// `[distribution]`: where changed Parquet files are copied for readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionConfig {
+    /// Target folder (resolved like `data_dir`); files are replaced atomically.
+    pub dir: PathBuf,
+}
+
+/// A credential read from the config: printed as `***` by `Debug` and `Display`, so it can
+/// sit in logged structs without leaking. Call [`Secret::expose`] only where the value is
+/// actually sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The credential itself, for an `Authorization` header or a login command only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+/// Everything wrong with a configuration, one problem per line, each starting with its key
+/// path (`imap.port: …`). Never contains a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The problems, sorted by key path.
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    /// The problems, one per line of the `Display` output.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl Config {
+    /// Reads, interpolates and validates the config file at `path` using the process
+    /// environment for `${VAR}` references. Relative paths in it are resolved against the
+    /// file's directory (made absolute).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`], with `env` answering `${VAR}` lookups.
+    pub fn load_with_env(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            problems: vec![format!(
+                "{}: cannot read the config file: {err}",
+                path.display()
+            )],
+        })?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = absolute.parent().unwrap_or(Path::new(""));
+        Self::from_str_in_dir(&text, base_dir, env)
+    }
+
+    /// Parses and validates config text, with `env` answering `${VAR}` lookups. Relative
+    /// paths stay relative (to the current directory).
+    pub fn from_str_with_env(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::from_str_in_dir(text, Path::new(""), env)
+    }
+
+    /// Parses and validates config text as if it were a file in `base_dir`: relative
+    /// `data_dir` and `distribution.dir` are resolved against it.
+    pub fn from_str_in_dir(
+        text: &str,
+        base_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Problems::default();
+        let config = raw::parse(text, &env, &mut problems)
+            .and_then(|raw| validate::validate(raw, base_dir, &mut problems));
+        match config {
+            Some(mut config) if problems.is_empty() => {
+                config.warnings = problems.redact_all(std::mem::take(&mut config.warnings));
+                Ok(config)
+            }
+            _ => Err(problems.into_error()),
+        }
+    }
+
+    /// A valid config for the built-in Jira simulator (used by `demo` and by tests): scope
+    /// `project = SUP`, every optional trigger off, defaults elsewhere. `sla` is the
+    /// `(email, token)` of a JSM account on the same simulator.
+    ///
+    /// # Panics
+    /// If `base_url` is not an absolute URL.
+    pub fn for_simulator(
+        data_dir: PathBuf,
+        base_url: &str,
+        email: &str,
+        token: &str,
+        sla: Option<(&str, &str)>,
+    ) -> Config {
+        let mut base_url = Url::parse(base_url).expect("simulator base URL must be absolute");
+        validate::ensure_trailing_slash(&mut base_url);
+        Config {
+            data_dir,
+            jira: JiraConfig {
+                base_url: base_url.clone(),
+                email: email.to_owned(),
+                api_token: Secret::new(token),
+                jql: "project = SUP".to_owned(),
+                max_concurrency: DEFAULT_MAX_CONCURRENCY,
+                max_requests_per_second: DEFAULT_MAX_REQUESTS_PER_SECOND,
+                request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+                max_retries: DEFAULT_MAX_RETRIES,
+            },
+            jira_sla: sla.map(|(email, token)| JiraSlaConfig {
+                base_url,
+                email: email.to_owned(),
+                api_token: Secret::new(token),
+            }),
+            sweep: SweepConfig {
+                schedule: DEFAULT_SWEEP_SCHEDULE.to_owned(),
+                overlap_secs: DEFAULT_SWEEP_OVERLAP_SECS,
+            },
+            imap: None,
+            webhook: None,
+            sla: SlaNames::default(),
+            sla_poll: ScheduleConfig {
+                schedule: DEFAULT_SLA_POLL_SCHEDULE.to_owned(),
+            },
+            reconcile: ScheduleConfig {
+                schedule: DEFAULT_RECONCILE_SCHEDULE.to_owned(),
+            },
+            fields: BTreeMap::new(),
+            attachments: AttachmentsConfig::default(),
+            distribution: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `data_dir/raw`: raw issue JSON, attachments and the event audit log.
+    pub fn raw_dir(&self) -> PathBuf {
+        self.data_dir.join("raw")
+    }
+
+    /// `data_dir/state.db`: the SQLite state store.
+    pub fn state_path(&self) -> PathBuf {
+        self.data_dir.join("state.db")
+    }
+
+    /// `data_dir/parquet`: the Parquet tables and `views.sql`.
+    pub fn parquet_dir(&self) -> PathBuf {
+        self.data_dir.join("parquet")
+    }
+}
+
+/// Parses a schedule the way the config validates it: exactly six fields, seconds first
+/// (`sec min hour day-of-month month day-of-week`). Schedulers should build their
+/// [`croner::Cron`] with this so that what `validate` accepts is what runs.
+pub fn parse_schedule(expr: &str) -> Result<croner::Cron, String> {
+    let count = expr.split_whitespace().count();
+    if count != 6 {
+        return Err(format!(
+            "`{expr}` has {count} fields; a schedule needs 6, seconds first \
+             (sec min hour day-of-month month day-of-week), e.g. \"0 */5 * * * *\""
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expr)
+        .map_err(|err| format!("`{expr}` is not a valid cron expression: {err}"))
+}
+
+/// The problem list shared by both phases.
+///
+/// A key path that already has a problem is "broken": later phases do not report it again,
+/// so a missing `${VAR}` is not followed by "invalid URL" for the same key.
+#[derive(Debug, Default)]
+struct Problems {
+    list: Vec<String>,
+    broken: BTreeSet<String>,
+    /// Values that must never appear in a message (secrets, substituted variables).
+    sensitive: Vec<String>,
+}
+
+impl Problems {
+    /// Records a problem at `path` unless that path already has one.
+    fn push(&mut self, path: &str, message: impl fmt::Display) {
+        if self.is_broken(path) {
+            return;
+        }
+        self.broken.insert(path.to_owned());
+        self.list.push(format!("{path}: {message}"));
+    }
+
+    /// Marks `path` as already reported without adding a line (its problem was reported
+    /// under a more precise path, or will be by the caller).
+    fn push_silently(&mut self, path: &str) {
+        self.broken.insert(path.to_owned());
+    }
+
+    /// True when `path` or one of its parent sections already has a problem.
+    fn is_broken(&self, path: &str) -> bool {
+        let mut prefix = path;
+        loop {
+            if self.broken.contains(prefix) {
+                return true;
+            }
+            match prefix.rfind(['.', '[']) {
+                Some(at) => prefix = &prefix[..at],
+                None => return false,
+            }
+        }
+    }
+
+    /// Never lets `value` appear in a message (too-short values are ignored: replacing them
+    /// would garble messages while hiding nothing worth hiding).
+    fn add_sensitive(&mut self, value: &str) {
+        if value.chars().count() >= 4 && !self.sensitive.iter().any(|known| known == value) {
+            self.sensitive.push(value.to_owned());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn redact(&self, line: String) -> String {
+        let mut sensitive: Vec<&String> = self.sensitive.iter().collect();
+        // Longest first, so a secret containing another is replaced whole.
+        sensitive.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        sensitive
+            .into_iter()
+            .fold(line, |line, value| line.replace(value.as_str(), "***"))
+    }
+
+    fn redact_all(&self, lines: Vec<String>) -> Vec<String> {
+        lines.into_iter().map(|line| self.redact(line)).collect()
+    }
+
+    fn into_error(self) -> ConfigError {
+        let mut problems = self.redact_all(self.list.clone());
+        if problems.is_empty() {
+            // Unreachable by construction; never return an error that says nothing.
+            problems.push("config: invalid configuration".to_owned());
+        }
+        problems.sort();
+        problems.dedup();
+        ConfigError { problems }
+    }
+}
+
+/// `parent.key`, or `key` at the top level.
+fn join_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}

@@ -1,0 +1,659 @@
+//! Phase two: raw structs → runtime [`Config`], applying defaults and every semantic rule.
+//!
+//! Each check pushes onto the shared [`Problems`] list and carries on with a stand-in value,
+//! so one run reports everything; a config is only returned when the list stayed empty.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use url::{Host, Url};
+
+use super::raw::{
+    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawSchedule, RawSla,
+    RawSweep, RawWebhook,
+};
+use super::*;
+
+/// Turns the raw sections into a [`Config`], or `None` when a problem was recorded.
+pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Option<Config> {
+    let mut warnings = Vec::new();
+
+    let data_dir = match raw.data_dir {
+        Some(dir) if dir.trim().is_empty() => {
+            p.push("data_dir", "must not be empty");
+            None
+        }
+        Some(dir) => Some(resolve_dir(base_dir, &dir)),
+        None => Some(resolve_dir(base_dir, DEFAULT_DATA_DIR)),
+    };
+    let jira = match raw.jira {
+        Some(jira) => validate_jira(p, &mut warnings, jira),
+        None => {
+            p.push("jira", "the required section `[jira]` is missing");
+            None
+        }
+    };
+    let jira_sla = raw
+        .jira_sla
+        .map(|sla| validate_jira_sla(p, &mut warnings, sla));
+    let sweep = validate_sweep(p, raw.sweep);
+    let imap = raw.imap.map(|imap| validate_imap(p, &mut warnings, imap));
+    let webhook = raw.webhook.map(|webhook| validate_webhook(p, webhook));
+    let sla = validate_sla(p, raw.sla);
+    let sla_poll = validate_schedule(p, "sla_poll", raw.sla_poll, DEFAULT_SLA_POLL_SCHEDULE);
+    let reconcile = validate_schedule(p, "reconcile", raw.reconcile, DEFAULT_RECONCILE_SCHEDULE);
+    let fields = validate_fields(p, raw.fields.unwrap_or_default());
+    let attachments = validate_attachments(p, raw.attachments);
+    let distribution = raw
+        .distribution
+        .map(|distribution| validate_distribution(p, base_dir, distribution));
+
+    if !p.is_empty() {
+        return None;
+    }
+    Some(Config {
+        data_dir: data_dir?,
+        jira: jira?,
+        jira_sla: jira_sla.flatten(),
+        sweep,
+        imap: imap.flatten(),
+        webhook: webhook.flatten(),
+        sla,
+        sla_poll,
+        reconcile,
+        fields,
+        attachments,
+        distribution: distribution.flatten(),
+        warnings,
+    })
+}
+
+fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> Option<JiraConfig> {
+    let base_url = required(p, "jira.base_url", raw.base_url)
+        .and_then(|url| base_url(p, warnings, "jira.base_url", &url));
+    let email = required(p, "jira.email", raw.email);
+    let api_token = required(p, "jira.api_token", raw.api_token);
+    let jql = required(p, "jira.jql", raw.jql).and_then(|jql| {
+        if contains_order_by(&jql) {
+            p.push(
+                "jira.jql",
+                "must not contain ORDER BY: sweeps and backfills add their own ordering",
+            );
+            None
+        } else {
+            Some(jql.trim().to_owned())
+        }
+    });
+    let max_concurrency = int_in_range(
+        p,
+        "jira.max_concurrency",
+        raw.max_concurrency,
+        DEFAULT_MAX_CONCURRENCY as i64,
+        1..=64,
+    );
+    let max_requests_per_second = match raw.max_requests_per_second {
+        None => DEFAULT_MAX_REQUESTS_PER_SECOND,
+        Some(rate) if rate.is_finite() && rate > 0.0 => rate,
+        Some(_) => {
+            p.push(
+                "jira.max_requests_per_second",
+                "must be a number greater than 0",
+            );
+            DEFAULT_MAX_REQUESTS_PER_SECOND
+        }
+    };
+    let request_timeout_secs = int_in_range(
+        p,
+        "jira.request_timeout_secs",
+        raw.request_timeout_secs,
+        DEFAULT_REQUEST_TIMEOUT_SECS as i64,
+        1..=3600,
+    );
+    let max_retries = int_in_range(
+        p,
+        "jira.max_retries",
+        raw.max_retries,
+        i64::from(DEFAULT_MAX_RETRIES),
+        0..=100,
+    );
+    Some(JiraConfig {
+        base_url: base_url?,
+        email: email?,
+        api_token: Secret::new(api_token?),
+        jql: jql?,
+        max_concurrency: max_concurrency as usize,
+        max_requests_per_second,
+        request_timeout_secs: request_timeout_secs as u64,
+        max_retries: max_retries as u32,
+    })
+}
+
+fn validate_jira_sla(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    raw: RawJiraSla,
+) -> Option<JiraSlaConfig> {
+    let base_url = required(p, "jira_sla.base_url", raw.base_url)
+        .and_then(|url| base_url(p, warnings, "jira_sla.base_url", &url));
+    let email = required(p, "jira_sla.email", raw.email);
+    let api_token = required(p, "jira_sla.api_token", raw.api_token);
+    Some(JiraSlaConfig {
+        base_url: base_url?,
+        email: email?,
+        api_token: Secret::new(api_token?),
+    })
+}
+
+fn validate_sweep(p: &mut Problems, raw: Option<RawSweep>) -> SweepConfig {
+    let (schedule, overlap) = raw.map_or((None, None), |raw| (raw.schedule, raw.overlap_secs));
+    SweepConfig {
+        schedule: schedule_or_default(p, "sweep.schedule", schedule, DEFAULT_SWEEP_SCHEDULE),
+        overlap_secs: int_in_range(
+            p,
+            "sweep.overlap_secs",
+            overlap,
+            DEFAULT_SWEEP_OVERLAP_SECS as i64,
+            0..=i64::MAX,
+        ) as u64,
+    }
+}
+
+fn validate_schedule(
+    p: &mut Problems,
+    section: &str,
+    raw: Option<RawSchedule>,
+    default: &str,
+) -> ScheduleConfig {
+    let path = format!("{section}.schedule");
+    ScheduleConfig {
+        schedule: schedule_or_default(p, &path, raw.and_then(|raw| raw.schedule), default),
+    }
+}
+
+fn schedule_or_default(
+    p: &mut Problems,
+    path: &str,
+    value: Option<String>,
+    default: &str,
+) -> String {
+    let Some(schedule) = value else {
+        return default.to_owned();
+    };
+    if let Err(message) = parse_schedule(&schedule) {
+        p.push(path, message);
+    }
+    schedule.trim().to_owned()
+}
+
+fn validate_imap(p: &mut Problems, warnings: &mut Vec<String>, raw: RawImap) -> Option<ImapConfig> {
+    let host = required(p, "imap.host", raw.host).and_then(|host| {
+        let host = host.trim().to_owned();
+        if host.contains("://") || host.contains('/') {
+            p.push("imap.host", "must be a host name or IP address, not a URL");
+            None
+        } else if host.chars().any(char::is_whitespace) {
+            p.push("imap.host", "must not contain spaces");
+            None
+        } else {
+            Some(host)
+        }
+    });
+    let port = int_in_range(
+        p,
+        "imap.port",
+        raw.port,
+        i64::from(DEFAULT_IMAP_PORT),
+        1..=65535,
+    ) as u16;
+    let security = match raw.security.as_deref() {
+        None | Some("tls") => Some(ImapSecurity::Tls),
+        Some("starttls") => Some(ImapSecurity::StartTls),
+        Some("none") => Some(ImapSecurity::None),
+        Some(_) => {
+            p.push(
+                "imap.security",
+                "must be one of \"tls\", \"starttls\", \"none\"",
+            );
+            None
+        }
+    };
+    if let (Some(ImapSecurity::None), Some(host)) = (security, &host)
+        && !is_loopback_host(host)
+    {
+        p.push(
+            "imap.security",
+            format!(
+                "\"none\" (no encryption) is only allowed when imap.host is a loopback \
+                     address (127.0.0.0/8, ::1, localhost), not `{host}`; use \"tls\" or \
+                     \"starttls\""
+            ),
+        );
+    }
+    match (security, port) {
+        (Some(ImapSecurity::Tls), 143) => warnings.push(
+            "imap.port: 143 is the usual STARTTLS port, but imap.security = \"tls\"".to_owned(),
+        ),
+        (Some(ImapSecurity::StartTls), 993) => warnings.push(
+            "imap.port: 993 is the usual implicit-TLS port, but imap.security = \"starttls\""
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    let username = required(p, "imap.username", raw.username);
+    let password = required(p, "imap.password", raw.password);
+    let mailbox = non_empty_or_default(p, "imap.mailbox", raw.mailbox, DEFAULT_IMAP_MAILBOX);
+    let allowed_senders = match raw.allowed_senders {
+        None => {
+            p.push("imap.allowed_senders", "is required but missing");
+            None
+        }
+        Some(list) if list.is_empty() => {
+            p.push(
+                "imap.allowed_senders",
+                "must list at least one sender address (mail from anyone else is ignored)",
+            );
+            None
+        }
+        Some(list) => {
+            let mut senders = Vec::with_capacity(list.len());
+            for (index, sender) in list.into_iter().enumerate() {
+                let path = format!("imap.allowed_senders[{index}]");
+                let sender = sender.trim();
+                if sender.is_empty() {
+                    p.push(&path, "must not be empty");
+                } else if sender.chars().any(char::is_whitespace) {
+                    p.push(&path, "must be an address without spaces");
+                } else {
+                    senders.push(sender.to_owned());
+                }
+            }
+            Some(senders)
+        }
+    };
+    Some(ImapConfig {
+        host: host?,
+        port,
+        security: security?,
+        username: username?,
+        password: Secret::new(password?),
+        mailbox,
+        idle: raw.idle.unwrap_or(true),
+        allowed_senders: allowed_senders?,
+    })
+}
+
+fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> {
+    if !cfg!(feature = "webhook") {
+        p.push(
+            "webhook",
+            "`[webhook]` needs jira-mirror built with the `webhook` cargo feature",
+        );
+        return None;
+    }
+    let listen = required(p, "webhook.listen", raw.listen).and_then(|listen| {
+        match listen.trim().parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                p.push(
+                    "webhook.listen",
+                    format!("`{listen}` is not an IP address with a port, e.g. 127.0.0.1:8080"),
+                );
+                None
+            }
+        }
+    });
+    let secret = required(p, "webhook.secret", raw.secret);
+    Some(WebhookConfig {
+        listen: listen?,
+        secret: Secret::new(secret?),
+    })
+}
+
+fn validate_sla(p: &mut Problems, raw: Option<RawSla>) -> SlaNames {
+    let (first, resolution) = raw.map_or((None, None), |raw| {
+        (raw.first_response, raw.time_to_resolution)
+    });
+    SlaNames {
+        first_response: non_empty_or_default(
+            p,
+            "sla.first_response",
+            first,
+            DEFAULT_SLA_FIRST_RESPONSE,
+        ),
+        time_to_resolution: non_empty_or_default(
+            p,
+            "sla.time_to_resolution",
+            resolution,
+            DEFAULT_SLA_TIME_TO_RESOLUTION,
+        ),
+    }
+}
+
+fn validate_fields(p: &mut Problems, raw: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut owner_of_column: BTreeMap<&str, &str> = BTreeMap::new();
+    for (id, column) in &raw {
+        let path = format!("fields.{id}");
+        if !is_custom_field_id(id) {
+            p.push(
+                &path,
+                format!("`{id}` is not a custom field id like `customfield_10100`"),
+            );
+        }
+        if !is_column_name(column) {
+            p.push(
+                &path,
+                format!(
+                    "column name `{column}` must be lowercase snake_case \
+                     (a letter, then lowercase letters, digits or `_`)"
+                ),
+            );
+        } else if ISSUE_COLUMNS.contains(&column.as_str()) {
+            p.push(
+                &path,
+                format!("column `{column}` is a built-in column of the issues table"),
+            );
+        } else if let Some(owner) = owner_of_column.get(column.as_str()) {
+            p.push(
+                &path,
+                format!("column `{column}` is already used by fields.{owner}"),
+            );
+        } else {
+            owner_of_column.insert(column, id);
+        }
+    }
+    raw
+}
+
+fn validate_attachments(p: &mut Problems, raw: Option<RawAttachments>) -> AttachmentsConfig {
+    let (download, max_bytes) = raw.map_or((None, None), |raw| (raw.download, raw.max_bytes));
+    AttachmentsConfig {
+        download: download.unwrap_or(true),
+        max_bytes: int_in_range(
+            p,
+            "attachments.max_bytes",
+            max_bytes,
+            DEFAULT_ATTACHMENT_MAX_BYTES as i64,
+            1..=i64::MAX,
+        ) as u64,
+    }
+}
+
+fn validate_distribution(
+    p: &mut Problems,
+    base_dir: &Path,
+    raw: RawDistribution,
+) -> Option<DistributionConfig> {
+    let dir = required(p, "distribution.dir", raw.dir)?;
+    Some(DistributionConfig {
+        dir: resolve_dir(base_dir, &dir),
+    })
+}
+
+/// A required string: missing and blank are both problems.
+fn required(p: &mut Problems, path: &str, value: Option<String>) -> Option<String> {
+    match value {
+        None => {
+            p.push(path, "is required but missing");
+            None
+        }
+        Some(value) if value.trim().is_empty() => {
+            p.push(path, "must not be empty");
+            None
+        }
+        Some(value) => Some(value),
+    }
+}
+
+/// An optional string with a default: absent → default, blank → problem.
+fn non_empty_or_default(
+    p: &mut Problems,
+    path: &str,
+    value: Option<String>,
+    default: &str,
+) -> String {
+    match value {
+        None => default.to_owned(),
+        Some(value) if value.trim().is_empty() => {
+            p.push(path, "must not be empty");
+            default.to_owned()
+        }
+        Some(value) => value,
+    }
+}
+
+/// An optional integer with a default and an inclusive range.
+fn int_in_range(
+    p: &mut Problems,
+    path: &str,
+    value: Option<i64>,
+    default: i64,
+    range: RangeInclusive<i64>,
+) -> i64 {
+    match value {
+        None => default,
+        Some(value) if range.contains(&value) => value,
+        Some(value) => {
+            let message = if *range.end() == i64::MAX {
+                format!("must be at least {}, found {value}", range.start())
+            } else {
+                format!(
+                    "must be between {} and {}, found {value}",
+                    range.start(),
+                    range.end()
+                )
+            };
+            p.push(path, message);
+            default
+        }
+    }
+}
+
+/// Validates a Jira `base_url`: absolute http(s), a host, no credentials, query or
+/// fragment; the path is made to end with `/`. Plain http to a non-loopback host warns.
+fn base_url(p: &mut Problems, warnings: &mut Vec<String>, path: &str, value: &str) -> Option<Url> {
+    let mut url = match Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(err) => {
+            p.push(path, format!("not a valid URL ({err})"));
+            return None;
+        }
+    };
+    if url.scheme() != "http" && url.scheme() != "https" {
+        p.push(
+            path,
+            format!(
+                "must be an http:// or https:// URL, not {}://",
+                url.scheme()
+            ),
+        );
+        return None;
+    }
+    let Some(host) = url.host() else {
+        p.push(path, "must name a host");
+        return None;
+    };
+    let loopback = match host {
+        Host::Domain(domain) => is_loopback_host(domain),
+        Host::Ipv4(ip) => is_loopback_ip(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => is_loopback_ip(IpAddr::V6(ip)),
+    };
+    let host = host.to_string();
+    if !url.username().is_empty() || url.password().is_some() {
+        p.push(
+            path,
+            "must not contain credentials; use `email` and `api_token`",
+        );
+        return None;
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        p.push(path, "must not have a query (`?…`) or fragment (`#…`)");
+        return None;
+    }
+    if url.scheme() == "http" && !loopback {
+        warnings.push(format!(
+            "{path}: plain http:// to non-loopback host {host}: the API token and issue data \
+             cross the network unencrypted"
+        ));
+    }
+    ensure_trailing_slash(&mut url);
+    Some(url)
+}
+
+/// Makes `url.join("rest/…")` append to the path instead of replacing its last segment.
+pub(super) fn ensure_trailing_slash(url: &mut Url) {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+}
+
+/// `localhost`, or an IP address in 127.0.0.0/8 or `::1` (brackets allowed).
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<IpAddr>().is_ok_and(is_loopback_ip)
+}
+
+fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// `^customfield_[0-9]+$`
+fn is_custom_field_id(id: &str) -> bool {
+    id.strip_prefix("customfield_")
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `^[a-z][a-z0-9_]*$`
+fn is_column_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether `jql` has an `ORDER BY` clause, ignoring text inside quoted strings
+/// (`summary ~ "order by"` is fine).
+fn contains_order_by(jql: &str) -> bool {
+    let mut words: Vec<String> = Vec::new();
+    let mut chars = jql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' || c == '\'' {
+            // Skip the quoted string, honouring backslash escapes.
+            while let Some(q) = chars.next() {
+                if q == '\\' {
+                    chars.next();
+                } else if q == c {
+                    break;
+                }
+            }
+            words.push(String::from("\""));
+        } else if c.is_alphanumeric() || c == '_' {
+            let mut word = String::from(c);
+            while let Some(&n) = chars.peek() {
+                if n.is_alphanumeric() || n == '_' {
+                    word.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            words.push(word);
+        } else if !c.is_whitespace() {
+            words.push(c.to_string());
+        }
+    }
+    words
+        .windows(2)
+        .any(|pair| pair[0].eq_ignore_ascii_case("order") && pair[1].eq_ignore_ascii_case("by"))
+}
+
+/// `dir` as written if absolute, else joined to `base_dir`; `.` components are dropped.
+fn resolve_dir(base_dir: &Path, dir: &str) -> PathBuf {
+    let dir = Path::new(dir.trim());
+    let joined = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        base_dir.join(dir)
+    };
+    joined.components().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_by_outside_quotes_only() {
+        assert!(contains_order_by("project = X ORDER BY created"));
+        assert!(contains_order_by("project = X order\n  by key"));
+        assert!(!contains_order_by("summary ~ \"order by\" AND project = X"));
+        assert!(!contains_order_by("summary ~ 'it\\'s order by' "));
+        assert!(!contains_order_by("project = BORDER"));
+        assert!(!contains_order_by("reorder = by"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "imap.example.com",
+            "10.0.0.1",
+            "128.0.0.1",
+            "localhost.evil.com",
+            "::2",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn name_patterns() {
+        assert!(is_custom_field_id("customfield_10100"));
+        assert!(!is_custom_field_id("customfield_"));
+        assert!(!is_custom_field_id("customfield_10a"));
+        assert!(!is_custom_field_id("summary"));
+        assert!(is_column_name("severity_2"));
+        assert!(!is_column_name("Severity"));
+        assert!(!is_column_name("2severity"));
+        assert!(!is_column_name("sev-erity"));
+        assert!(!is_column_name(""));
+    }
+
+    #[test]
+    fn resolves_relative_dirs() {
+        assert_eq!(
+            resolve_dir(Path::new("/etc/jira-mirror"), "./data"),
+            PathBuf::from("/etc/jira-mirror/data")
+        );
+        assert_eq!(
+            resolve_dir(Path::new("/etc/jira-mirror"), "/var/lib/jm"),
+            PathBuf::from("/var/lib/jm")
+        );
+        assert_eq!(
+            resolve_dir(Path::new(""), "./data"),
+            PathBuf::from("./data")
+        );
+    }
+}

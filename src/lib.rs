@@ -1,0 +1,16 @@
+//! jira-mirror keeps a complete, queryable local mirror of a Jira site (raw issue JSON,
+//! attachments and, later, monthly Parquet tables) without any inbound HTTP.
+//!
+//! # Layout
+//! - [`config`]: TOML → validated [`config::Config`], every problem reported at once.
+//! - [`jira`]: the polite HTTP client (budget, retries, paging) and the JQL it sends.
+//! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store on disk.
+//! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures and runs.
+//! - [`triggers`]: what yields keys: the incremental sweep and the backfill.
+//! - [`simulator`]: an in-process Jira Cloud on 127.0.0.1 for tests and `demo`.
+//! - [`cli`] and [`app`]: the command line and the commands built from the pieces above.
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
