@@ -14,3 +14,4 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod simulator;

@@ -1,0 +1,798 @@
+//! The simulator's HTTP side: axum routes for the API listener and the attachment media host.
+//!
+//! One middleware (`gate`) wraps every route of both listeners. It records the request, checks
+//! HTTP basic auth (API host only; a failure is a plain 401 that never carries `Retry-After`),
+//! then applies the fault decided for this request (see `faults.rs`) around the real handler.
+//! Handlers take the state lock only to compute their JSON; serialisation and every await happen
+//! outside it.
+//!
+//! Query parameters are parsed by hand so that bad input yields Jira-style JSON 400 answers
+//! (`{"errorMessages":[…],"errors":{}}`) rather than a framework rejection.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::data::{self, ChangelogMode, EMBED_CAP, FieldSel};
+use super::{RequestRecord, Shared, faults, jql};
+
+/// Largest request body accepted (search bodies are tiny).
+const MAX_BODY: usize = 1024 * 1024;
+/// Chunk size of streamed attachment bodies.
+const CHUNK: u64 = 64 * 1024;
+/// Record cap: beyond this the oldest half is dropped (long `demo` runs).
+const MAX_RECORDS: usize = 200_000;
+
+/// Router state: the shared simulator plus which listener this is.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    /// The simulator.
+    pub shared: Arc<Shared>,
+    /// `"api"` or `"media"`.
+    pub host: &'static str,
+}
+
+/// The authenticated account's e-mail, put into request extensions by `gate`.
+#[derive(Clone, Debug)]
+struct AuthUser(String);
+
+/// Routes of the API listener.
+pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
+    let ctx = Ctx {
+        shared,
+        host: "api",
+    };
+    Router::new()
+        .route("/rest/api/3/myself", get(myself))
+        .route("/rest/api/3/field", get(fields))
+        .route("/rest/api/3/search/jql", get(search_get).post(search_post))
+        .route("/rest/api/3/issue/{key}", get(issue_get))
+        .route("/rest/api/3/issue/{key}/changelog", get(changelog_page))
+        .route("/rest/api/3/issue/{key}/comment", get(comment_page))
+        .route("/rest/api/3/issue/{key}/remotelink", get(remote_links))
+        .route(
+            "/rest/api/3/attachment/content/{id}",
+            get(attachment_content),
+        )
+        .route("/rest/servicedeskapi/request/{key}/sla", get(sla))
+        .fallback(not_found_route)
+        .layer(middleware::from_fn_with_state(ctx.clone(), gate))
+        .with_state(ctx)
+}
+
+/// Routes of the media host (attachment bytes; no auth).
+pub(crate) fn media_router(shared: Arc<Shared>) -> Router {
+    let ctx = Ctx {
+        shared,
+        host: "media",
+    };
+    Router::new()
+        .route("/file/{id}", get(media_file))
+        .fallback(not_found_route)
+        .layer(middleware::from_fn_with_state(ctx.clone(), gate))
+        .with_state(ctx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    json_response(
+        status,
+        &json!({"errorMessages": [msg.into()], "errors": {}}),
+    )
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, msg)
+}
+
+fn issue_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "Issue does not exist or you do not have permission to see it.",
+    )
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "Client must be authenticated to access this resource.",
+    )
+}
+
+async fn not_found_route(req: Request) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("null for uri: {}", req.uri()),
+    )
+}
+
+/// Decoded query string with Jira-style 400s for bad numbers.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<String>) -> Params {
+        Params(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    /// All values of `k`, each split on commas (`fields=a,b&fields=c`).
+    fn list(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// Error: the 400 message.
+    fn int(&self, k: &str) -> Result<Option<u64>, String> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                format!("The value '{v}' of parameter '{k}' is not a non-negative integer.")
+            }),
+        }
+    }
+}
+
+/// Page of `items[start..start+max]` (clamped).
+fn window<T>(items: &[T], start: u64, max: u64) -> &[T] {
+    let len = items.len() as u64;
+    let s = start.min(len) as usize;
+    let e = start.saturating_add(max).min(len) as usize;
+    &items[s..e]
+}
+
+fn expand_has(items: &[String], what: &str) -> bool {
+    items.iter().any(|e| e.trim() == what)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gate: record, auth, faults
+// ---------------------------------------------------------------------------------------------
+
+fn basic_user(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
+
+async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    let at = Instant::now();
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let had_authorization = req.headers().contains_key(header::AUTHORIZATION);
+    let creds = basic_user(req.headers());
+    let (parts, body) = req.into_parts();
+    let body_result = to_bytes(body, MAX_BODY).await;
+
+    // Sequence number, fault draw and authentication under one short lock.
+    let (seq, decision, user) = {
+        let mut st = ctx.shared.lock();
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let faults = st.faults.clone();
+        let decision = faults::decide(&mut st.fault_rng, &faults);
+        let user = if ctx.host == "api" {
+            creds.and_then(|(u, p)| {
+                let main = u == st.cfg.email && p == st.cfg.api_token;
+                // The JSM account may read SLAs (and who it is); everything else needs the main one.
+                let sla_ok =
+                    path.starts_with("/rest/servicedeskapi/") || path == "/rest/api/3/myself";
+                let sla = sla_ok && u == st.cfg.sla_email && p == st.cfg.sla_api_token;
+                (main || sla).then_some(u)
+            })
+        } else {
+            None
+        };
+        (seq, decision, user)
+    };
+
+    let (body_text, req) = match body_result {
+        Ok(b) => (
+            String::from_utf8_lossy(&b).into_owned(),
+            Some(Request::from_parts(parts, Body::from(b))),
+        ),
+        Err(_) => (String::new(), None),
+    };
+
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+
+    let (resp, fault): (Response, Option<&'static str>) = match req {
+        None => (
+            error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large."),
+            None,
+        ),
+        Some(_) if ctx.host == "api" && user.is_none() => (unauthorized(), None),
+        Some(mut req) => match decision.pre {
+            Some(pre) => {
+                let (r, label) = faults::pre_response(pre);
+                (r, Some(label))
+            }
+            None => {
+                if let Some(u) = &user {
+                    req.extensions_mut().insert(AuthUser(u.clone()));
+                }
+                let r = next.run(req).await;
+                faults::post_process(r, decision.post).await
+            }
+        },
+    };
+
+    let retry_after_secs = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let record = RequestRecord {
+        seq,
+        at,
+        method,
+        path,
+        query,
+        body: body_text,
+        status: resp.status().as_u16(),
+        retry_after_secs,
+        user,
+        had_authorization,
+        fault,
+        host: ctx.host,
+    };
+    {
+        let mut st = ctx.shared.lock();
+        if st.requests.len() >= MAX_RECORDS {
+            st.requests.drain(..MAX_RECORDS / 2);
+        }
+        st.requests.push(record);
+    }
+    resp
+}
+
+// ---------------------------------------------------------------------------------------------
+// Platform API
+// ---------------------------------------------------------------------------------------------
+
+async fn myself(State(ctx): State<Ctx>, req: Request) -> Response {
+    let who = req
+        .extensions()
+        .get::<AuthUser>()
+        .map(|u| u.0.clone())
+        .unwrap_or_default();
+    let v = {
+        let st = ctx.shared.lock();
+        if who == st.cfg.email {
+            st.store.mirror_user.clone()
+        } else {
+            st.store.sla_user.clone()
+        }
+    };
+    json_response(StatusCode::OK, &v)
+}
+
+async fn fields() -> Response {
+    json_response(StatusCode::OK, &data::field_catalog())
+}
+
+/// A search request from either the GET query or the POST body.
+struct SearchReq {
+    jql: Option<String>,
+    token: Option<String>,
+    max_results: Option<u64>,
+    fields: Vec<String>,
+    expand: Vec<String>,
+}
+
+async fn search_get(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q);
+    let max_results = match p.int("maxResults") {
+        Ok(m) => m,
+        Err(m) => return bad_request(m),
+    };
+    let req = SearchReq {
+        jql: p.get("jql").map(str::to_string),
+        token: p.get("nextPageToken").map(str::to_string),
+        max_results,
+        fields: p.list("fields"),
+        expand: p.list("expand"),
+    };
+    search(&ctx, req)
+}
+
+async fn search_post(State(ctx): State<Ctx>, body: Bytes) -> Response {
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return bad_request(format!(
+                "Invalid request payload. Refer to the REST API documentation and try again. ({e})"
+            ));
+        }
+    };
+    let Some(obj) = v.as_object() else {
+        return bad_request("Invalid request payload: expected a JSON object.");
+    };
+    const KNOWN: &[&str] = &[
+        "jql",
+        "nextPageToken",
+        "maxResults",
+        "fields",
+        "expand",
+        "properties",
+        "fieldsByKeys",
+        "failFast",
+        "reconcileIssues",
+    ];
+    if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return bad_request(format!("Unrecognized field \"{k}\" in the request body."));
+    }
+    let string_field = |k: &str| -> Result<Option<String>, String> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("'{k}' must be a string.")),
+        }
+    };
+    let jql = match string_field("jql") {
+        Ok(v) => v,
+        Err(m) => return bad_request(m),
+    };
+    let token = match string_field("nextPageToken") {
+        Ok(v) => v,
+        Err(m) => return bad_request(m),
+    };
+    let expand = match string_field("expand") {
+        Ok(v) => v
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default(),
+        Err(_) => {
+            return bad_request(
+                "'expand' must be a comma-separated string on /search/jql (not an array).",
+            );
+        }
+    };
+    let max_results = match obj.get("maxResults") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(m) => Some(m),
+            None => return bad_request("'maxResults' must be a non-negative integer."),
+        },
+        Some(_) => return bad_request("'maxResults' must be a non-negative integer."),
+    };
+    let fields = match obj.get("fields") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for f in a {
+                match f.as_str() {
+                    Some(s) => out.push(s.to_string()),
+                    None => return bad_request("'fields' must be an array of strings."),
+                }
+            }
+            out
+        }
+        Some(_) => return bad_request("'fields' must be an array of strings."),
+    };
+    search(
+        &ctx,
+        SearchReq {
+            jql,
+            token,
+            max_results,
+            fields,
+            expand,
+        },
+    )
+}
+
+fn jql_hash(jql: &str) -> String {
+    hex::encode(&Sha256::digest(jql.as_bytes())[..8])
+}
+
+fn encode_token(offset: usize, hash: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o={offset};q={hash}"))
+}
+
+/// Error: the 400 message.
+fn decode_token(token: &str, hash: &str) -> Result<usize, String> {
+    let invalid = || "The provided next page token is invalid or expired.".to_string();
+    let raw = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(raw).map_err(|_| invalid())?;
+    let (o, q) = text.split_once(';').ok_or_else(invalid)?;
+    let offset = o
+        .strip_prefix("o=")
+        .and_then(|x| x.parse::<usize>().ok())
+        .ok_or_else(invalid)?;
+    let q = q.strip_prefix("q=").ok_or_else(invalid)?;
+    if q != hash {
+        return Err("The provided next page token was issued for a different JQL query.".into());
+    }
+    Ok(offset)
+}
+
+fn search(ctx: &Ctx, req: SearchReq) -> Response {
+    let jql_text = req.jql.unwrap_or_default();
+    let query = match jql::parse(&jql_text) {
+        Ok(q) => q,
+        Err(m) => return bad_request(m),
+    };
+    let hash = jql_hash(&jql_text);
+    let offset = match req.token.as_deref() {
+        None | Some("") => 0,
+        Some(t) => match decode_token(t, &hash) {
+            Ok(o) => o,
+            Err(m) => return bad_request(m),
+        },
+    };
+    let sel = FieldSel::parse(req.fields.iter().map(String::as_str), false);
+    let changelog = expand_has(&req.expand, "changelog");
+    let cap = if sel.only_id_key() && !changelog {
+        5000
+    } else {
+        100
+    };
+    let max = req.max_results.unwrap_or(50).clamp(1, cap) as usize;
+    let mode = if changelog {
+        ChangelogMode::Capped
+    } else {
+        ChangelogMode::None
+    };
+
+    let (issues, total) = {
+        let st = ctx.shared.lock();
+        if let Some(p) = query.projects().find(|p| !st.store.has_project(p)) {
+            return bad_request(format!(
+                "The value '{p}' does not exist for the field 'project'."
+            ));
+        }
+        let mut hits: Vec<&data::Issue> = st
+            .store
+            .issues
+            .values()
+            .filter(|i| query.matches(*i))
+            .collect();
+        hits.sort_by(|a, b| query.compare(*a, *b));
+        let page: Vec<Value> = hits
+            .iter()
+            .skip(offset)
+            .take(max)
+            .map(|i| st.store.render(i, &sel, mode, Some(EMBED_CAP)))
+            .collect();
+        (page, hits.len())
+    };
+    let next_offset = offset + issues.len();
+    let is_last = next_offset >= total;
+    let mut out = serde_json::Map::new();
+    out.insert("issues".into(), Value::Array(issues));
+    if !is_last {
+        out.insert(
+            "nextPageToken".into(),
+            Value::String(encode_token(next_offset, &hash)),
+        );
+    }
+    out.insert("isLast".into(), Value::Bool(is_last));
+    json_response(StatusCode::OK, &Value::Object(out))
+}
+
+async fn issue_get(
+    State(ctx): State<Ctx>,
+    Path(key): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let field_items = p.list("fields");
+    let sel = FieldSel::parse(field_items.iter().map(String::as_str), true);
+    let mode = if expand_has(&p.list("expand"), "changelog") {
+        ChangelogMode::Capped
+    } else {
+        ChangelogMode::None
+    };
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(&key) else {
+            return issue_not_found();
+        };
+        st.store.render(issue, &sel, mode, Some(EMBED_CAP))
+    };
+    json_response(StatusCode::OK, &v)
+}
+
+async fn changelog_page(
+    State(ctx): State<Ctx>,
+    Path(key): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let (start, max) = match (p.int("startAt"), p.int("maxResults")) {
+        (Ok(s), Ok(m)) => (s.unwrap_or(0), m.unwrap_or(100).clamp(1, 100)),
+        (Err(m), _) | (_, Err(m)) => return bad_request(m),
+    };
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(&key) else {
+            return issue_not_found();
+        };
+        let base = &st.store.base;
+        let values: Vec<Value> = window(&issue.histories, start, max)
+            .iter()
+            .map(|h| st.store.history_json(h))
+            .collect();
+        let total = issue.histories.len() as u64;
+        let is_last = start + values.len() as u64 >= total;
+        let url = |s: u64| {
+            format!(
+                "{base}/rest/api/3/issue/{}/changelog?startAt={s}&maxResults={max}",
+                issue.key
+            )
+        };
+        let mut v = json!({
+            "self": url(start),
+            "maxResults": max,
+            "startAt": start,
+            "total": total,
+            "isLast": is_last,
+            "values": values,
+        });
+        if !is_last {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("nextPage".into(), Value::String(url(start + max)));
+            }
+        }
+        v
+    };
+    json_response(StatusCode::OK, &v)
+}
+
+async fn comment_page(
+    State(ctx): State<Ctx>,
+    Path(key): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let (start, max) = match (p.int("startAt"), p.int("maxResults")) {
+        (Ok(s), Ok(m)) => (s.unwrap_or(0), m.unwrap_or(100).min(100)),
+        (Err(m), _) | (_, Err(m)) => return bad_request(m),
+    };
+    // A literal '+' decodes to a space in query strings.
+    let newest_first = match p.get("orderBy").map(str::trim) {
+        None | Some("created") | Some("+created") => false,
+        Some("-created") => true,
+        Some(other) => {
+            return bad_request(format!(
+                "Invalid orderBy '{other}': use created, +created or -created."
+            ));
+        }
+    };
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(&key) else {
+            return issue_not_found();
+        };
+        let render = |c: &data::Comment| st.store.comment_json(issue, c);
+        let comments: Vec<Value> = if newest_first {
+            let rev: Vec<&data::Comment> = issue.comments.iter().rev().collect();
+            window(&rev, start, max).iter().map(|c| render(c)).collect()
+        } else {
+            window(&issue.comments, start, max)
+                .iter()
+                .map(render)
+                .collect()
+        };
+        json!({"comments": comments, "maxResults": max, "startAt": start, "total": issue.comments.len()})
+    };
+    json_response(StatusCode::OK, &v)
+}
+
+async fn remote_links(State(ctx): State<Ctx>, Path(key): Path<String>) -> Response {
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(&key) else {
+            return issue_not_found();
+        };
+        Value::Array(st.store.remote_links_json(issue))
+    };
+    json_response(StatusCode::OK, &v)
+}
+
+/// The media token for attachment `id`: random-looking, but checkable without state.
+pub(crate) fn media_token(seed: u64, id: u64) -> String {
+    let digest = Sha256::digest(format!("jira-mirror-sim-media:{seed}:{id}").as_bytes());
+    hex::encode(&digest[..20])
+}
+
+fn attachment_not_found(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("The attachment with id '{id}' does not exist."),
+    )
+}
+
+fn stream_attachment(id: u64, size: u64, mime: &str) -> Response {
+    let pattern = data::attachment_pattern(id);
+    let chunks = size.div_ceil(CHUNK);
+    let stream = futures::stream::iter((0..chunks).map(move |c| {
+        let off = c * CHUNK;
+        let len = CHUNK.min(size - off) as usize;
+        Ok::<_, Infallible>(Bytes::from(data::attachment_chunk(&pattern, off, len)))
+    }));
+    let mut r = Response::new(Body::from_stream(stream));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    r
+}
+
+async fn attachment_content(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let Ok(num) = id.parse::<u64>() else {
+        return attachment_not_found(&id);
+    };
+    let (meta, seed) = {
+        let st = ctx.shared.lock();
+        (st.store.attachments.get(&num).cloned(), st.cfg.seed)
+    };
+    let Some(meta) = meta else {
+        return attachment_not_found(&id);
+    };
+    if p.get("redirect") == Some("false") {
+        return stream_attachment(meta.id, meta.size, &meta.mime);
+    }
+    let location = format!(
+        "{}/file/{}?token={}",
+        ctx.shared.media_base_url,
+        meta.id,
+        media_token(seed, meta.id)
+    );
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+async fn media_file(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let Ok(num) = id.parse::<u64>() else {
+        return attachment_not_found(&id);
+    };
+    let (meta, seed) = {
+        let st = ctx.shared.lock();
+        (st.store.attachments.get(&num).cloned(), st.cfg.seed)
+    };
+    if p.get("token") != Some(media_token(seed, num).as_str()) {
+        return error(StatusCode::FORBIDDEN, "Missing or invalid media token.");
+    }
+    let Some(meta) = meta else {
+        return attachment_not_found(&id);
+    };
+    stream_attachment(meta.id, meta.size, &meta.mime)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service management
+// ---------------------------------------------------------------------------------------------
+
+fn sd_error(status: StatusCode, msg: &str, key: &str) -> Response {
+    json_response(
+        status,
+        &json!({
+            "errorMessage": msg,
+            "i18nErrorMessage": {"i18nKey": key, "parameters": []},
+        }),
+    )
+}
+
+async fn sla(State(ctx): State<Ctx>, Path(key): Path<String>, RawQuery(q): RawQuery) -> Response {
+    let p = Params::parse(q);
+    let (start, limit) = match (p.int("start"), p.int("limit")) {
+        (Ok(s), Ok(l)) => (s.unwrap_or(0), l.unwrap_or(50)),
+        (Err(m), _) | (_, Err(m)) => return bad_request(m),
+    };
+    if limit == 0 {
+        return sd_error(
+            StatusCode::BAD_REQUEST,
+            "The limit must be greater than 0.",
+            "sd.common.limit.invalid",
+        );
+    }
+    let limit = limit.min(100);
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(&key).filter(|i| i.has_sla) else {
+            return sd_error(
+                StatusCode::NOT_FOUND,
+                "The request could not be found: the issue does not exist, you cannot see it, or it is not a customer request.",
+                "sd.request.error.not.found",
+            );
+        };
+        let base = &st.store.base;
+        let all = st.store.sla_values(issue);
+        let values = window(&all, start, limit).to_vec();
+        let is_last = start + values.len() as u64 >= all.len() as u64;
+        let url = |s: u64| {
+            format!(
+                "{base}/rest/servicedeskapi/request/{}/sla?start={s}&limit={limit}",
+                issue.id
+            )
+        };
+        let mut links = serde_json::Map::new();
+        links.insert(
+            "base".into(),
+            Value::String(format!("{base}/rest/servicedeskapi")),
+        );
+        links.insert("context".into(), Value::String(String::new()));
+        if !is_last {
+            links.insert("next".into(), Value::String(url(start + limit)));
+        }
+        if start > 0 {
+            links.insert(
+                "prev".into(),
+                Value::String(url(start.saturating_sub(limit))),
+            );
+        }
+        json!({
+            "_expands": [],
+            "size": values.len(),
+            "start": start,
+            "limit": limit,
+            "isLastPage": is_last,
+            "_links": links,
+            "values": values,
+        })
+    };
+    json_response(StatusCode::OK, &v)
+}
