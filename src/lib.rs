@@ -14,4 +14,10 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod jira;
+pub mod key;
+pub mod pipeline;
 pub mod simulator;
+pub mod state;
+pub mod time;
+pub mod triggers;

@@ -1,0 +1,473 @@
+//! The commands, built from the configuration: open the state and raw store, build the Jira
+//! clients over one shared request budget, run the trigger, print a summary, and choose the
+//! exit status. `anyhow` lives here and in `main.rs` only; the modules below return typed
+//! errors.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError};
+use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
+use crate::key::IssueKey;
+use crate::pipeline::archive::RawStore;
+use crate::pipeline::{self, AttachmentPolicy, Pipeline};
+use crate::simulator::{SimConfig, Simulator};
+use crate::state::State;
+use crate::time::ms_to_rfc3339;
+use crate::triggers::backfill::{BackfillOptions, backfill};
+use crate::triggers::sweep::{SweepOptions, sweep};
+use crate::triggers::{self, Summary};
+
+/// Exit statuses (DESIGN.md "Command line").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// Finished, but some issues failed (recorded, retried later).
+    Partial = 1,
+    /// Usage, configuration or credential error.
+    Usage = 2,
+}
+
+/// The exit status for an error that stopped a command: 2 for configuration and credential
+/// problems (the operator must change something), 1 otherwise.
+pub fn exit_code_for(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if cause.downcast_ref::<ConfigError>().is_some() {
+            return Exit::Usage;
+        }
+        if let Some(e) = cause.downcast_ref::<jira::Error>() {
+            if e.is_fatal() {
+                return Exit::Usage;
+            }
+        }
+        if let Some(pipeline::Error::Jira(e)) = cause.downcast_ref::<pipeline::Error>() {
+            if e.is_fatal() {
+                return Exit::Usage;
+            }
+        }
+    }
+    Exit::Partial
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Validate => validate(&cli.config),
+        Command::Demo { data_dir, issues } => demo(data_dir, issues).await,
+        command => {
+            let config = load_config(&cli.config)?;
+            match command {
+                Command::Sweep => {
+                    let ctx = Context::build(config, None)?;
+                    ctx.sweep().await
+                }
+                Command::Backfill { parallel, since } => {
+                    let ctx = Context::build(config, parallel.map(usize::from))?;
+                    let since_ms = since.map(|d| {
+                        d.and_hms_opt(0, 0, 0)
+                            .unwrap_or_default()
+                            .and_utc()
+                            .timestamp_millis()
+                    });
+                    ctx.backfill(since_ms).await
+                }
+                Command::Fetch { keys } => {
+                    let keys = keys
+                        .iter()
+                        .map(|k| IssueKey::parse(k))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let ctx = Context::build(config, None)?;
+                    ctx.fetch(keys).await
+                }
+                Command::Status { json } => status(&config, json),
+                Command::Check => Context::build(config, None)?.check().await,
+                Command::Validate | Command::Demo { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    let config =
+        Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+fn validate(path: &Path) -> Result<Exit> {
+    match Config::load(path) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                println!("warning: {warning}");
+            }
+            println!("{}: configuration is valid", path.display());
+            Ok(Exit::Ok)
+        }
+        Err(e) => {
+            eprintln!("{}: {} problem(s):", path.display(), e.problems().len());
+            for problem in e.problems() {
+                eprintln!("  {problem}");
+            }
+            Ok(Exit::Usage)
+        }
+    }
+}
+
+/// Everything a pull command needs, built once from the configuration.
+pub struct Context {
+    config: Config,
+    pipeline: Pipeline,
+    sla: Option<JiraClient>,
+    parallel: usize,
+}
+
+impl Context {
+    /// Opens the stores and builds the clients; `parallel` overrides `max_concurrency`.
+    pub fn build(config: Config, parallel: Option<usize>) -> Result<Context> {
+        let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+        let store = RawStore::new(&config.data_dir);
+        store.ensure_dirs().context("cannot create raw/ folders")?;
+        let state = Arc::new(State::open(&config.state_path())?);
+        let budget = RequestBudget::new(parallel, config.jira.max_requests_per_second);
+        let options = ClientOptions {
+            timeout: Duration::from_secs(config.jira.request_timeout_secs),
+            max_retries: config.jira.max_retries,
+            ..ClientOptions::default()
+        };
+        let jira = JiraClient::new(
+            &config.jira.base_url,
+            Credentials {
+                email: config.jira.email.clone(),
+                api_token: config.jira.api_token.expose().to_string(),
+            },
+            budget.clone(),
+            options.clone(),
+        )?;
+        let sla = match &config.jira_sla {
+            Some(s) => Some(JiraClient::new(
+                &s.base_url,
+                Credentials {
+                    email: s.email.clone(),
+                    api_token: s.api_token.expose().to_string(),
+                },
+                budget,
+                options,
+            )?),
+            None => None,
+        };
+        let attachments = AttachmentPolicy {
+            download: config.attachments.download,
+            max_bytes: config.attachments.max_bytes,
+        };
+        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments);
+        Ok(Context {
+            config,
+            pipeline,
+            sla,
+            parallel,
+        })
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    async fn sweep(&self) -> Result<Exit> {
+        let options = SweepOptions {
+            scope: self.config.jira.jql.clone(),
+            overlap_ms: (self.config.sweep.overlap_secs as i64).saturating_mul(1000),
+            parallel: self.parallel,
+        };
+        self.tracked("sweep", |progress| async move {
+            sweep(&self.pipeline, &options, &progress).await
+        })
+        .await
+    }
+
+    async fn backfill(&self, created_since_ms: Option<i64>) -> Result<Exit> {
+        let options = BackfillOptions {
+            scope: self.config.jira.jql.clone(),
+            created_since_ms,
+            parallel: self.parallel,
+        };
+        self.tracked("backfill", |progress| async move {
+            backfill(&self.pipeline, &options, &progress).await
+        })
+        .await
+    }
+
+    async fn fetch(&self, keys: Vec<IssueKey>) -> Result<Exit> {
+        self.tracked("fetch", |progress| async move {
+            let mut summary = Summary::default();
+            triggers::process_keys(&self.pipeline, keys, self.parallel, &mut summary, &progress)
+                .await?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// Runs a command body with a progress spinner and a `runs` record, prints its summary.
+    async fn tracked<F, Fut>(&self, command: &str, body: F) -> Result<Exit>
+    where
+        F: FnOnce(ProgressBar) -> Fut,
+        Fut: Future<Output = Result<Summary, pipeline::Error>>,
+    {
+        let state = self.pipeline.state();
+        let run = state.start_run(command)?;
+        let progress = progress_bar(command);
+        let result = body(progress.clone()).await;
+        progress.finish_and_clear();
+        let stats = self.pipeline.jira().stats().summary();
+        match result {
+            Ok(summary) => {
+                let outcome = if summary.failed == 0 { "ok" } else { "partial" };
+                state.finish_run(run, outcome, summary.saved as i64, summary.failed as i64)?;
+                println!(
+                    "{command}: {} saved, {} unchanged, {} moved, {} deleted, {} failed ({stats})",
+                    summary.saved,
+                    summary.unchanged,
+                    summary.moved,
+                    summary.deleted,
+                    summary.failed
+                );
+                tracing::info!(command, ?summary, requests = %stats, "Command finished.");
+                Ok(if summary.failed == 0 {
+                    Exit::Ok
+                } else {
+                    Exit::Partial
+                })
+            }
+            Err(e) => {
+                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn check(&self) -> Result<Exit> {
+        let jira = self.pipeline.jira();
+        let me = jira.myself().await?;
+        println!(
+            "jira: ok, authenticated as {} ({}) at {}",
+            me["displayName"].as_str().unwrap_or("?"),
+            jira.account(),
+            self.config.jira.base_url
+        );
+        let query = crate::jira::jql::all(&self.config.jira.jql, None);
+        let page = jira.search_page(&query, None, &["id"], None, 1).await?;
+        println!(
+            "jira: ok, the scope `{}` is valid JQL ({} on the first page)",
+            self.config.jira.jql,
+            if page.issues.is_empty() {
+                "no issue"
+            } else {
+                "issues"
+            }
+        );
+        match &self.sla {
+            Some(sla) => {
+                let me = sla.myself().await?;
+                println!(
+                    "jira_sla: ok, authenticated as {} ({})",
+                    me["displayName"].as_str().unwrap_or("?"),
+                    sla.account()
+                );
+            }
+            None => println!("jira_sla: not configured (SLA columns come from SLA custom fields)"),
+        }
+        if self.config.imap.is_some() {
+            println!("imap: configured; this build does not check IMAP yet (mail trigger pending)");
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+fn progress_bar(command: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix}: {pos} issues, {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(command.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn status(config: &Config, as_json: bool) -> Result<Exit> {
+    let path = config.state_path();
+    if !path.exists() {
+        if as_json {
+            println!(
+                "{}",
+                json!({ "data_dir": config.data_dir, "initialized": false })
+            );
+        } else {
+            println!(
+                "{}: no state yet (run `backfill` first)",
+                config.data_dir.display()
+            );
+        }
+        return Ok(Exit::Ok);
+    }
+    let state = State::open(&path)?;
+    let watermark = state.watermark()?;
+    let failures = state.failures()?;
+    let runs = state.last_runs()?;
+    let backfill = state.backfill()?;
+    let issues = state.issue_count()?;
+    if as_json {
+        let out = json!({
+            "data_dir": config.data_dir,
+            "initialized": true,
+            "watermark_ms": watermark,
+            "watermark": watermark.map(ms_to_rfc3339),
+            "issues": issues,
+            "backfill": backfill,
+            "failures": failures,
+            "runs": runs,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(Exit::Ok);
+    }
+    println!("data_dir:  {}", config.data_dir.display());
+    match watermark {
+        Some(ms) => println!("watermark: {} ({ms})", ms_to_rfc3339(ms)),
+        None => println!("watermark: none (no sweep or backfill has finished)"),
+    }
+    println!("issues:    {issues}");
+    if let Some(b) = backfill {
+        match b.finished_ms {
+            Some(done) => println!(
+                "backfill:  finished {} ({} pages, {} issues saved)",
+                ms_to_rfc3339(done),
+                b.pages_done,
+                b.issues_saved
+            ),
+            None => println!(
+                "backfill:  unfinished, {} pages done, {} issues saved; `backfill` resumes it",
+                b.pages_done, b.issues_saved
+            ),
+        }
+    }
+    println!("failures:  {}", failures.len());
+    for f in &failures {
+        println!(
+            "  {} ({} attempts, last {}): {}",
+            f.issue_key,
+            f.attempts,
+            ms_to_rfc3339(f.last_failed_ms),
+            f.last_error
+        );
+    }
+    for r in &runs {
+        println!(
+            "last {:<9} {} {} saved {} failed {}",
+            r.command,
+            ms_to_rfc3339(r.started_ms),
+            r.outcome.as_deref().unwrap_or("unfinished"),
+            r.issues_saved,
+            r.issues_failed
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
+    let sim = Simulator::start(SimConfig {
+        issues,
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the Jira simulator")?;
+    let result = demo_with(&sim, data_dir).await;
+    sim.shutdown().await;
+    result
+}
+
+async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
+    let sim_config = sim.config();
+    println!(
+        "Jira simulator listening on {} with {} issues (one with 250 histories and 150 comments).",
+        sim.base_url(),
+        sim.issue_keys().len()
+    );
+    let config = Config::for_simulator(
+        std::path::absolute(&data_dir)?,
+        &sim.base_url(),
+        &sim_config.email,
+        &sim_config.api_token,
+        Some((&sim_config.sla_email, &sim_config.sla_api_token)),
+    );
+    let ctx = Context::build(config.clone(), None)?;
+    println!("\n$ jira-mirror backfill");
+    let mut exit = ctx.backfill(None).await?;
+
+    let keys = sim.issue_keys();
+    for key in keys.iter().take(2) {
+        sim.touch(key);
+    }
+    let created = sim.create_issue("SUP");
+    println!(
+        "\nChanged {} and {} in the simulator and created {created}.\n$ jira-mirror sweep",
+        keys[0], keys[1]
+    );
+    if ctx.sweep().await? != Exit::Ok {
+        exit = Exit::Partial;
+    }
+
+    let issues_dir = config.data_dir.join("raw/issues");
+    let attachments_dir = config.data_dir.join("raw/attachments");
+    let (issue_files, issue_bytes) = count_files(&issues_dir);
+    let (attachment_files, attachment_bytes) = count_files(&attachments_dir);
+    println!("\nWrote under {}:", config.data_dir.display());
+    println!(
+        "  raw/issues/       {issue_files} issue files ({} KiB)",
+        issue_bytes / 1024
+    );
+    println!(
+        "  raw/attachments/  {attachment_files} files ({} KiB)",
+        attachment_bytes / 1024
+    );
+    println!("  state.db          watermark, per-issue state, runs");
+    println!(
+        "Try: jq '.fields.summary, .mirror.sla' {}",
+        issues_dir.join(format!("{created}.json")).display()
+    );
+    Ok(exit)
+}
+
+fn count_files(dir: &Path) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => {
+                    files += 1;
+                    bytes += m.len();
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    (files, bytes)
+}

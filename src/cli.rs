@@ -1,0 +1,84 @@
+//! The command line (clap derive). Commands and flags follow DESIGN.md "Command line";
+//! runtime-only knobs (parallelism, log format) are flags, everything durable is config.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keeps a complete, queryable mirror of a Jira site without inbound HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "jira-mirror", version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "JIRA_MIRROR_CONFIG",
+        default_value = "jira-mirror.toml"
+    )]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More detailed logs (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One incremental JQL sweep from the stored watermark; process every changed issue.
+    Sweep,
+    /// Every issue matching `jira.jql`; idempotent and resumable.
+    Backfill {
+        /// Issues processed at once (overrides `jira.max_concurrency` for this run).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: Option<u16>,
+        /// Only issues created on or after this UTC date (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        since: Option<chrono::NaiveDate>,
+    },
+    /// Run the pipeline for the given issue keys.
+    Fetch {
+        /// Issue keys, e.g. SUP-123.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Watermark, failures, last run of each command, issue count.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test credentials and connectivity to Jira and JSM; say exactly what is wrong.
+    Check,
+    /// Parse and validate the config, listing every problem.
+    Validate,
+    /// Run the whole pipeline against the built-in Jira simulator.
+    Demo {
+        /// Where the demo mirror is written.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+        /// How many issues the simulator holds.
+        #[arg(long, default_value_t = 120)]
+        issues: usize,
+    },
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("expected a date like 2024-01-31: {e}"))
+}

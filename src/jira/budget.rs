@@ -1,0 +1,127 @@
+//! The request budget shared by every Jira and JSM request of one process.
+//!
+//! Two limits make the client polite whatever the caller does: a token bucket
+//! (`max_requests_per_second`, from the `governor` crate) and a semaphore
+//! (`max_concurrency`). A request holds a concurrency slot only while it is on the wire; a
+//! `Retry-After` wait happens outside the slot so a throttled request does not block others.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Rate and concurrency limits shared by every client built from it.
+#[derive(Debug)]
+pub struct RequestBudget {
+    limiter: DefaultDirectRateLimiter,
+    slots: Semaphore,
+    stats: RequestStats,
+}
+
+/// Counters of what the budget let through, for logs and `status`.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    /// Requests sent (including retries).
+    pub requests: AtomicU64,
+    /// Responses with 429 Too Many Requests.
+    pub throttled: AtomicU64,
+    /// 5xx responses and transport failures that were retried.
+    pub transient: AtomicU64,
+    /// Milliseconds spent waiting on `Retry-After` or backoff.
+    pub waited_ms: AtomicU64,
+}
+
+impl RequestStats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A one-line summary for the end of a command.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} requests, {} throttled (429), {} transient failures retried, {:.1} s waiting",
+            self.requests.load(Ordering::Relaxed),
+            self.throttled.load(Ordering::Relaxed),
+            self.transient.load(Ordering::Relaxed),
+            self.waited_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        )
+    }
+}
+
+impl RequestBudget {
+    /// A budget of `per_second` requests per second (bursts up to one second's worth) and
+    /// `max_concurrency` requests in flight.
+    pub fn new(max_concurrency: usize, per_second: f64) -> Arc<Self> {
+        let per_second = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            1.0
+        };
+        let period = Duration::from_secs_f64(1.0 / per_second);
+        let burst = NonZeroU32::new(per_second.ceil().clamp(1.0, 10_000.0) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        Arc::new(RequestBudget {
+            limiter: RateLimiter::direct(quota),
+            slots: Semaphore::new(max_concurrency.max(1)),
+            stats: RequestStats::default(),
+        })
+    }
+
+    /// Waits for a concurrency slot and then for the rate limiter; the slot is released when
+    /// the returned permit is dropped.
+    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .expect("the budget semaphore is never closed");
+        self.limiter.until_ready().await;
+        RequestStats::add(&self.stats.requests, 1);
+        permit
+    }
+
+    /// What the budget has let through so far.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test]
+    async fn rate_is_bounded() {
+        let budget = RequestBudget::new(8, 20.0);
+        let start = Instant::now();
+        for _ in 0..40 {
+            drop(budget.acquire().await);
+        }
+        // 20 burst at once, the next 20 at 20/s: at least ~0.95 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(budget.stats().requests.load(Ordering::Relaxed), 40);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded() {
+        let budget = RequestBudget::new(2, 1000.0);
+        let a = budget.acquire().await;
+        let _b = budget.acquire().await;
+        let third = tokio::time::timeout(Duration::from_millis(50), budget.acquire()).await;
+        assert!(third.is_err(), "a third slot must wait");
+        drop(a);
+        let third = tokio::time::timeout(Duration::from_millis(500), budget.acquire()).await;
+        assert!(third.is_ok());
+    }
+}

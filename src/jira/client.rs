@@ -1,0 +1,521 @@
+//! [`JiraClient`]: one account on one Jira base URL, sharing a [`RequestBudget`].
+//!
+//! Every request runs the same loop: take a budget slot, send, classify the answer. Success
+//! returns; 401/403 and other permanent 4xx return an error at once; 429 and 503 wait for
+//! `Retry-After` (or `Beta-Retry-After`) when given; other 5xx, transport errors and
+//! truncated or garbled bodies back off exponentially with jitter (the `backon` policy), up to
+//! `max_retries`. Only reads are sent, so every request is safe to repeat.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use super::budget::{RequestBudget, RequestStats};
+use super::error::{Error, Result};
+
+/// Basic-auth credentials (email + API token). `Debug` never shows the token.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The account's e-mail address.
+    pub email: String,
+    /// The API token; only ever sent in the `Authorization` header.
+    pub api_token: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("api_token", &"***")
+            .finish()
+    }
+}
+
+/// Knobs of the request loop.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Time allowed for one JSON request (connect, send and read the body).
+    pub timeout: Duration,
+    /// Retries after the first attempt for transient failures (429, 5xx, broken bodies).
+    pub max_retries: u32,
+    /// First backoff delay; doubles per attempt, with jitter.
+    pub min_backoff: Duration,
+    /// Longest backoff delay (a `Retry-After` from Jira may be longer and is honoured).
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(60),
+            max_retries: 10,
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The result of streaming one attachment to disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+/// A client for one account on one base URL (the site, or the JSM gateway).
+#[derive(Clone, Debug)]
+pub struct JiraClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    credentials: Credentials,
+    budget: Arc<RequestBudget>,
+    options: ClientOptions,
+}
+
+/// How one attempt ended when it did not succeed.
+enum Failure {
+    /// Give up now with this error.
+    Permanent(Error),
+    /// Worth another try; `retry_after` is Jira's own instruction.
+    Transient {
+        what: String,
+        retry_after: Option<Duration>,
+        throttled: bool,
+    },
+}
+
+impl JiraClient {
+    /// A client for `base_url` (e.g. `https://your-org.atlassian.net` or
+    /// `https://api.atlassian.com/ex/jira/<cloud-id>`), drawing on `budget`.
+    pub fn new(
+        base_url: &Url,
+        credentials: Credentials,
+        budget: Arc<RequestBudget>,
+        options: ClientOptions,
+    ) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("jira-mirror/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(options.timeout)
+            // Attachment content answers 303 to a media host; reqwest drops the
+            // Authorization header when a redirect leaves the original host.
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(JiraClient {
+            inner: Arc::new(Inner {
+                http,
+                base: base_url.as_str().trim_end_matches('/').to_string(),
+                credentials,
+                budget,
+                options,
+            }),
+        })
+    }
+
+    /// The account this client authenticates as.
+    pub fn account(&self) -> &str {
+        &self.inner.credentials.email
+    }
+
+    /// The shared budget's counters.
+    pub fn stats(&self) -> &RequestStats {
+        self.inner.budget.stats()
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        Url::parse(&format!("{}{}", self.inner.base, path))
+            .map_err(|e| Error::Setup(format!("bad URL for {path}: {e}")))
+    }
+
+    fn backoff(&self) -> ExponentialBackoff {
+        ExponentialBuilder::new()
+            .with_jitter()
+            .with_min_delay(self.inner.options.min_backoff)
+            .with_max_delay(self.inner.options.max_backoff)
+            .without_max_times()
+            .build()
+    }
+
+    /// GET a JSON document.
+    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.json(Method::GET, path, query, None).await
+    }
+
+    /// POST a JSON body to a read-only endpoint (search) and parse the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        self.json(Method::POST, path, &[], Some(body)).await
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let url = self.url(path)?;
+        self.with_retries(path, || async {
+            let mut request = self
+                .authorized(method.clone(), url.clone())
+                .query(query)
+                .timeout(self.inner.options.timeout)
+                .header(ACCEPT, "application/json");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = self.send(path, request).await?;
+            let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| Failure::Transient {
+                what: format!("unreadable JSON body ({e})"),
+                retry_after: None,
+                throttled: false,
+            })
+        })
+        .await
+    }
+
+    fn authorized(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.inner.http.request(method, url).basic_auth(
+            &self.inner.credentials.email,
+            Some(&self.inner.credentials.api_token),
+        )
+    }
+
+    /// Sends one request; a non-2xx answer becomes a [`Failure`].
+    async fn send(
+        &self,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Failure> {
+        match request.send().await {
+            Err(e) => Err(transport_failure(&e)),
+            Ok(response) if response.status().is_success() => Ok(response),
+            Ok(response) => Err(self.classify(path, response).await),
+        }
+    }
+
+    /// The request loop: each attempt holds a budget slot while on the wire; between
+    /// attempts [`Self::wait_or_give_up`] sleeps outside the slot or ends the request.
+    async fn with_retries<T, F, Fut>(&self, path: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut backoff = self.backoff();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let outcome = {
+                let _slot = self.inner.budget.acquire().await;
+                attempt().await
+            };
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(failure) => {
+                    self.wait_or_give_up(path, failure, attempts, &mut backoff)
+                        .await?
+                }
+            }
+        }
+    }
+
+    /// Sleeps before the next attempt, or returns the error that ends the request.
+    async fn wait_or_give_up(
+        &self,
+        path: &str,
+        failure: Failure,
+        attempts: u32,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<()> {
+        let (what, retry_after, throttled) = match failure {
+            Failure::Permanent(e) => return Err(e),
+            Failure::Transient {
+                what,
+                retry_after,
+                throttled,
+            } => (what, retry_after, throttled),
+        };
+        let stats = self.inner.budget.stats();
+        if throttled {
+            RequestStats::add(&stats.throttled, 1);
+        } else {
+            RequestStats::add(&stats.transient, 1);
+        }
+        if attempts > self.inner.options.max_retries {
+            return Err(Error::Exhausted {
+                path: path.to_string(),
+                attempts,
+                last: what,
+            });
+        }
+        let computed = backoff.next().unwrap_or(self.inner.options.max_backoff);
+        // Retry-After is a floor: retrying earlier only earns a longer wait. A little jitter
+        // on top keeps many throttled requests from returning in the same instant.
+        let delay = match retry_after {
+            Some(after) => after + after.mul_f64(rand::random::<f64>() * 0.2),
+            None => computed,
+        };
+        tracing::debug!(path, attempts, delay_ms = delay.as_millis() as u64, cause = %what, "Retrying Jira request.");
+        RequestStats::add(&stats.waited_ms, delay.as_millis() as u64);
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Turns a non-2xx response into a permanent or transient failure.
+    async fn classify(&self, path: &str, response: reqwest::Response) -> Failure {
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::Permanent(Error::Auth {
+                account: self.inner.credentials.email.clone(),
+                status: status.as_u16(),
+                path: path.to_string(),
+            }),
+            StatusCode::NOT_FOUND => Failure::Permanent(Error::NotFound {
+                path: path.to_string(),
+            }),
+            StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
+                what: "HTTP 429 Too Many Requests".into(),
+                retry_after,
+                throttled: true,
+            },
+            StatusCode::REQUEST_TIMEOUT => Failure::Transient {
+                what: "HTTP 408".into(),
+                retry_after,
+                throttled: false,
+            },
+            s if s.is_server_error() => Failure::Transient {
+                what: format!("HTTP {}", s.as_u16()),
+                retry_after,
+                throttled: false,
+            },
+            s => {
+                let body = response.text().await.unwrap_or_default();
+                Failure::Permanent(Error::Status {
+                    status: s.as_u16(),
+                    path: path.to_string(),
+                    message: error_message(&body),
+                })
+            }
+        }
+    }
+
+    /// Streams attachment `id` to `dest` (through a temp file beside it, fsynced and renamed),
+    /// hashing as it goes. Stops with [`Error::TooLarge`] as soon as more than `max_bytes`
+    /// arrive, whatever the metadata claimed. The request goes to this client's own base URL,
+    /// never to a URL named in issue data, so credentials only travel to the configured site.
+    pub async fn download_attachment(
+        &self,
+        id: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<Downloaded> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Protocol {
+                path: "attachment".into(),
+                message: format!("attachment id {id:?} is not numeric"),
+            });
+        }
+        let path = format!("/rest/api/3/attachment/content/{id}");
+        let url = self.url(&path)?;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        self.with_retries(&path, || async {
+            let response = self
+                .send(&path, self.authorized(Method::GET, url.clone()))
+                .await?;
+            stream_to_file(response, id, dir, dest, max_bytes)
+                .await
+                .map_err(|e| match e {
+                    StreamError::Permanent(e) => Failure::Permanent(e),
+                    StreamError::Transient(what) => Failure::Transient {
+                        what,
+                        retry_after: None,
+                        throttled: false,
+                    },
+                })
+        })
+        .await
+    }
+}
+
+enum StreamError {
+    Permanent(Error),
+    Transient(String),
+}
+
+async fn stream_to_file(
+    response: reqwest::Response,
+    id: &str,
+    dir: &Path,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<Downloaded, StreamError> {
+    let too_large = || {
+        StreamError::Permanent(Error::TooLarge {
+            id: id.to_string(),
+            limit: max_bytes,
+        })
+    };
+    if response.content_length().is_some_and(|n| n > max_bytes) {
+        return Err(too_large());
+    }
+    let io = |source: std::io::Error| {
+        StreamError::Permanent(Error::Io {
+            path: dest.display().to_string(),
+            source,
+        })
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".part-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let (file, temp_path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| StreamError::Transient(format!("download broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(too_large());
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    temp_path.persist(dest).map_err(|e| io(e.error))?;
+    Ok(Downloaded {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn transport_failure(e: &reqwest::Error) -> Failure {
+    // reqwest's messages name the URL, which carries no credential (those travel in a header).
+    let mut what = e.to_string();
+    if let Some(source) = std::error::Error::source(e) {
+        what = format!("{what}: {source}");
+    }
+    Failure::Transient {
+        what,
+        retry_after: None,
+        throttled: false,
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date; `Beta-Retry-After` as a fallback (FACTS.md §4).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get("retry-after")
+        .or_else(|| headers.get("beta-retry-after"))?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(3600)));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(
+        wait.to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(3600)),
+    )
+}
+
+/// Jira's `errorMessages`/`errors`, or the start of a non-JSON body, on one line.
+fn error_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let mut parts: Vec<String> = v["errorMessages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect();
+        if let Some(errors) = v["errors"].as_object() {
+            parts.extend(
+                errors
+                    .iter()
+                    .map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or(""))),
+            );
+        }
+        if let Some(m) = v["errorMessage"].as_str() {
+            parts.push(m.to_string());
+        }
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    let one_line: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    one_line.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let mut h = HeaderMap::new();
+        h.insert("beta-retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn error_messages_are_one_line() {
+        assert_eq!(
+            error_message(r#"{"errorMessages":["Bad JQL"],"errors":{"jql":"oops"}}"#),
+            "Bad JQL; jql: oops"
+        );
+        assert_eq!(
+            error_message("<html>\nbroken</html>"),
+            "<html> broken</html>"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_token() {
+        let c = Credentials {
+            email: "a@b.c".into(),
+            api_token: "s3cr3t".into(),
+        };
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,46 @@
+//! The JQL the mirror sends. The user's scope is wrapped in parentheses so an `OR` inside it
+//! cannot escape the bound, and time bounds are **epoch milliseconds**: a
+//! `"yyyy/MM/dd HH:mm"` string would be read in the API user's time zone at minute precision
+//! and silently lose issues (DESIGN.md, "Sweep bound").
+
+/// `(<scope>) AND updated >= <epoch-ms> ORDER BY updated ASC, key ASC`.
+pub fn updated_since(scope: &str, since_epoch_ms: i64) -> String {
+    format!(
+        "({}) AND updated >= {} ORDER BY updated ASC, key ASC",
+        scope.trim(),
+        since_epoch_ms.max(0)
+    )
+}
+
+/// Every issue of the scope, oldest first (`backfill`), optionally created since a bound.
+pub fn all(scope: &str, created_since_epoch_ms: Option<i64>) -> String {
+    match created_since_epoch_ms {
+        Some(ms) => format!(
+            "({}) AND created >= {} ORDER BY created ASC, key ASC",
+            scope.trim(),
+            ms.max(0)
+        ),
+        None => format!("({}) ORDER BY created ASC, key ASC", scope.trim()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_epoch_millis_and_scope_is_wrapped() {
+        assert_eq!(
+            updated_since("project = A OR project = B", 1_700_000_000_123),
+            "(project = A OR project = B) AND updated >= 1700000000123 ORDER BY updated ASC, key ASC"
+        );
+        assert_eq!(
+            all("project = SUP", Some(5)),
+            "(project = SUP) AND created >= 5 ORDER BY created ASC, key ASC"
+        );
+        assert_eq!(
+            all(" project = SUP ", None),
+            "(project = SUP) ORDER BY created ASC, key ASC"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The Jira side of the mirror: a polite HTTP client and the requests it knows how to make.
+//!
+//! Everything that talks to Jira goes through [`JiraClient`], which owns the three rules the
+//! product promises operators (DESIGN.md, "Polite client"): a shared [`RequestBudget`]
+//! (requests per second and concurrency across the site *and* the JSM gateway), `Retry-After`
+//! honoured on 429/503, and exponential backoff with jitter for other transient failures —
+//! while authentication failures stop at once instead of turning into a retry storm.
+//!
+//! The request shapes follow `reference/jira-api/FACTS.md`: enhanced search pages end when
+//! `nextPageToken` is absent, null or empty (or `isLast`), embedded changelogs and comments are
+//! capped so [`JiraClient::complete_issue`] pages the rest, and JSM SLA pages use
+//! `start/limit/isLastPage`.
+
+mod budget;
+mod client;
+mod error;
+pub mod jql;
+mod paging;
+
+pub use budget::{RequestBudget, RequestStats};
+pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
+pub use error::{Error, Result};
+pub use paging::SearchPage;

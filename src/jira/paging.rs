@@ -1,0 +1,297 @@
+//! The endpoints the mirror reads, and the paging each one needs (FACTS.md §1–3):
+//! enhanced search by `nextPageToken`, changelog and comments by `startAt/total`, JSM SLA by
+//! `start/limit/isLastPage`. Every loop is bounded so a misbehaving server cannot keep us
+//! paging forever.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::client::JiraClient;
+use super::error::{Error, Result};
+
+/// Offset pages fetched before we decide a server is looping (100 per page → a million items).
+const MAX_PAGES: usize = 10_000;
+/// Page size for changelog and comment pages (Jira's documented maximum).
+const PAGE: usize = 100;
+
+/// One page of `POST /rest/api/3/search/jql`.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The issues of this page, as Jira sent them.
+    pub issues: Vec<Value>,
+    /// The token of the next page; `None` on the last page (absent, null, empty or `isLast`).
+    pub next_page_token: Option<String>,
+}
+
+impl JiraClient {
+    /// `GET /rest/api/3/myself`: who these credentials are.
+    pub async fn myself(&self) -> Result<Value> {
+        self.get_json("/rest/api/3/myself", &[]).await
+    }
+
+    /// `GET /rest/api/3/field`: every field with its name and schema.
+    pub async fn fields(&self) -> Result<Vec<Value>> {
+        let v = self.get_json("/rest/api/3/field", &[]).await?;
+        array(v, "/rest/api/3/field")
+    }
+
+    /// One page of enhanced search. `fields` e.g. `["*all"]`; `expand` e.g. `"changelog"`.
+    pub async fn search_page(
+        &self,
+        jql: &str,
+        next_page_token: Option<&str>,
+        fields: &[&str],
+        expand: Option<&str>,
+        max_results: u32,
+    ) -> Result<SearchPage> {
+        let path = "/rest/api/3/search/jql";
+        let mut body = json!({ "jql": jql, "maxResults": max_results, "fields": fields });
+        if let Some(expand) = expand {
+            body["expand"] = json!(expand);
+        }
+        if let Some(token) = next_page_token {
+            body["nextPageToken"] = json!(token);
+        }
+        let mut v = self.post_json(path, &body).await?;
+        let issues = match v.get_mut("issues").map(Value::take) {
+            Some(Value::Array(issues)) => issues,
+            _ => {
+                return Err(Error::Protocol {
+                    path: path.into(),
+                    message: "search answer has no `issues` array".into(),
+                });
+            }
+        };
+        let is_last = v["isLast"].as_bool().unwrap_or(false);
+        let sent = next_page_token;
+        let next_page_token = next_page_token_from(&v, is_last);
+        if next_page_token.is_some() && next_page_token.as_deref() == sent {
+            return Err(Error::Protocol {
+                path: path.into(),
+                message: "search returned the same nextPageToken again".into(),
+            });
+        }
+        Ok(SearchPage {
+            issues,
+            next_page_token,
+        })
+    }
+
+    /// `GET /rest/api/3/issue/{key}?expand=changelog` (all fields); `None` on 404. The answer's
+    /// `key` may differ from the one asked for: Jira follows moved issues without a redirect.
+    pub async fn get_issue(&self, key: &str) -> Result<Option<Value>> {
+        let path = format!("/rest/api/3/issue/{key}");
+        let query = [
+            ("fields", "*all".to_string()),
+            ("expand", "changelog".to_string()),
+        ];
+        match self.get_json(&path, &query).await {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes `issue` complete: every changelog history and every comment, paging the
+    /// sub-resources whenever the embedded `total` exceeds what was embedded (or nothing was
+    /// embedded). The changelog is stored newest first, like Jira's embedded page; comments
+    /// oldest first, like Jira's comment pages.
+    pub async fn complete_issue(&self, issue: &mut Value) -> Result<()> {
+        let key = issue["key"].as_str().unwrap_or_default().to_string();
+        if key.is_empty() {
+            return Err(Error::Protocol {
+                path: "issue".into(),
+                message: "issue without a key".into(),
+            });
+        }
+
+        let embedded = issue.get("changelog").and_then(|c| {
+            let histories = c.get("histories")?.as_array()?;
+            Some((histories.len(), c.get("total").and_then(Value::as_u64)))
+        });
+        let changelog_missing = match embedded {
+            None => true,
+            Some((have, total)) => total.is_some_and(|t| t as usize > have),
+        };
+        if changelog_missing {
+            let paged = self.changelog(&key).await?;
+            let mut by_id: BTreeMap<(u64, String), Value> = BTreeMap::new();
+            let embedded_histories = issue
+                .get_mut("changelog")
+                .and_then(|c| c.get_mut("histories"))
+                .map(Value::take);
+            for h in embedded_histories
+                .into_iter()
+                .flat_map(|h| match h {
+                    Value::Array(a) => a,
+                    _ => Vec::new(),
+                })
+                .chain(paged)
+            {
+                by_id.insert(history_sort_key(&h), h);
+            }
+            let histories: Vec<Value> = by_id.into_values().rev().collect();
+            let n = histories.len();
+            issue["changelog"] =
+                json!({ "startAt": 0, "maxResults": n, "total": n, "histories": histories });
+        }
+
+        let fields = issue
+            .get_mut("fields")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| Error::Protocol {
+                path: format!("issue {key}"),
+                message: "issue without `fields`".into(),
+            })?;
+        let comments_missing = match fields.get("comment") {
+            None | Some(Value::Null) => true,
+            Some(c) => {
+                let have = c["comments"].as_array().map_or(0, Vec::len);
+                c["total"].as_u64().is_some_and(|t| t as usize > have) || !c["comments"].is_array()
+            }
+        };
+        if comments_missing {
+            let comments = self.comments(&key).await?;
+            let n = comments.len();
+            let mut comment = match fields.remove("comment") {
+                Some(Value::Object(map)) => map,
+                _ => Default::default(),
+            };
+            comment.insert("comments".into(), Value::Array(comments));
+            comment.insert("startAt".into(), json!(0));
+            comment.insert("maxResults".into(), json!(n));
+            comment.insert("total".into(), json!(n));
+            fields.insert("comment".into(), Value::Object(comment));
+        }
+        Ok(())
+    }
+
+    /// Every changelog history of `key`, oldest first (`/issue/{key}/changelog`).
+    pub async fn changelog(&self, key: &str) -> Result<Vec<Value>> {
+        self.offset_pages(&format!("/rest/api/3/issue/{key}/changelog"), "values", &[])
+            .await
+    }
+
+    /// Every comment of `key`, oldest first (`/issue/{key}/comment`).
+    pub async fn comments(&self, key: &str) -> Result<Vec<Value>> {
+        self.offset_pages(
+            &format!("/rest/api/3/issue/{key}/comment"),
+            "comments",
+            &[("orderBy", "created".to_string())],
+        )
+        .await
+    }
+
+    /// `/issue/{key}/remotelink`: every remote link of the issue.
+    pub async fn remote_links(&self, key: &str) -> Result<Vec<Value>> {
+        let path = format!("/rest/api/3/issue/{key}/remotelink");
+        let v = self.get_json(&path, &[]).await?;
+        array(v, &path)
+    }
+
+    /// Every JSM SLA of `key` (`/rest/servicedeskapi/request/{key}/sla`), or `None` when the
+    /// issue is not a service request (404) or the JSM account may not see it (403).
+    pub async fn sla(&self, key: &str) -> Result<Option<Vec<Value>>> {
+        let path = format!("/rest/servicedeskapi/request/{key}/sla");
+        let mut values = Vec::new();
+        let mut start = 0u64;
+        for _ in 0..MAX_PAGES {
+            let query = [("start", start.to_string()), ("limit", "50".to_string())];
+            let mut page = match self.get_json(&path, &query).await {
+                Ok(page) => page,
+                Err(Error::NotFound { .. }) => return Ok(None),
+                Err(Error::Auth { status: 403, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let batch = match page.get_mut("values").map(Value::take) {
+                Some(Value::Array(batch)) => batch,
+                _ => {
+                    return Err(Error::Protocol {
+                        path,
+                        message: "SLA page without `values`".into(),
+                    });
+                }
+            };
+            let size = batch.len() as u64;
+            values.extend(batch);
+            if page["isLastPage"].as_bool().unwrap_or(true) || size == 0 {
+                return Ok(Some(values));
+            }
+            start += size;
+        }
+        Err(too_many_pages(&path))
+    }
+
+    /// Follows `startAt` pages of `path` until `isLast`, `total` or an empty page.
+    async fn offset_pages(
+        &self,
+        path: &str,
+        items: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![
+                ("startAt", out.len().to_string()),
+                ("maxResults", PAGE.to_string()),
+            ];
+            query.extend(extra.iter().cloned());
+            let mut page = self.get_json(path, &query).await?;
+            let batch = match page.get_mut(items).map(Value::take) {
+                Some(Value::Array(batch)) => batch,
+                _ => {
+                    return Err(Error::Protocol {
+                        path: path.into(),
+                        message: format!("page without `{items}`"),
+                    });
+                }
+            };
+            let got = batch.len();
+            out.extend(batch);
+            let total = page["total"].as_u64().map(|t| t as usize);
+            let done = page["isLast"].as_bool().unwrap_or(false)
+                || got == 0
+                || total.is_some_and(|t| out.len() >= t);
+            if done {
+                return Ok(out);
+            }
+        }
+        Err(too_many_pages(path))
+    }
+}
+
+/// The next token, or `None` at the end: absent, null or empty token, or `isLast`.
+fn next_page_token_from(page: &Value, is_last: bool) -> Option<String> {
+    match page.get("nextPageToken") {
+        Some(Value::String(t)) if !t.is_empty() && !is_last => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// Histories sort by numeric id (ids grow with time in Jira), then by the id text.
+fn history_sort_key(h: &Value) -> (u64, String) {
+    let id = match &h["id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    (id.parse().unwrap_or(0), id)
+}
+
+fn array(v: Value, path: &str) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(a) => Ok(a),
+        _ => Err(Error::Protocol {
+            path: path.into(),
+            message: "expected a JSON array".into(),
+        }),
+    }
+}
+
+fn too_many_pages(path: &str) -> Error {
+    Error::Protocol {
+        path: path.into(),
+        message: format!("more than {MAX_PAGES} pages; the server seems to loop"),
+    }
+}

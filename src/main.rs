@@ -1,0 +1,45 @@
+//! The `jira-mirror` binary: parse the command line, set up logging, run the command, and
+//! map the outcome to an exit status (0 ok, 1 some issues failed, 2 usage, configuration or
+//! credential error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use jira_mirror::app;
+use jira_mirror::cli::{Cli, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(app::run(cli)) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(app::exit_code_for(&err) as u8)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn,jira_mirror=info",
+        1 => "warn,jira_mirror=debug",
+        _ => "info,jira_mirror=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,323 @@
+//! The raw store: `raw/issues/<KEY>.json` and `raw/attachments/<KEY>/<id>_<safe-name>`.
+//!
+//! Every file is written through a temp file in the same directory, fsynced, renamed over the
+//! target and the directory fsynced, so a reader (or a crash) sees the old file or the new one,
+//! never a torn one. Paths are built only from validated [`IssueKey`]s, numeric attachment ids
+//! and sanitised file names, so nothing from Jira can escape the data directory.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::key::IssueKey;
+
+/// Longest attachment file name we write, in bytes (ext4 and most filesystems allow 255).
+const MAX_NAME_BYTES: usize = 180;
+
+/// The raw half of the mirror under `data_dir/raw`.
+#[derive(Debug, Clone)]
+pub struct RawStore {
+    data_dir: PathBuf,
+}
+
+impl RawStore {
+    /// A store rooted at `data_dir` (which holds `raw/`).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        RawStore {
+            data_dir: data_dir.into(),
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Creates `raw/issues` and `raw/attachments`, and removes temp files that a killed
+    /// process left behind in `raw/issues`.
+    pub fn ensure_dirs(&self) -> io::Result<()> {
+        fs::create_dir_all(self.issues_dir())?;
+        fs::create_dir_all(self.data_dir.join("raw").join("attachments"))?;
+        remove_orphaned_temp_files(&self.issues_dir())
+    }
+
+    /// `raw/issues`.
+    pub fn issues_dir(&self) -> PathBuf {
+        self.data_dir.join("raw").join("issues")
+    }
+
+    /// `raw/issues/<KEY>.json`.
+    pub fn issue_path(&self, key: &IssueKey) -> PathBuf {
+        self.issues_dir().join(format!("{key}.json"))
+    }
+
+    /// `raw/attachments/<KEY>`.
+    pub fn attachments_dir(&self, key: &IssueKey) -> PathBuf {
+        self.data_dir
+            .join("raw")
+            .join("attachments")
+            .join(key.as_str())
+    }
+
+    /// `local_path` of an attachment as the tables record it: relative to `data_dir`.
+    pub fn attachment_rel_path(key: &IssueKey, file_name: &str) -> String {
+        format!("raw/attachments/{key}/{file_name}")
+    }
+
+    /// Writes the issue JSON atomically.
+    pub fn save_issue(&self, key: &IssueKey, issue: &Value) -> io::Result<PathBuf> {
+        let path = self.issue_path(key);
+        let bytes = serde_json::to_vec_pretty(issue).map_err(io::Error::other)?;
+        write_atomic(&path, &bytes)?;
+        Ok(path)
+    }
+
+    /// Reads a saved issue, `None` if there is none.
+    pub fn load_issue(&self, key: &IssueKey) -> io::Result<Option<Value>> {
+        match fs::read(self.issue_path(key)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the issue's JSON exists.
+    pub fn has_issue(&self, key: &IssueKey) -> bool {
+        self.issue_path(key).is_file()
+    }
+
+    /// Removes an issue's JSON and attachment folder (deleted upstream, or moved away).
+    pub fn remove_issue(&self, key: &IssueKey) -> io::Result<()> {
+        remove_file_if_exists(&self.issue_path(key))?;
+        match fs::remove_dir_all(self.attachments_dir(key)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        sync_dir(&self.issues_dir())
+    }
+
+    /// Moves the attachment folder of a moved issue to its new key (if the new one has none).
+    pub fn move_attachments(&self, from: &IssueKey, to: &IssueKey) -> io::Result<()> {
+        let (old, new) = (self.attachments_dir(from), self.attachments_dir(to));
+        if old.is_dir() && !new.exists() {
+            fs::rename(&old, &new)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes files in the issue's attachment folder that are not in `keep` (attachments
+    /// removed upstream, and `.part-` leftovers of interrupted downloads).
+    pub fn prune_attachments(&self, key: &IssueKey, keep: &HashSet<String>) -> io::Result<()> {
+        let dir = self.attachments_dir(key);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                remove_file_if_exists(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The file name of attachment `id` with Jira file name `filename`: `<id>_<safe-name>`.
+///
+/// The name is sanitised (path separators, `..`, control characters and Windows-reserved
+/// names replaced), cut to a safe length on a character boundary keeping the extension, and
+/// never empty. The id prefix keeps two attachments with the same name apart.
+pub fn attachment_file_name(id: &str, filename: &str) -> String {
+    let options = sanitize_filename::Options {
+        windows: true,
+        truncate: false,
+        replacement: "_",
+    };
+    // Sanitised together with its id prefix, a Windows device name such as `con` keeps its
+    // letters (`7_con` is an ordinary name) while separators, `..` and controls still go.
+    let prefix = format!("{id}_");
+    let visible: String = filename
+        .chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect();
+    let whole = sanitize_filename::sanitize_with_options(format!("{prefix}{visible}"), options);
+    let mut safe = whole
+        .strip_prefix(&prefix)
+        .unwrap_or(&whole)
+        .trim_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_string();
+    if safe.chars().all(|c| c == '_' || c == '.') {
+        safe = "attachment".to_string();
+    }
+    let budget = MAX_NAME_BYTES.saturating_sub(prefix.len());
+    if safe.len() > budget {
+        let ext = Path::new(&safe)
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .filter(|e| e.len() <= 16)
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
+        let mut cut = budget - ext.len();
+        while !safe.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        safe = format!("{}{ext}", &safe[..cut]);
+    }
+    format!("{prefix}{safe}")
+}
+
+/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
+/// fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Temp files carry the writer's pid (`.tmp-<pid>-…`), so a later process can tell an
+/// orphan (its writer is gone: killed mid-write) from a file another live process is writing.
+fn temp_prefix() -> String {
+    format!(".tmp-{}-", std::process::id())
+}
+
+/// Removes `.tmp-<pid>-…` files in `dir` whose writing process no longer exists. Where
+/// processes cannot be looked up (no `/proc`), only files older than an hour are removed.
+fn remove_orphaned_temp_files(dir: &Path) -> io::Result<()> {
+    let proc_fs = Path::new("/proc/self").exists();
+    for entry in fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".tmp-")) else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        let orphaned = if proc_fs {
+            pid.parse::<u32>().is_err() || !Path::new("/proc").join(pid).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        };
+        if orphaned {
+            remove_file_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// fsyncs a directory so a rename in it is durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match fs::File::open(dir) {
+        Ok(d) => d.sync_all(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_stay_inside_the_folder() {
+        let long = format!("{}.txt", "a".repeat(300));
+        for (name, expect_prefix) in [
+            ("../../x", "7_"),
+            ("con", "7_con"),
+            ("..", "7_attachment"),
+            ("", "7_attachment"),
+            ("a/b\\c:d*e?.pdf", "7_a_b_c_d_e_.pdf"),
+            ("rÃ©sumÃ©\u{7f}.pdf", "7_rÃ©sumÃ©"),
+            (long.as_str(), "7_aaaa"),
+        ] {
+            let got = attachment_file_name("7", name);
+            assert!(got.starts_with(expect_prefix), "{name:?} -> {got:?}");
+            assert!(
+                !got.contains('/') && !got.contains('\\') && !got.contains('\0'),
+                "{got}"
+            );
+            assert!(got.len() <= MAX_NAME_BYTES, "{}", got.len());
+            assert!(!got.chars().any(char::is_control), "{got:?}");
+            let p = Path::new("/base").join(&got);
+            assert_eq!(p.parent(), Some(Path::new("/base")));
+        }
+        assert!(attachment_file_name("7", &long).ends_with(".txt"));
+        // Multi-byte characters are never cut in half.
+        let wide = "é".repeat(200);
+        assert!(attachment_file_name("123", &wide).len() <= MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path().join("a")).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn orphaned_temp_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RawStore::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let issues = store.issues_dir();
+        let orphan = issues.join(".tmp-4000000000-abc");
+        let live = issues.join(format!("{}abc", temp_prefix()));
+        fs::write(&orphan, b"x").unwrap();
+        fs::write(&live, b"x").unwrap();
+        store.ensure_dirs().unwrap();
+        assert!(!orphan.exists());
+        assert!(live.exists());
+    }
+
+    #[test]
+    fn remove_and_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RawStore::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let (a, b) = (
+            IssueKey::parse("A-1").unwrap(),
+            IssueKey::parse("B-1").unwrap(),
+        );
+        store
+            .save_issue(&a, &serde_json::json!({"key": "A-1"}))
+            .unwrap();
+        fs::create_dir_all(store.attachments_dir(&a)).unwrap();
+        fs::write(store.attachments_dir(&a).join("1_x"), b"x").unwrap();
+        fs::write(store.attachments_dir(&a).join("2_y"), b"y").unwrap();
+        store.move_attachments(&a, &b).unwrap();
+        store.remove_issue(&a).unwrap();
+        assert!(!store.has_issue(&a));
+        assert!(store.attachments_dir(&b).join("1_x").is_file());
+        store
+            .prune_attachments(&b, &HashSet::from(["1_x".to_string()]))
+            .unwrap();
+        assert!(!store.attachments_dir(&b).join("2_y").exists());
+    }
+}

@@ -1,0 +1,338 @@
+//! The per-issue pipeline every trigger feeds: complete the issue (all changelog histories,
+//! all comments, remote links), overlay JSM SLA figures, download attachments, save the raw
+//! JSON atomically, and record the result in the state database.
+//!
+//! The order is what keeps "nothing lost, nothing doubled": attachments first, then the issue
+//! JSON (atomic rename), then the state row. A crash anywhere leaves either the old saved
+//! issue or the new one, and the next run redoes whatever the state does not yet record.
+//!
+//! What the mirror adds to Jira's issue JSON lives under one top-level key, [`OVERLAY_KEY`]
+//! (`"mirror"`), documented in docs/ARCHITECTURE.md: fetch time, remote links, SLA values and
+//! the fate of each attachment.
+
+pub mod archive;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::jira::{self, JiraClient};
+use crate::key::{InvalidKey, IssueKey};
+use crate::state::{self, SavedIssue, State};
+use crate::time::jira_time_ms;
+use archive::{RawStore, attachment_file_name};
+
+/// The top-level key of the saved issue JSON that holds what the mirror adds.
+pub const OVERLAY_KEY: &str = "mirror";
+
+/// Errors that stop one issue (recorded as a failure and retried later).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Jira failed.
+    #[error(transparent)]
+    Jira(#[from] jira::Error),
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] state::Error),
+    /// Writing the raw store failed.
+    #[error("raw store: {0}")]
+    Io(#[from] std::io::Error),
+    /// Jira sent an issue we cannot use.
+    #[error("issue {issue}: {message}")]
+    Invalid {
+        /// Key or id, as far as known.
+        issue: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key that is not a Jira key.
+    #[error(transparent)]
+    Key(#[from] InvalidKey),
+}
+
+impl Error {
+    /// True when the whole command must stop (wrong credentials, unusable state).
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Jira(e) => e.is_fatal(),
+            Error::State(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Result alias for the pipeline.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What happened to one issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Saved (new or changed); `moved_from` is the old key of a moved issue.
+    Saved {
+        /// The key it is saved under.
+        key: IssueKey,
+        /// The key it had before, if Jira moved it.
+        moved_from: Option<IssueKey>,
+    },
+    /// Already saved at the same `updated`: nothing fetched, nothing written.
+    Unchanged(IssueKey),
+    /// Jira answered 404: the local copy (if any) was removed.
+    Deleted(IssueKey),
+}
+
+/// Attachment download settings.
+#[derive(Debug, Clone, Copy)]
+pub struct AttachmentPolicy {
+    /// Download files at all.
+    pub download: bool,
+    /// Skip (and record) files larger than this.
+    pub max_bytes: u64,
+}
+
+/// The stages after a trigger, shared by every command.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    jira: JiraClient,
+    sla: Option<JiraClient>,
+    store: RawStore,
+    state: Arc<State>,
+    attachments: AttachmentPolicy,
+}
+
+impl Pipeline {
+    /// Builds the pipeline from its parts; `sla` is the `[jira_sla]` account, if configured.
+    pub fn new(
+        jira: JiraClient,
+        sla: Option<JiraClient>,
+        store: RawStore,
+        state: Arc<State>,
+        attachments: AttachmentPolicy,
+    ) -> Self {
+        Pipeline {
+            jira,
+            sla,
+            store,
+            state,
+            attachments,
+        }
+    }
+
+    /// The Jira client.
+    pub fn jira(&self) -> &JiraClient {
+        &self.jira
+    }
+
+    /// The state database.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// The raw store.
+    pub fn store(&self) -> &RawStore {
+        &self.store
+    }
+
+    /// Processes an issue as a search page listed it (all fields, embedded changelog). An
+    /// issue already saved at the same `updated` is skipped without any request.
+    pub async fn process_listed(&self, issue: Value) -> Result<Outcome> {
+        let meta = IssueMeta::of(&issue)?;
+        let unchanged = self.state.issue_by_id(meta.id)?.is_some_and(|saved| {
+            saved.issue_key == meta.key.as_str()
+                && saved.updated_ms == meta.updated_ms
+                && self.store.has_issue(&meta.key)
+        });
+        if unchanged {
+            return Ok(Outcome::Unchanged(meta.key));
+        }
+        self.save(issue, meta).await
+    }
+
+    /// Fetches `key` from Jira and saves it; a 404 removes the local copy.
+    pub async fn process_key(&self, key: &IssueKey) -> Result<Outcome> {
+        match self.jira.get_issue(key.as_str()).await? {
+            Some(issue) => {
+                let meta = IssueMeta::of(&issue)?;
+                self.save(issue, meta).await
+            }
+            None => {
+                self.delete_local(key)?;
+                Ok(Outcome::Deleted(key.clone()))
+            }
+        }
+    }
+
+    /// Removes every local trace of `key` (raw JSON, attachments, state row).
+    pub fn delete_local(&self, key: &IssueKey) -> Result<()> {
+        self.store.remove_issue(key)?;
+        self.state.record_deleted(key.as_str())?;
+        tracing::info!(%key, "Issue deleted upstream; local copy removed.");
+        Ok(())
+    }
+
+    async fn save(&self, mut issue: Value, meta: IssueMeta) -> Result<Outcome> {
+        let key = meta.key.clone();
+        self.jira.complete_issue(&mut issue).await?;
+        let remote_links = self.jira.remote_links(key.as_str()).await?;
+        let sla = match &self.sla {
+            Some(client) => client.sla(key.as_str()).await?,
+            None => None,
+        };
+
+        // A known id under another key: Jira moved the issue. Its files follow it.
+        let moved_from = match self.state.issue_by_id(meta.id)? {
+            Some(prev) if prev.issue_key != key.as_str() => IssueKey::parse(&prev.issue_key).ok(),
+            _ => None,
+        };
+        if let Some(old) = &moved_from {
+            self.store.move_attachments(old, &key)?;
+        }
+
+        let attachments = self.sync_attachments(&key, &issue).await?;
+        issue[OVERLAY_KEY] = json!({
+            "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
+            "remote_links": remote_links,
+            "sla": sla.map(|values| json!({ "source": "jsm", "values": values })),
+            "attachments": attachments,
+        });
+        self.store.save_issue(&key, &issue)?;
+        if let Some(old) = &moved_from {
+            self.store.remove_issue(old)?;
+            tracing::info!(from = %old, to = %key, "Issue moved; old key removed.");
+        }
+        self.state.record_saved(
+            &SavedIssue {
+                issue_id: meta.id,
+                issue_key: key.to_string(),
+                updated_ms: meta.updated_ms,
+            },
+            meta.created_ms,
+        )?;
+        tracing::debug!(%key, "Issue saved.");
+        Ok(Outcome::Saved { key, moved_from })
+    }
+
+    /// Downloads the issue's attachments that are not on disk yet, removes files of
+    /// attachments that are gone, and returns one overlay entry per attachment.
+    async fn sync_attachments(&self, key: &IssueKey, issue: &Value) -> Result<Vec<Value>> {
+        let listed = issue["fields"]["attachment"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let previous = self.previous_attachments(key);
+        let mut keep = HashSet::new();
+        let mut out = Vec::with_capacity(listed.len());
+        if !listed.is_empty() && self.attachments.download {
+            std::fs::create_dir_all(self.store.attachments_dir(key))?;
+        }
+        for a in &listed {
+            let id = match &a["id"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            let filename = a["filename"].as_str().unwrap_or("");
+            let size = a["size"].as_u64();
+            let file_name = attachment_file_name(&id, filename);
+            let mut entry = json!({ "id": id, "filename": filename, "size_bytes": size });
+            if !self.attachments.download {
+                entry["status"] = json!("not_downloaded");
+            } else if size.is_some_and(|s| s > self.attachments.max_bytes) {
+                entry["status"] = json!("skipped_too_large");
+                tracing::info!(%key, attachment = %id, size, "Attachment over max_bytes skipped.");
+            } else {
+                let path = self.store.attachments_dir(key).join(&file_name);
+                let reused = previous
+                    .iter()
+                    .find(|p| p["id"] == json!(id) && p["status"] == "downloaded")
+                    .filter(|p| {
+                        std::fs::metadata(&path)
+                            .is_ok_and(|m| Some(m.len()) == p["size_bytes"].as_u64())
+                    })
+                    .cloned();
+                let result = match reused {
+                    Some(p) => Ok((p["size_bytes"].as_u64().unwrap_or(0), p["sha256"].clone())),
+                    None => self
+                        .jira
+                        .download_attachment(&id, &path, self.attachments.max_bytes)
+                        .await
+                        .map(|d| (d.size, json!(d.sha256))),
+                };
+                match result {
+                    Ok((written, sha256)) => {
+                        keep.insert(file_name.clone());
+                        entry["status"] = json!("downloaded");
+                        entry["size_bytes"] = json!(written);
+                        entry["sha256"] = sha256;
+                        entry["local_path"] = json!(RawStore::attachment_rel_path(key, &file_name));
+                    }
+                    Err(jira::Error::TooLarge { .. }) => {
+                        entry["status"] = json!("skipped_too_large");
+                        tracing::info!(%key, attachment = %id, "Attachment over max_bytes skipped.");
+                    }
+                    Err(e @ (jira::Error::NotFound { .. } | jira::Error::Status { .. })) => {
+                        entry["status"] = json!("failed");
+                        entry["error"] = json!(e.to_string());
+                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment not downloadable.");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            out.push(entry);
+        }
+        self.store.prune_attachments(key, &keep)?;
+        Ok(out)
+    }
+
+    fn previous_attachments(&self, key: &IssueKey) -> Vec<Value> {
+        self.store
+            .load_issue(key)
+            .ok()
+            .flatten()
+            .and_then(|v| v[OVERLAY_KEY]["attachments"].as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// The identity of an issue as Jira sent it.
+#[derive(Debug, Clone)]
+struct IssueMeta {
+    id: i64,
+    key: IssueKey,
+    updated_ms: i64,
+    created_ms: Option<i64>,
+}
+
+impl IssueMeta {
+    fn of(issue: &Value) -> Result<IssueMeta> {
+        let label = issue["key"]
+            .as_str()
+            .unwrap_or("?")
+            .chars()
+            .take(40)
+            .collect::<String>();
+        let invalid = |message: &str| Error::Invalid {
+            issue: label.clone(),
+            message: message.to_string(),
+        };
+        let key = IssueKey::parse(issue["key"].as_str().ok_or_else(|| invalid("no key"))?)?;
+        let id = match &issue["id"] {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+        .ok_or_else(|| invalid("no numeric id"))?;
+        let updated_ms = issue["fields"]["updated"]
+            .as_str()
+            .and_then(jira_time_ms)
+            .ok_or_else(|| invalid("no readable `updated` field"))?;
+        let created_ms = issue["fields"]["created"].as_str().and_then(jira_time_ms);
+        Ok(IssueMeta {
+            id,
+            key,
+            updated_ms,
+            created_ms,
+        })
+    }
+}

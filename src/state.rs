@@ -1,0 +1,490 @@
+//! The state database (`state.db`, SQLite via rusqlite): the sweep watermark, what each issue
+//! looked like when it was saved, failures with attempt counts, backfill progress and runs.
+//!
+//! It is the memory that makes commands resumable and idempotent: a backfill killed with
+//! `kill -9` resumes from its last finished page and skips issues already saved at the same
+//! `updated`; a sweep only moves the watermark after every issue it saw is saved. Times are
+//! epoch milliseconds (UTC), never local minute-precision strings.
+//!
+//! Schema changes are migrations keyed by SQLite's `user_version`; the connection runs in
+//! WAL mode with `synchronous = FULL`, so a committed transaction survives a crash.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Errors of the state database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQLite failed.
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer jira-mirror.
+    #[error("state database schema version {found} is newer than this jira-mirror knows ({known})")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Latest version this build knows.
+        known: i64,
+    },
+}
+
+/// Result alias for state operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE issues (
+        issue_id    INTEGER PRIMARY KEY,
+        issue_key   TEXT NOT NULL UNIQUE,
+        updated_ms  INTEGER NOT NULL,
+        created_ms  INTEGER,
+        saved_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE failures (
+        issue_key      TEXT PRIMARY KEY,
+        attempts       INTEGER NOT NULL,
+        last_error     TEXT NOT NULL,
+        first_failed_ms INTEGER NOT NULL,
+        last_failed_ms INTEGER NOT NULL
+    );
+    CREATE TABLE backfill (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        jql             TEXT NOT NULL,
+        started_ms      INTEGER NOT NULL,
+        next_page_token TEXT,
+        pages_done      INTEGER NOT NULL DEFAULT 0,
+        issues_saved    INTEGER NOT NULL DEFAULT 0,
+        finished_ms     INTEGER
+    );
+    CREATE TABLE runs (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        command       TEXT NOT NULL,
+        started_ms    INTEGER NOT NULL,
+        finished_ms   INTEGER,
+        outcome       TEXT,
+        issues_saved  INTEGER NOT NULL DEFAULT 0,
+        issues_failed INTEGER NOT NULL DEFAULT 0,
+        detail        TEXT
+    );
+"#];
+
+const WATERMARK: &str = "sweep_watermark_ms";
+
+/// The saved form of one issue, as the state remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedIssue {
+    /// Jira's numeric issue id (stable across moves).
+    pub issue_id: i64,
+    /// The key it was saved under.
+    pub issue_key: String,
+    /// Its `updated` field, epoch ms.
+    pub updated_ms: i64,
+}
+
+/// A recorded failure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The issue key.
+    pub issue_key: String,
+    /// How many times it failed in a row.
+    pub attempts: i64,
+    /// The last error message.
+    pub last_error: String,
+    /// When it last failed, epoch ms.
+    pub last_failed_ms: i64,
+}
+
+/// Progress of the current (or last) backfill.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Backfill {
+    /// The JQL it lists.
+    pub jql: String,
+    /// When it started, epoch ms (becomes the sweep watermark when it finishes).
+    pub started_ms: i64,
+    /// The token of the first page not yet finished (`None` before the second page).
+    pub next_page_token: Option<String>,
+    /// Pages finished.
+    pub pages_done: i64,
+    /// Issues saved by this backfill.
+    pub issues_saved: i64,
+    /// When it finished, if it did.
+    pub finished_ms: Option<i64>,
+}
+
+/// One command run, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Run {
+    /// The command (`sweep`, `backfill`, `fetch`).
+    pub command: String,
+    /// Start, epoch ms.
+    pub started_ms: i64,
+    /// End, epoch ms (`None` while running or when killed).
+    pub finished_ms: Option<i64>,
+    /// `ok`, `partial` (some issues failed) or `error: …`.
+    pub outcome: Option<String>,
+    /// Issues saved.
+    pub issues_saved: i64,
+    /// Issues that failed.
+    pub issues_failed: i64,
+}
+
+/// The state database. Calls are short transactions behind a mutex.
+#[derive(Debug)]
+pub struct State {
+    conn: Mutex<Connection>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl State {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<State> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn open_in_memory() -> Result<State> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<State> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::TooNew {
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(State {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&mut conn)?)
+    }
+
+    /// The sweep watermark, epoch ms: every issue updated before it is in the mirror.
+    pub fn watermark(&self) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE name = ?1", [WATERMARK], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map(|v| v.and_then(|v| v.parse().ok()))
+        })
+    }
+
+    /// Moves the watermark forward to `ms` (never backwards).
+    pub fn advance_watermark(&self, ms: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value
+                 WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                params![WATERMARK, ms.to_string()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The saved issue with this id, if any.
+    pub fn issue_by_id(&self, issue_id: i64) -> Result<Option<SavedIssue>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT issue_id, issue_key, updated_ms FROM issues WHERE issue_id = ?1",
+                [issue_id],
+                saved_issue,
+            )
+            .optional()
+        })
+    }
+
+    /// The saved issue with this key, if any.
+    pub fn issue_by_key(&self, key: &str) -> Result<Option<SavedIssue>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT issue_id, issue_key, updated_ms FROM issues WHERE issue_key = ?1",
+                [key],
+                saved_issue,
+            )
+            .optional()
+        })
+    }
+
+    /// Records that the issue is saved (replacing any row with its id or key) and clears
+    /// its failure record.
+    pub fn record_saved(&self, issue: &SavedIssue, created_ms: Option<i64>) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM issues WHERE issue_key = ?1 AND issue_id <> ?2",
+                params![issue.issue_key, issue.issue_id],
+            )?;
+            tx.execute(
+                "INSERT INTO issues (issue_id, issue_key, updated_ms, created_ms, saved_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (issue_id) DO UPDATE SET issue_key = excluded.issue_key,
+                   updated_ms = excluded.updated_ms, created_ms = excluded.created_ms,
+                   saved_at_ms = excluded.saved_at_ms",
+                params![
+                    issue.issue_id,
+                    issue.issue_key,
+                    issue.updated_ms,
+                    created_ms,
+                    now_ms()
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM failures WHERE issue_key = ?1",
+                [&issue.issue_key],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Forgets an issue deleted upstream (and its failure record).
+    pub fn record_deleted(&self, key: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM issues WHERE issue_key = ?1", [key])?;
+            c.execute("DELETE FROM failures WHERE issue_key = ?1", [key])
+                .map(drop)
+        })
+    }
+
+    /// Counts one more failure of `key`.
+    pub fn record_failure(&self, key: &str, error: &str) -> Result<()> {
+        let now = now_ms();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO failures (issue_key, attempts, last_error, first_failed_ms, last_failed_ms)
+                 VALUES (?1, 1, ?2, ?3, ?3)
+                 ON CONFLICT (issue_key) DO UPDATE SET attempts = attempts + 1,
+                   last_error = excluded.last_error, last_failed_ms = excluded.last_failed_ms",
+                params![key, error, now],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Every recorded failure, oldest first.
+    pub fn failures(&self) -> Result<Vec<Failure>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT issue_key, attempts, last_error, last_failed_ms FROM failures
+                 ORDER BY first_failed_ms, issue_key",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Failure {
+                    issue_key: r.get(0)?,
+                    attempts: r.get(1)?,
+                    last_error: r.get(2)?,
+                    last_failed_ms: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Number of issues in the mirror.
+    pub fn issue_count(&self) -> Result<i64> {
+        self.with(|c| c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0)))
+    }
+
+    /// The backfill in progress or last finished, if any.
+    pub fn backfill(&self) -> Result<Option<Backfill>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT jql, started_ms, next_page_token, pages_done, issues_saved, finished_ms
+                 FROM backfill WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Backfill {
+                        jql: r.get(0)?,
+                        started_ms: r.get(1)?,
+                        next_page_token: r.get(2)?,
+                        pages_done: r.get(3)?,
+                        issues_saved: r.get(4)?,
+                        finished_ms: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Starts a new backfill of `jql`, replacing any previous record.
+    pub fn start_backfill(&self, jql: &str, started_ms: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO backfill (id, jql, started_ms) VALUES (1, ?1, ?2)",
+                params![jql, started_ms],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Marks one more page finished; `next_page_token` is where a resumed backfill starts.
+    pub fn backfill_page_done(&self, next_page_token: Option<&str>, saved: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE backfill SET next_page_token = ?1, pages_done = pages_done + 1,
+                   issues_saved = issues_saved + ?2 WHERE id = 1",
+                params![next_page_token, saved],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Marks the backfill finished.
+    pub fn finish_backfill(&self) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE backfill SET finished_ms = ?1, next_page_token = NULL WHERE id = 1",
+                [now_ms()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Records the start of a command run; returns its id.
+    pub fn start_run(&self, command: &str) -> Result<i64> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (command, started_ms) VALUES (?1, ?2)",
+                params![command, now_ms()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Records how a run ended.
+    pub fn finish_run(&self, id: i64, outcome: &str, saved: i64, failed: i64) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET finished_ms = ?1, outcome = ?2, issues_saved = ?3,
+                   issues_failed = ?4 WHERE id = ?5",
+                params![now_ms(), outcome, saved, failed, id],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The latest run of each command.
+    pub fn last_runs(&self) -> Result<Vec<Run>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT command, started_ms, finished_ms, outcome, issues_saved, issues_failed
+                 FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY command)
+                 ORDER BY command",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Run {
+                    command: r.get(0)?,
+                    started_ms: r.get(1)?,
+                    finished_ms: r.get(2)?,
+                    outcome: r.get(3)?,
+                    issues_saved: r.get(4)?,
+                    issues_failed: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}
+
+fn saved_issue(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedIssue> {
+    Ok(SavedIssue {
+        issue_id: r.get(0)?,
+        issue_key: r.get(1)?,
+        updated_ms: r.get(2)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(id: i64, key: &str, updated_ms: i64) -> SavedIssue {
+        SavedIssue {
+            issue_id: id,
+            issue_key: key.into(),
+            updated_ms,
+        }
+    }
+
+    #[test]
+    fn watermark_only_moves_forward_and_keeps_milliseconds() {
+        let s = State::open_in_memory().unwrap();
+        assert_eq!(s.watermark().unwrap(), None);
+        s.advance_watermark(1_700_000_000_123).unwrap();
+        s.advance_watermark(1_600_000_000_000).unwrap();
+        assert_eq!(s.watermark().unwrap(), Some(1_700_000_000_123));
+        s.advance_watermark(1_700_000_000_124).unwrap();
+        assert_eq!(s.watermark().unwrap(), Some(1_700_000_000_124));
+    }
+
+    #[test]
+    fn saving_replaces_by_id_and_clears_failures() {
+        let s = State::open_in_memory().unwrap();
+        s.record_failure("A-1", "boom").unwrap();
+        s.record_failure("A-1", "boom again").unwrap();
+        assert_eq!(s.failures().unwrap()[0].attempts, 2);
+        s.record_saved(&issue(10, "A-1", 5), Some(1)).unwrap();
+        assert!(s.failures().unwrap().is_empty());
+        // Moved: same id, new key.
+        s.record_saved(&issue(10, "B-7", 6), Some(1)).unwrap();
+        assert_eq!(s.issue_by_key("A-1").unwrap(), None);
+        assert_eq!(s.issue_by_id(10).unwrap(), Some(issue(10, "B-7", 6)));
+        assert_eq!(s.issue_count().unwrap(), 1);
+        s.record_deleted("B-7").unwrap();
+        assert_eq!(s.issue_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn migrations_are_idempotent_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        State::open(&path).unwrap().advance_watermark(42).unwrap();
+        let s = State::open(&path).unwrap();
+        assert_eq!(s.watermark().unwrap(), Some(42));
+    }
+
+    #[test]
+    fn backfill_progress_and_runs() {
+        let s = State::open_in_memory().unwrap();
+        s.start_backfill("project = A", 100).unwrap();
+        s.backfill_page_done(Some("t2"), 50).unwrap();
+        let b = s.backfill().unwrap().unwrap();
+        assert_eq!((b.pages_done, b.issues_saved), (1, 50));
+        assert_eq!(b.next_page_token.as_deref(), Some("t2"));
+        s.finish_backfill().unwrap();
+        assert!(s.backfill().unwrap().unwrap().finished_ms.is_some());
+        let id = s.start_run("sweep").unwrap();
+        s.finish_run(id, "ok", 3, 0).unwrap();
+        assert_eq!(s.last_runs().unwrap()[0].issues_saved, 3);
+    }
+}

@@ -1,0 +1,8 @@
+//! The one integration test binary: the real `jira-mirror` executable against the built-in
+//! Jira simulator over loopback HTTP, driven the way an operator drives it.
+
+#[path = "support/mod.rs"]
+mod support;
+
+mod cli;
+mod pull;

@@ -1,0 +1,281 @@
+//! Harnesses shared by the integration tests: a simulator per test, a temp mirror directory
+//! with a config file pointing at it, and a way to run the real binary.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use jira_mirror::simulator::{RequestRecord, SimConfig, Simulator};
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_jira-mirror")
+}
+
+/// A simulator with `issues` issues and the test defaults (one 250/150 big issue).
+pub async fn simulator(issues: usize) -> Simulator {
+    simulator_with(SimConfig {
+        issues,
+        ..SimConfig::default()
+    })
+    .await
+}
+
+/// A simulator with a given config.
+pub async fn simulator_with(config: SimConfig) -> Simulator {
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+/// A mirror directory with a config file pointing at a simulator.
+pub struct Mirror {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub token: String,
+}
+
+/// Extra config knobs for tests.
+#[derive(Clone, Debug)]
+pub struct MirrorOptions {
+    pub token: Option<String>,
+    pub max_bytes: u64,
+    pub overlap_secs: u64,
+    pub max_concurrency: usize,
+    pub max_retries: u32,
+    pub sla: bool,
+}
+
+impl Default for MirrorOptions {
+    fn default() -> Self {
+        MirrorOptions {
+            token: None,
+            max_bytes: 1024 * 1024,
+            overlap_secs: 300,
+            max_concurrency: 8,
+            max_retries: 12,
+            sla: true,
+        }
+    }
+}
+
+impl Mirror {
+    pub fn new(sim: &Simulator) -> Mirror {
+        Mirror::with(sim, MirrorOptions::default())
+    }
+
+    pub fn with(sim: &Simulator, o: MirrorOptions) -> Mirror {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let c = sim.config();
+        let token = o.token.clone().unwrap_or(c.api_token.clone());
+        let sla = if o.sla {
+            format!(
+                "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"${{TEST_SLA_TOKEN}}\"\n",
+                sim.base_url(),
+                c.sla_email
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            r#"data_dir = "data"
+
+[jira]
+base_url = "{base}"
+email = "{email}"
+api_token = "${{TEST_JIRA_TOKEN}}"
+jql = "project = SUP"
+max_concurrency = {conc}
+max_requests_per_second = 1000
+max_retries = {retries}
+request_timeout_secs = 20
+
+{sla}
+[sweep]
+overlap_secs = {overlap}
+
+[attachments]
+max_bytes = {max_bytes}
+"#,
+            base = sim.base_url(),
+            email = c.email,
+            conc = o.max_concurrency,
+            retries = o.max_retries,
+            overlap = o.overlap_secs,
+            max_bytes = o.max_bytes,
+        );
+        let config_path = dir.path().join("jira-mirror.toml");
+        std::fs::write(&config_path, text).expect("write config");
+        Mirror {
+            dir,
+            config_path,
+            token,
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A `Command` for the binary with this mirror's config and secrets in the environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .env("TEST_JIRA_TOKEN", &self.token)
+            .env("TEST_SLA_TOKEN", "sim-sla-token")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the binary to completion (off the async runtime's worker threads).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+            .await
+            .expect("join")
+    }
+
+    /// Runs and asserts exit status 0.
+    pub async fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The saved issue JSON.
+    pub fn issue(&self, key: &str) -> Option<Value> {
+        let bytes = std::fs::read(self.data().join(format!("raw/issues/{key}.json"))).ok()?;
+        Some(serde_json::from_slice(&bytes).expect("saved issue is JSON"))
+    }
+
+    /// Keys of every saved issue file.
+    pub fn saved_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = std::fs::read_dir(self.data().join("raw/issues"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".json"))
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    /// Keys recorded as saved in state.db.
+    pub fn state_keys(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.data().join("state.db")).expect("state.db");
+        let mut stmt = conn
+            .prepare("SELECT issue_key FROM issues ORDER BY issue_key")
+            .expect("query");
+        stmt.query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("keys")
+    }
+
+    /// Every file under the data dir with its bytes, for whole-mirror comparisons; the
+    /// volatile parts (state.db, fetch times) are left out.
+    /// `base_url` (the simulator's, which differs per run by port) is replaced by `BASE`.
+    pub fn snapshot(&self, base_url: &str) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        snapshot_into(
+            &self.data().join("raw"),
+            Path::new("raw"),
+            base_url,
+            &mut out,
+        );
+        out
+    }
+}
+
+fn snapshot_into(dir: &Path, rel: &Path, base_url: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let rel = rel.join(entry.file_name());
+        if path.is_dir() {
+            snapshot_into(&path, &rel, base_url, out);
+        } else {
+            let mut bytes = std::fs::read(&path).expect("read");
+            if rel.starts_with("raw/issues") {
+                let mut v: Value = serde_json::from_slice(&bytes).expect("json");
+                v["mirror"]["fetched_at"] = Value::Null;
+                bytes = serde_json::to_string_pretty(&v)
+                    .expect("json")
+                    .replace(base_url, "BASE")
+                    .into_bytes();
+            }
+            out.insert(rel.to_string_lossy().into_owned(), bytes);
+        }
+    }
+}
+
+/// History ids of an issue JSON (saved or simulator truth), sorted.
+pub fn history_ids(issue: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .map(|h| h["id"].as_str().expect("history id").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Comment ids of an issue JSON, in stored order.
+pub fn comment_ids(issue: &Value) -> Vec<String> {
+    issue["fields"]["comment"]["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["id"].as_str().expect("comment id").to_string())
+        .collect()
+}
+
+/// Requests that fetch something of one issue (not search pages).
+pub fn per_issue_requests<'a>(log: &'a [RequestRecord], key: &str) -> Vec<&'a RequestRecord> {
+    let issue_path = format!("/rest/api/3/issue/{key}");
+    let sla_path = format!("/rest/servicedeskapi/request/{key}/");
+    log.iter()
+        .filter(|r| {
+            r.path == issue_path
+                || r.path.starts_with(&format!("{issue_path}/"))
+                || r.path.starts_with(&sla_path)
+        })
+        .collect()
+}
+
+/// Polls `f` until it is true or `timeout` passes.
+pub async fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
