@@ -20,4 +20,5 @@ pub mod pipeline;
 pub mod simulator;
 pub mod state;
 pub mod time;
+pub mod transform;
 pub mod triggers;

@@ -1,0 +1,2 @@
+//! Raw issue JSON → Parquet tables.
+pub mod adf;
