@@ -35,7 +35,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         name  TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -73,7 +74,20 @@ const MIGRATIONS: &[&str] = &[r#"
         issues_failed INTEGER NOT NULL DEFAULT 0,
         detail        TEXT
     );
-"#];
+"#,
+    // 2: issues whose Parquet rows are not yet written (saved, moved or deleted), so a crash
+    // between the raw save and the upsert is repaired at the next start. `seq` changes on
+    // every mark, so a row re-marked while its change is applied is not cleared by mistake.
+    r#"
+    CREATE TABLE pending_rows (
+        issue_key TEXT NOT NULL,
+        month     TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (issue_key, month)
+    );
+    CREATE INDEX issues_created ON issues (created_ms);
+"#,
+];
 
 const WATERMARK: &str = "sweep_watermark_ms";
 
@@ -99,6 +113,17 @@ pub struct Failure {
     pub last_error: String,
     /// When it last failed, epoch ms.
     pub last_failed_ms: i64,
+}
+
+/// An issue whose rows in one month are not yet written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The issue key.
+    pub issue_key: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// Changes every time it is marked.
+    pub seq: i64,
 }
 
 /// Progress of the current (or last) backfill.
@@ -309,6 +334,118 @@ impl State {
         })
     }
 
+    /// Records that `key`'s rows in month `month` (`YYYY-MM`) must be rewritten.
+    pub fn mark_pending(&self, key: &str, month: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO pending_rows (issue_key, month, seq) VALUES (?1, ?2, 1)
+                 ON CONFLICT (issue_key, month) DO UPDATE SET seq = seq + 1",
+                params![key, month],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Every pending `(key, month, seq)`.
+    pub fn pending(&self) -> Result<Vec<Pending>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT issue_key, month, seq FROM pending_rows ORDER BY month, issue_key",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(Pending {
+                    issue_key: r.get(0)?,
+                    month: r.get(1)?,
+                    seq: r.get(2)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Clears pending rows that were applied, unless they were marked again since.
+    pub fn clear_pending(&self, applied: &[Pending]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare(
+                    "DELETE FROM pending_rows WHERE issue_key = ?1 AND month = ?2 AND seq = ?3",
+                )?;
+                for p in applied {
+                    stmt.execute(params![p.issue_key, p.month, p.seq])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Keys of the saved issues created in `[start_ms, end_ms)`, sorted.
+    pub fn keys_created_between(&self, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT issue_key FROM issues WHERE created_ms >= ?1 AND created_ms < ?2
+                 ORDER BY issue_key",
+            )?;
+            stmt.query_map([start_ms, end_ms], |r| r.get(0))?.collect()
+        })
+    }
+
+    /// Every saved issue's key and creation time (epoch ms, if known).
+    pub fn keys_and_created(&self) -> Result<Vec<(String, Option<i64>)>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT issue_key, created_ms FROM issues ORDER BY issue_key")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// The creation time of a saved issue, epoch ms.
+    pub fn created_ms(&self, key: &str) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT created_ms FROM issues WHERE issue_key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+    }
+
+    /// A stored value (e.g. the cached field catalogue) and when it was stored.
+    pub fn meta(&self, name: &str) -> Result<Option<(String, i64)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT value, (SELECT value FROM meta WHERE name = ?1 || '.stored_ms') FROM meta WHERE name = ?1",
+                [name],
+                |r| {
+                    let stored: Option<String> = r.get(1)?;
+                    Ok((r.get(0)?, stored.and_then(|s| s.parse().ok()).unwrap_or(0)))
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Stores a value with the current time.
+    pub fn set_meta(&self, name: &str, value: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (n, v) in [
+                (name.to_string(), value.to_string()),
+                (format!("{name}.stored_ms"), now_ms().to_string()),
+            ] {
+                tx.execute(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![n, v],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
     /// Number of issues in the mirror.
     pub fn issue_count(&self) -> Result<i64> {
         self.with(|c| c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0)))
@@ -471,6 +608,33 @@ mod tests {
         State::open(&path).unwrap().advance_watermark(42).unwrap();
         let s = State::open(&path).unwrap();
         assert_eq!(s.watermark().unwrap(), Some(42));
+    }
+
+    #[test]
+    fn pending_rows_survive_a_re_mark_during_apply() {
+        let s = State::open_in_memory().unwrap();
+        s.mark_pending("A-1", "2024-01").unwrap();
+        let seen = s.pending().unwrap();
+        s.mark_pending("A-1", "2024-01").unwrap(); // changed again while being applied
+        s.clear_pending(&seen).unwrap();
+        assert_eq!(s.pending().unwrap().len(), 1);
+        s.clear_pending(&s.pending().unwrap()).unwrap();
+        assert!(s.pending().unwrap().is_empty());
+    }
+
+    #[test]
+    fn meta_values_and_created_ranges() {
+        let s = State::open_in_memory().unwrap();
+        assert_eq!(s.meta("x").unwrap(), None);
+        s.set_meta("x", "[1]").unwrap();
+        let (v, at) = s.meta("x").unwrap().unwrap();
+        assert_eq!(v, "[1]");
+        assert!(at > 0);
+        s.record_saved(&issue(1, "A-2", 5), Some(100)).unwrap();
+        s.record_saved(&issue(2, "A-1", 5), Some(150)).unwrap();
+        s.record_saved(&issue(3, "A-3", 5), Some(200)).unwrap();
+        assert_eq!(s.keys_created_between(100, 200).unwrap(), ["A-1", "A-2"]);
+        assert_eq!(s.created_ms("A-3").unwrap(), Some(200));
     }
 
     #[test]
