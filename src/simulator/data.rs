@@ -979,7 +979,11 @@ impl Store {
                     let w = rng
                         .random_range(HOUR_MS..90 * DAY_MS)
                         .min(REFERENCE_MS - created);
-                    (binomial(&mut rng, 20, 0.5), binomial(&mut rng, 8, 0.6), w)
+                    (
+                        binomial(&mut rng, cfg.max_histories, 0.5),
+                        binomial(&mut rng, cfg.max_comments, 0.6),
+                        w,
+                    )
                 }
             };
             let hist_times = event_times(&mut rng, hc, created, window);

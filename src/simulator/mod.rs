@@ -43,6 +43,7 @@
 
 mod data;
 mod faults;
+pub mod fixture;
 mod jql;
 mod server;
 
@@ -86,6 +87,11 @@ pub struct SimConfig {
     /// (`../../x`, `con`, a 300-character name, mojibake with a control character, `..`) and a
     /// 3 MiB `big.bin`.
     pub hostile_attachments: bool,
+    /// Histories of an ordinary issue are Binomial(`max_histories`, 0.5) (default 20: median
+    /// 10 histories, about 11 changelog items).
+    pub max_histories: usize,
+    /// Comments of an ordinary issue are Binomial(`max_comments`, 0.6) (default 8: median 5).
+    pub max_comments: usize,
 }
 
 impl Default for SimConfig {
@@ -105,6 +111,8 @@ impl Default for SimConfig {
             faults: Faults::default(),
             time_zone_offset_minutes: -300,
             hostile_attachments: true,
+            max_histories: 20,
+            max_comments: 8,
         }
     }
 }
@@ -289,6 +297,11 @@ impl Simulator {
     /// Current issue keys in creation order.
     pub fn issue_keys(&self) -> Vec<String> {
         self.shared.lock().store.keys()
+    }
+
+    /// The `GET /rest/api/3/field` answer (the same for every simulator).
+    pub fn field_catalog(&self) -> serde_json::Value {
+        data::field_catalog()
     }
 
     /// The whole truth about an issue: what `GET /issue/{key}?expand=changelog` returns, but with
