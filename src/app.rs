@@ -21,6 +21,11 @@ use crate::pipeline::{self, AttachmentPolicy, Pipeline};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::State;
 use crate::time::ms_to_rfc3339;
+use crate::transform::Transformer;
+use crate::transform::fields::FieldCatalog;
+use crate::transform::parquet::MonthStore;
+use crate::transform::rows::RowContext;
+use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
@@ -67,11 +72,11 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             let config = load_config(&cli.config)?;
             match command {
                 Command::Sweep => {
-                    let ctx = Context::build(config, None)?;
+                    let ctx = Context::build(config, None).await?;
                     ctx.sweep().await
                 }
                 Command::Backfill { parallel, since } => {
-                    let ctx = Context::build(config, parallel.map(usize::from))?;
+                    let ctx = Context::build(config, parallel.map(usize::from)).await?;
                     let since_ms = since.map(|d| {
                         d.and_hms_opt(0, 0, 0)
                             .unwrap_or_default()
@@ -85,11 +90,15 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                         .iter()
                         .map(|k| IssueKey::parse(k))
                         .collect::<Result<Vec<_>, _>>()?;
-                    let ctx = Context::build(config, None)?;
+                    let ctx = Context::build(config, None).await?;
                     ctx.fetch(keys).await
                 }
+                Command::Transform { rebuild } => {
+                    let ctx = Context::build_offline(config).await?;
+                    ctx.transform(rebuild).await
+                }
                 Command::Status { json } => status(&config, json),
-                Command::Check => Context::build(config, None)?.check().await,
+                Command::Check => Context::build(config, None).await?.check().await,
                 Command::Validate | Command::Demo { .. } => unreachable!("handled above"),
             }
         }
@@ -133,8 +142,23 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the stores and builds the clients; `parallel` overrides `max_concurrency`.
-    pub fn build(config: Config, parallel: Option<usize>) -> Result<Context> {
+    /// Opens the stores, builds the clients, loads the field catalogue and repairs table rows
+    /// a crash left pending; `parallel` overrides `max_concurrency`.
+    pub async fn build(config: Config, parallel: Option<usize>) -> Result<Context> {
+        Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS).await
+    }
+
+    /// Like [`Context::build`] for work that needs no Jira (`transform`): a cached field
+    /// catalogue is used whatever its age; Jira is asked only when there is none.
+    pub async fn build_offline(config: Config) -> Result<Context> {
+        Self::build_with(config, None, i64::MAX).await
+    }
+
+    async fn build_with(
+        config: Config,
+        parallel: Option<usize>,
+        catalog_max_age_ms: i64,
+    ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
@@ -172,7 +196,28 @@ impl Context {
             download: config.attachments.download,
             max_bytes: config.attachments.max_bytes,
         };
-        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments);
+        let catalog = field_catalog(&state, &jira, catalog_max_age_ms).await?;
+        let transformer = Arc::new(Transformer::new(
+            store.clone(),
+            MonthStore::new(
+                config.parquet_dir(),
+                config.distribution.as_ref().map(|d| d.dir.clone()),
+            ),
+            state.clone(),
+            RowContext {
+                catalog,
+                fields: config.fields.clone(),
+                sla: config.sla.clone(),
+            },
+        ));
+        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer);
+        let repaired = pipeline.apply_pending().await?;
+        if repaired > 0 {
+            tracing::info!(
+                issues = repaired,
+                "Table rows left pending by an interrupted run were written."
+            );
+        }
         Ok(Context {
             config,
             pipeline,
@@ -215,6 +260,7 @@ impl Context {
             let mut summary = Summary::default();
             triggers::process_keys(&self.pipeline, keys, self.parallel, &mut summary, &progress)
                 .await?;
+            self.pipeline.apply_pending().await?;
             Ok(summary)
         })
         .await
@@ -244,7 +290,7 @@ impl Context {
                     summary.deleted,
                     summary.failed
                 );
-                tracing::info!(command, ?summary, requests = %stats, "Command finished.");
+                tracing::debug!(command, ?summary, requests = %stats, "Command finished.");
                 Ok(if summary.failed == 0 {
                     Exit::Ok
                 } else {
@@ -256,6 +302,31 @@ impl Context {
                 Err(e.into())
             }
         }
+    }
+
+    async fn transform(&self, rebuild: bool) -> Result<Exit> {
+        let transformer = self.pipeline.transformer().clone();
+        let started = std::time::Instant::now();
+        if rebuild {
+            let parallel = std::thread::available_parallelism().map_or(1, usize::from);
+            let summary =
+                tokio::task::spawn_blocking(move || transformer.rebuild_all(parallel)).await??;
+            println!(
+                "transform: rebuilt {} months from {} issues ({} left out) in {:.1} s",
+                summary.months,
+                summary.issues,
+                summary.skipped,
+                started.elapsed().as_secs_f64()
+            );
+        } else {
+            let applied = self.pipeline.apply_pending().await?;
+            println!("transform: {applied} pending issues written");
+        }
+        let transformer = self.pipeline.transformer().clone();
+        for (table, rows) in tokio::task::spawn_blocking(move || transformer.row_counts()).await?? {
+            println!("  {:<13} {rows} rows", table.name());
+        }
+        Ok(Exit::Ok)
     }
 
     async fn check(&self) -> Result<Exit> {
@@ -296,6 +367,38 @@ impl Context {
     }
 }
 
+/// How long the cached `/rest/api/3/field` answer is trusted.
+const FIELD_CATALOG_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
+
+/// The field catalogue (custom field names and types): cached in the state database and
+/// refreshed from Jira at most daily. If Jira cannot be reached the cache is used as is
+/// (a first run without it gets an empty catalogue, so custom fields are keyed by id).
+async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Result<FieldCatalog> {
+    let cached = state.meta("field_catalog")?;
+    if let Some((json, stored)) = &cached {
+        if crate::state::now_ms().saturating_sub(*stored) < max_age_ms {
+            if let Ok(v) = serde_json::from_str(json) {
+                return Ok(FieldCatalog::from_json(&v));
+            }
+        }
+    }
+    match jira.fields().await {
+        Ok(fields) => {
+            let v = serde_json::Value::Array(fields);
+            state.set_meta("field_catalog", &v.to_string())?;
+            Ok(FieldCatalog::from_json(&v))
+        }
+        Err(e) if e.is_fatal() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "Field catalogue could not be refreshed; using the cached one.");
+            Ok(cached
+                .and_then(|(json, _)| serde_json::from_str(&json).ok())
+                .map(|v| FieldCatalog::from_json(&v))
+                .unwrap_or_else(FieldCatalog::empty))
+        }
+    }
+}
+
 fn progress_bar(command: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -332,6 +435,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let runs = state.last_runs()?;
     let backfill = state.backfill()?;
     let issues = state.issue_count()?;
+    let tables = table_row_counts(config)?;
     if as_json {
         let out = json!({
             "data_dir": config.data_dir,
@@ -342,6 +446,8 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "backfill": backfill,
             "failures": failures,
             "runs": runs,
+            "tables": tables.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "pending_table_rows": state.pending()?.len(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
@@ -366,6 +472,14 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             ),
         }
     }
+    println!(
+        "tables:    {}",
+        tables
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("failures:  {}", failures.len());
     for f in &failures {
         println!(
@@ -387,6 +501,22 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// Rows per table, from the month files' footers.
+fn table_row_counts(config: &Config) -> Result<Vec<(&'static str, u64)>> {
+    let store = MonthStore::new(config.parquet_dir(), None);
+    let months = store.months()?;
+    Table::ALL
+        .into_iter()
+        .map(|t| {
+            let mut n = 0;
+            for m in &months {
+                n += store.row_count(t, *m)?;
+            }
+            Ok((t.name(), n))
+        })
+        .collect()
 }
 
 async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
@@ -415,7 +545,7 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         &sim_config.api_token,
         Some((&sim_config.sla_email, &sim_config.sla_api_token)),
     );
-    let ctx = Context::build(config.clone(), None)?;
+    let ctx = Context::build(config.clone(), None).await?;
     println!("\n$ jira-mirror backfill");
     let mut exit = ctx.backfill(None).await?;
 
@@ -445,9 +575,23 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         "  raw/attachments/  {attachment_files} files ({} KiB)",
         attachment_bytes / 1024
     );
+    for (table, rows) in table_row_counts(&config)? {
+        println!("  parquet/{table:<13} {rows} rows");
+    }
+    println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
+    let parquet = config.parquet_dir();
+    println!("\nQuery it with DuckDB (pip install duckdb):");
     println!(
-        "Try: jq '.fields.summary, .mirror.sla' {}",
+        "  python3 -c \"import duckdb; duckdb.sql(\\\"SELECT status, count(*) AS issues, round(avg(comment_count), 1) AS avg_comments FROM '{}/issues/*.parquet' GROUP BY 1 ORDER BY 2 DESC\\\").show()\"",
+        parquet.display()
+    );
+    println!(
+        "  cd {} && duckdb -init views.sql -c \"SELECT issue_key, summary, first_response_breached FROM jira_issues LIMIT 5\"",
+        parquet.display()
+    );
+    println!(
+        "  jq '.fields.summary, .mirror.sla' {}",
         issues_dir.join(format!("{created}.json")).display()
     );
     Ok(exit)

@@ -57,7 +57,13 @@ pub enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
-    /// Watermark, failures, last run of each command, issue count.
+    /// Write the Parquet tables from raw JSON: pending changes only, or every month.
+    Transform {
+        /// Rebuild every month from `raw/issues` (month by month, bounded memory).
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Watermark, failures, last run of each command, issue count, table row counts.
     Status {
         /// Machine-readable output.
         #[arg(long)]

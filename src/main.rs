@@ -9,6 +9,12 @@ use jira_mirror::app;
 use jira_mirror::cli::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: parsing raw issue JSON allocates millions of small strings and maps, and it
+/// makes the batch transform about 1.4x faster than the system allocator
+/// (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);

@@ -70,7 +70,9 @@ impl RawStore {
     /// Writes the issue JSON atomically.
     pub fn save_issue(&self, key: &IssueKey, issue: &Value) -> io::Result<PathBuf> {
         let path = self.issue_path(key);
-        let bytes = serde_json::to_vec_pretty(issue).map_err(io::Error::other)?;
+        // Compact: these files are parsed again by every rebuild, and indentation is a large share of
+        // a pretty-printed issue's bytes (`jq .` pretty-prints for people).
+        let bytes = serde_json::to_vec(issue).map_err(io::Error::other)?;
         write_atomic(&path, &bytes)?;
         Ok(path)
     }
@@ -229,7 +231,7 @@ fn remove_file_if_exists(path: &Path) -> io::Result<()> {
 }
 
 /// fsyncs a directory so a rename in it is durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     match fs::File::open(dir) {
         Ok(d) => d.sync_all(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -21,6 +21,7 @@ use crate::jira::{self, JiraClient};
 use crate::key::{InvalidKey, IssueKey};
 use crate::state::{self, SavedIssue, State};
 use crate::time::jira_time_ms;
+use crate::transform::Transformer;
 use archive::{RawStore, attachment_file_name};
 
 /// The top-level key of the saved issue JSON that holds what the mirror adds.
@@ -36,6 +37,9 @@ pub enum Error {
     /// The state database failed.
     #[error(transparent)]
     State(#[from] state::Error),
+    /// Writing the Parquet tables failed.
+    #[error("tables: {0}")]
+    Transform(#[from] crate::transform::Error),
     /// Writing the raw store failed.
     #[error("raw store: {0}")]
     Io(#[from] std::io::Error),
@@ -57,7 +61,7 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Jira(e) => e.is_fatal(),
-            Error::State(_) => true,
+            Error::State(_) | Error::Transform(_) => true,
             _ => false,
         }
     }
@@ -99,6 +103,7 @@ pub struct Pipeline {
     store: RawStore,
     state: Arc<State>,
     attachments: AttachmentPolicy,
+    transformer: Arc<Transformer>,
 }
 
 impl Pipeline {
@@ -109,6 +114,7 @@ impl Pipeline {
         store: RawStore,
         state: Arc<State>,
         attachments: AttachmentPolicy,
+        transformer: Arc<Transformer>,
     ) -> Self {
         Pipeline {
             jira,
@@ -116,7 +122,26 @@ impl Pipeline {
             store,
             state,
             attachments,
+            transformer,
         }
+    }
+
+    /// The transform stage.
+    pub fn transformer(&self) -> &Arc<Transformer> {
+        &self.transformer
+    }
+
+    /// Writes the Parquet rows of every issue saved, moved or deleted since the last call
+    /// (and of any a crash left pending), on a blocking thread.
+    pub async fn apply_pending(&self) -> Result<usize> {
+        let transformer = self.transformer.clone();
+        let applied = tokio::task::spawn_blocking(move || transformer.apply_pending())
+            .await
+            .map_err(|e| Error::Invalid {
+                issue: "tables".into(),
+                message: format!("transform task failed: {e}"),
+            })??;
+        Ok(applied)
     }
 
     /// The Jira client.
@@ -165,6 +190,18 @@ impl Pipeline {
 
     /// Removes every local trace of `key` (raw JSON, attachments, state row).
     pub fn delete_local(&self, key: &IssueKey) -> Result<()> {
+        let created = match self.state.created_ms(key.as_str())? {
+            Some(ms) => Some(ms),
+            None => self
+                .store
+                .load_issue(key)
+                .ok()
+                .flatten()
+                .and_then(|v| v["fields"]["created"].as_str().and_then(jira_time_ms)),
+        };
+        if let Some(ms) = created {
+            self.transformer.mark(key.as_str(), ms)?;
+        }
         self.store.remove_issue(key)?;
         self.state.record_deleted(key.as_str())?;
         tracing::info!(%key, "Issue deleted upstream; local copy removed.");
@@ -196,6 +233,15 @@ impl Pipeline {
             "sla": sla.map(|values| json!({ "source": "jsm", "values": values })),
             "attachments": attachments,
         });
+        // Pending before the raw JSON changes: a crash from here on is repaired at next start.
+        if let Some(created) = meta.created_ms {
+            self.transformer.mark(key.as_str(), created)?;
+            if let Some(old) = &moved_from {
+                self.transformer.mark(old.as_str(), created)?;
+            }
+        } else {
+            tracing::warn!(%key, "Issue has no readable `created`; it cannot be placed in a month file.");
+        }
         self.store.save_issue(&key, &issue)?;
         if let Some(old) = &moved_from {
             self.store.remove_issue(old)?;

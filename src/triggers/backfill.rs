@@ -9,7 +9,7 @@
 
 use indicatif::ProgressBar;
 
-use super::{Summary, failed_keys, process_keys, process_search};
+use super::{Search, Summary, failed_keys, process_keys, process_search};
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
 use crate::state::now_ms;
@@ -53,8 +53,11 @@ pub async fn backfill(
     let mut summary = Summary::default();
     process_search(
         pipeline,
-        &query,
-        token,
+        Search {
+            query: &query,
+            token,
+            tables_each_page: false,
+        },
         options.parallel,
         &mut summary,
         progress,
@@ -72,6 +75,8 @@ pub async fn backfill(
         summary.moved += again.moved;
         summary.failed = again.failed;
     }
+    // Rows of the whole backfill at once: each touched month is rebuilt from raw JSON once.
+    pipeline.apply_pending().await?;
     state.finish_backfill()?;
     if summary.failed == 0 && options.created_since_ms.is_none() {
         state.advance_watermark(started_ms)?;

@@ -110,19 +110,35 @@ where
 /// Issues per search page (Jira's maximum when all fields are requested).
 pub const PAGE_SIZE: u32 = 100;
 
-/// Lists `query` page by page starting at `token` (all fields, embedded changelog), runs
-/// each page's issues through the pipeline, then calls `page_done(next_token, saved)`. A
-/// refused start token (Jira's expire after 7 days: HTTP 400) restarts from the first page;
-/// issues saved before cost no request when listed again.
+/// What [`process_search`] lists.
+#[derive(Debug, Clone)]
+pub struct Search<'a> {
+    /// The JQL.
+    pub query: &'a str,
+    /// The page to start at (a stored token when resuming), `None` for the first.
+    pub token: Option<String>,
+    /// Write the table rows after every page (otherwise the caller applies them at the end).
+    pub tables_each_page: bool,
+}
+
+/// Lists `search.query` page by page (all fields, embedded changelog), runs each page's
+/// issues through the pipeline, writes their table rows when `search.tables_each_page`,
+/// then calls `page_done(next_token, saved)`. A refused start token (Jira's expire after 7
+/// days: HTTP 400) restarts from the first page; issues saved before cost no request when
+/// listed again.
 pub async fn process_search(
     pipeline: &Pipeline,
-    query: &str,
-    mut token: Option<String>,
+    search: Search<'_>,
     parallel: usize,
     summary: &mut Summary,
     progress: &ProgressBar,
     mut page_done: impl FnMut(Option<&str>, u64) -> Result<(), pipeline::Error>,
 ) -> Result<(), pipeline::Error> {
+    let Search {
+        query,
+        mut token,
+        tables_each_page,
+    } = search;
     let mut resumed = token.is_some();
     loop {
         let found = pipeline
@@ -148,6 +164,9 @@ pub async fn process_search(
         resumed = false;
         let before = summary.saved;
         process_listed(pipeline, page.issues, parallel, summary, progress).await?;
+        if tables_each_page {
+            pipeline.apply_pending().await?;
+        }
         page_done(page.next_page_token.as_deref(), summary.saved - before)?;
         match page.next_page_token {
             Some(next) => token = Some(next),

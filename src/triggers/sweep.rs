@@ -8,7 +8,7 @@
 
 use indicatif::ProgressBar;
 
-use super::{Summary, failed_keys, process_keys, process_search};
+use super::{Search, Summary, failed_keys, process_keys, process_search};
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
 use crate::state::now_ms;
@@ -35,6 +35,7 @@ pub async fn sweep(
     if !retry.is_empty() {
         tracing::info!(count = retry.len(), "Retrying issues that failed before.");
         process_keys(pipeline, retry, options.parallel, &mut summary, progress).await?;
+        pipeline.apply_pending().await?;
     }
     let retried_failures = summary.failed;
 
@@ -45,8 +46,11 @@ pub async fn sweep(
     tracing::info!(jql = %query, "Sweep started.");
     process_search(
         pipeline,
-        &query,
-        None,
+        Search {
+            query: &query,
+            token: None,
+            tables_each_page: true,
+        },
         options.parallel,
         &mut summary,
         progress,

@@ -46,6 +46,8 @@ pub struct MirrorOptions {
     pub max_concurrency: usize,
     pub max_retries: u32,
     pub sla: bool,
+    /// `[distribution] dir = "dist"` (relative to the mirror's folder).
+    pub distribution: bool,
 }
 
 impl Default for MirrorOptions {
@@ -57,6 +59,7 @@ impl Default for MirrorOptions {
             max_concurrency: 8,
             max_retries: 12,
             sla: true,
+            distribution: false,
         }
     }
 }
@@ -98,13 +101,18 @@ overlap_secs = {overlap}
 
 [attachments]
 max_bytes = {max_bytes}
-"#,
+{distribution}"#,
             base = sim.base_url(),
             email = c.email,
             conc = o.max_concurrency,
             retries = o.max_retries,
             overlap = o.overlap_secs,
             max_bytes = o.max_bytes,
+            distribution = if o.distribution {
+                "\n[distribution]\ndir = \"dist\"\n"
+            } else {
+                ""
+            },
         );
         let config_path = dir.path().join("jira-mirror.toml");
         std::fs::write(&config_path, text).expect("write config");
@@ -222,6 +230,72 @@ fn snapshot_into(dir: &Path, rel: &Path, base_url: &str, out: &mut BTreeMap<Stri
             }
             out.insert(rel.to_string_lossy().into_owned(), bytes);
         }
+    }
+}
+
+impl Mirror {
+    /// Every row of every table, month files in order, as column name → cell text (see
+    /// `cell`), keyed by table name.
+    pub fn tables(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let mut out = BTreeMap::new();
+        for table in [
+            "issues",
+            "comments",
+            "changelog",
+            "attachments",
+            "issuelinks",
+            "remote_links",
+            "sla",
+        ] {
+            let dir = self.data().join("parquet").join(table);
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            let mut rows = Vec::new();
+            for file in files {
+                let reader =
+                    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+                        .unwrap()
+                        .build()
+                        .unwrap();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    let schema = batch.schema();
+                    for row in 0..batch.num_rows() {
+                        rows.push(
+                            schema
+                                .fields()
+                                .iter()
+                                .zip(batch.columns())
+                                .map(|(f, col)| (f.name().clone(), cell(col.as_ref(), row)))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            out.insert(table.to_string(), rows);
+        }
+        out
+    }
+}
+
+/// One cell as text: `null`, a string as JSON, anything else as the `Debug` of a one-row
+/// slice (stable, and it shows every type: lists, timestamps, dates).
+fn cell(col: &dyn arrow_array::Array, row: usize) -> String {
+    use arrow_array::cast::AsArray;
+    if col.is_null(row) {
+        "null".into()
+    } else if let Some(s) = col.as_string_opt::<i32>() {
+        serde_json::to_string(s.value(row)).unwrap()
+    } else {
+        format!("{:?}", col.slice(row, 1))
     }
 }
 

@@ -1,0 +1,394 @@
+//! The Parquet tables: read back through DuckDB, kept current incrementally, identical to a
+//! rebuild, repaired after a crash.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// DuckDB's view of every table: column names and types, and row counts.
+fn duckdb_describe(parquet: &std::path::Path) -> Value {
+    let script = r#"
+import duckdb, json, sys
+con = duckdb.connect()
+out = {}
+for t in ["issues", "comments", "changelog", "attachments", "issuelinks", "remote_links", "sla"]:
+    rel = con.sql(f"SELECT * FROM read_parquet('{t}/*.parquet')")
+    out[t] = {
+        "columns": [[n, str(ty)] for n, ty in zip(rel.columns, rel.types)],
+        "rows": con.execute(f"SELECT count(*) FROM read_parquet('{t}/*.parquet')").fetchall()[0][0],
+    }
+for statement in open("views.sql").read().split(";"):
+    if statement.strip() and not all(l.startswith("--") for l in statement.strip().splitlines()):
+        con.execute(statement)
+out["view_issues"] = con.execute("SELECT count(*) FROM jira_issues").fetchall()[0][0]
+out["first_response"] = con.execute("SELECT count(*) FROM jira_issues WHERE first_response_goal_millis IS NOT NULL").fetchall()[0][0]
+json.dump(out, sys.stdout)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(parquet)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "DuckDB (Python) failed; bash .ci/test installs it with pip: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json from python")
+}
+
+fn columns(v: &Value, table: &str) -> Vec<(String, String)> {
+    v[table]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c[0].as_str().unwrap().to_string(),
+                c[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const TS: &str = "TIMESTAMP WITH TIME ZONE";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
+    let sim = simulator(60).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    let d = duckdb_describe(&mirror.data().join("parquet"));
+
+    let expect = |table: &str, cols: &[(&str, &str)]| {
+        let got = columns(&d, table);
+        let want: Vec<(String, String)> = cols
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(got, want, "{table}");
+    };
+    let mut issues = vec![
+        ("issue_id", "BIGINT"),
+        ("issue_key", "VARCHAR"),
+        ("project_key", "VARCHAR"),
+        ("summary", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("issue_type", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("status_category", "VARCHAR"),
+        ("priority", "VARCHAR"),
+        ("resolution", "VARCHAR"),
+        ("assignee", "VARCHAR"),
+        ("assignee_account_id", "VARCHAR"),
+        ("reporter", "VARCHAR"),
+        ("reporter_account_id", "VARCHAR"),
+        ("creator", "VARCHAR"),
+        ("labels", "VARCHAR[]"),
+        ("components", "VARCHAR[]"),
+        ("fix_versions", "VARCHAR[]"),
+        ("parent_key", "VARCHAR"),
+        ("created_at", TS),
+        ("updated_at", TS),
+        ("resolved_at", TS),
+        ("due_date", "DATE"),
+        ("comment_count", "BIGINT"),
+        ("attachment_count", "BIGINT"),
+    ];
+    for sla in ["first_response", "time_to_resolution"] {
+        for (suffix, ty) in [
+            ("elapsed_millis", "BIGINT"),
+            ("goal_millis", "BIGINT"),
+            ("remaining_millis", "BIGINT"),
+            ("breached", "BOOLEAN"),
+        ] {
+            issues.push((Box::leak(format!("{sla}_{suffix}").into_boxed_str()), ty));
+        }
+    }
+    issues.push(("custom_fields", "VARCHAR"));
+    expect("issues", &issues);
+    expect(
+        "comments",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("issue_id", "BIGINT"),
+            ("comment_id", "BIGINT"),
+            ("author", "VARCHAR"),
+            ("author_account_id", "VARCHAR"),
+            ("body", "VARCHAR"),
+            ("created_at", TS),
+            ("updated_at", TS),
+            ("is_public", "BOOLEAN"),
+            ("visibility", "VARCHAR"),
+        ],
+    );
+    expect(
+        "changelog",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("issue_id", "BIGINT"),
+            ("history_id", "BIGINT"),
+            ("created_at", TS),
+            ("author", "VARCHAR"),
+            ("author_account_id", "VARCHAR"),
+            ("field", "VARCHAR"),
+            ("field_id", "VARCHAR"),
+            ("field_type", "VARCHAR"),
+            ("from_value", "VARCHAR"),
+            ("from_string", "VARCHAR"),
+            ("to_value", "VARCHAR"),
+            ("to_string", "VARCHAR"),
+        ],
+    );
+    expect(
+        "attachments",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("attachment_id", "BIGINT"),
+            ("filename", "VARCHAR"),
+            ("mime_type", "VARCHAR"),
+            ("size_bytes", "BIGINT"),
+            ("created_at", TS),
+            ("author", "VARCHAR"),
+            ("content_url", "VARCHAR"),
+            ("local_path", "VARCHAR"),
+            ("sha256", "VARCHAR"),
+        ],
+    );
+    expect(
+        "issuelinks",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("link_id", "BIGINT"),
+            ("link_type", "VARCHAR"),
+            ("direction", "VARCHAR"),
+            ("linked_issue_key", "VARCHAR"),
+            ("linked_issue_id", "BIGINT"),
+        ],
+    );
+    expect(
+        "remote_links",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("remote_link_id", "BIGINT"),
+            ("global_id", "VARCHAR"),
+            ("url", "VARCHAR"),
+            ("title", "VARCHAR"),
+            ("relationship", "VARCHAR"),
+            ("application_name", "VARCHAR"),
+        ],
+    );
+    expect(
+        "sla",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("sla_name", "VARCHAR"),
+            ("cycle", "VARCHAR"),
+            ("start_at", TS),
+            ("stop_at", TS),
+            ("breach_at", TS),
+            ("breached", "BOOLEAN"),
+            ("paused", "BOOLEAN"),
+            ("goal_millis", "BIGINT"),
+            ("elapsed_millis", "BIGINT"),
+            ("remaining_millis", "BIGINT"),
+        ],
+    );
+
+    // Row counts equal what the raw JSON holds.
+    let (mut comments, mut items, mut attachments, mut links, mut remote, mut cycles) =
+        (0, 0, 0, 0, 0, 0);
+    for key in mirror.saved_keys() {
+        let issue = mirror.issue(&key).unwrap();
+        comments += issue["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .len();
+        items += issue["changelog"]["histories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["items"].as_array().unwrap().len())
+            .sum::<usize>();
+        attachments += issue["fields"]["attachment"].as_array().map_or(0, Vec::len);
+        links += issue["fields"]["issuelinks"].as_array().map_or(0, Vec::len);
+        remote += issue["mirror"]["remote_links"]
+            .as_array()
+            .map_or(0, Vec::len);
+        for sla in issue["mirror"]["sla"]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            cycles += sla["completedCycles"].as_array().map_or(0, Vec::len)
+                + usize::from(sla.get("ongoingCycle").is_some_and(|c| !c.is_null()));
+        }
+    }
+    let rows = |t: &str| d[t]["rows"].as_u64().unwrap() as usize;
+    assert_eq!(rows("issues"), 60);
+    assert_eq!(
+        d["view_issues"], 60,
+        "views.sql works from the parquet folder"
+    );
+    assert_eq!(rows("comments"), comments);
+    assert_eq!(rows("changelog"), items);
+    assert_eq!(rows("attachments"), attachments);
+    assert_eq!(rows("issuelinks"), links);
+    assert_eq!(rows("remote_links"), remote);
+    assert_eq!(rows("sla"), cycles);
+    assert!(comments > 150 && items > 250 && cycles > 0 && links > 0 && remote > 0);
+    assert!(
+        d["first_response"].as_u64().unwrap() > 0,
+        "SLA columns filled"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_changes_equal_a_rebuild_and_leave_no_stale_rows() {
+    let sim = simulator(40).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-5");
+    sim.add_comment("SUP-6", "a new comment");
+    let created = sim.create_issue("SUP");
+    mirror.run_ok(&["sweep"]).await;
+    let moved = sim.move_issue("SUP-8", "NEW");
+    sim.delete_issue("SUP-9");
+    mirror.run_ok(&["fetch", "SUP-8", "SUP-9"]).await;
+
+    let incremental = mirror.tables();
+    let keys = |t: &str| {
+        incremental[t]
+            .iter()
+            .map(|r| r["issue_key"].clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert!(keys("issues").contains(&format!("\"{created}\"")));
+    assert!(keys("issues").contains(&format!("\"{moved}\"")));
+    for t in ["issues", "comments", "changelog", "attachments", "sla"] {
+        assert!(
+            !keys(t).contains("\"SUP-8\""),
+            "{t} keeps the moved issue's old key"
+        );
+        assert!(
+            !keys(t).contains("\"SUP-9\""),
+            "{t} keeps the deleted issue"
+        );
+    }
+    let sup6 = incremental["comments"]
+        .iter()
+        .filter(|r| r["issue_key"] == "\"SUP-6\"")
+        .count();
+    assert_eq!(
+        sup6,
+        mirror.issue("SUP-6").unwrap()["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .len()
+    );
+
+    mirror.run_ok(&["transform", "--rebuild"]).await;
+    let rebuilt = mirror.tables();
+    assert_eq!(
+        incremental.keys().collect::<Vec<_>>(),
+        rebuilt.keys().collect::<Vec<_>>()
+    );
+    for (table, rows) in &incremental {
+        assert_eq!(rows.len(), rebuilt[table].len(), "{table} row count");
+        for (i, (a, b)) in rows.iter().zip(&rebuilt[table]).enumerate() {
+            assert_eq!(a, b, "{table} row {i}");
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_left_pending_by_a_crash_are_written_at_the_next_start() {
+    let sim = simulator(10).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    // A crash after the raw JSON was saved but before the month file was rewritten: the raw
+    // file is new, the pending row is in state.db, the Parquet is old.
+    let path = mirror.data().join("raw/issues/SUP-3.json");
+    let mut issue: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    issue["fields"]["summary"] = "changed before the crash".into();
+    std::fs::write(&path, serde_json::to_vec(&issue).unwrap()).unwrap();
+    let created =
+        jira_mirror::time::jira_time_ms(issue["fields"]["created"].as_str().unwrap()).unwrap();
+    let month = chrono::DateTime::from_timestamp_millis(created)
+        .unwrap()
+        .format("%Y-%m")
+        .to_string();
+    let conn = rusqlite::Connection::open(mirror.data().join("state.db")).unwrap();
+    conn.execute(
+        "INSERT INTO pending_rows (issue_key, month, seq) VALUES ('SUP-3', ?1, 1)",
+        [&month],
+    )
+    .unwrap();
+    drop(conn);
+
+    mirror.run_ok(&["status"]).await; // status only reads: nothing is repaired yet
+    assert!(!summary_of(&mirror, "SUP-3").contains("crash"));
+    mirror.run_ok(&["sweep"]).await; // any command that opens the mirror repairs first
+    assert_eq!(summary_of(&mirror, "SUP-3"), "\"changed before the crash\"");
+    sim.shutdown().await;
+}
+
+fn summary_of(mirror: &Mirror, key: &str) -> String {
+    let tables = mirror.tables();
+    let row = tables["issues"]
+        .iter()
+        .find(|r| r["issue_key"] == format!("\"{key}\""))
+        .expect("row");
+    row["summary"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_distribution_folder_receives_every_changed_file() {
+    let sim = simulator(15).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            distribution: true,
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-2");
+    mirror.run_ok(&["sweep"]).await;
+    let parquet = mirror.data().join("parquet");
+    let dist = mirror.dir.path().join("dist");
+    let files = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for table in std::fs::read_dir(root).unwrap().flatten() {
+            if table.path().is_dir() {
+                for f in std::fs::read_dir(table.path()).unwrap().flatten() {
+                    let name = format!(
+                        "{}/{}",
+                        table.file_name().to_string_lossy(),
+                        f.file_name().to_string_lossy()
+                    );
+                    out.push((name, std::fs::read(f.path()).unwrap()));
+                }
+            } else {
+                out.push((
+                    table.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(table.path()).unwrap(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    };
+    let (here, there) = (files(&parquet), files(&dist));
+    assert!(here.len() >= 8, "{} files", here.len());
+    assert_eq!(
+        here.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        there.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(here == there, "distribution copies differ");
+    sim.shutdown().await;
+}
