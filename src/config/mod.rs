@@ -59,6 +59,10 @@ pub const DEFAULT_SWEEP_OVERLAP_SECS: u64 = 300;
 pub const DEFAULT_IMAP_PORT: u16 = 993;
 /// Default `[imap] mailbox`.
 pub const DEFAULT_IMAP_MAILBOX: &str = "INBOX";
+/// Default `[imap] poll_interval_secs`.
+pub const DEFAULT_IMAP_POLL_INTERVAL_SECS: u64 = 60;
+/// Default `[imap] max_message_bytes` (10 MiB).
+pub const DEFAULT_IMAP_MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
 /// Default `[sla] first_response`: the JSM SLA name feeding the `first_response_*` columns.
 pub const DEFAULT_SLA_FIRST_RESPONSE: &str = "Time to first response";
 /// Default `[sla] time_to_resolution`: the JSM SLA name feeding `time_to_resolution_*`.
@@ -250,6 +254,26 @@ pub struct ImapConfig {
     /// Sender addresses whose mail is trusted as Jira notifications; others are ignored.
     /// Never empty.
     pub allowed_senders: Vec<String>,
+    /// PEM file of the CA that signed the server's certificate (private CAs); absolute.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds between passes when IDLE is off or the server lacks it.
+    pub poll_interval_secs: u64,
+    /// Mail larger than this is rejected without being downloaded.
+    pub max_message_bytes: u64,
+    /// What happens to mail that is not acted on (wrong sender, too large, not Jira, broken).
+    pub on_rejected: RejectPolicy,
+}
+
+/// `[imap] on_rejected`: what to do with mail the trigger does not act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectPolicy {
+    /// Leave it unseen for a person to look at (the default); it is remembered and not
+    /// examined again.
+    Leave,
+    /// Flag it `\Seen`.
+    MarkSeen,
+    /// Move it to this folder (created if missing).
+    Move(String),
 }
 
 /// `[webhook]`: the optional signed webhook receiver.

@@ -88,6 +88,11 @@ pub(super) struct RawImap {
     pub(super) mailbox: Option<String>,
     pub(super) idle: Option<bool>,
     pub(super) allowed_senders: Option<Vec<String>>,
+    pub(super) ca_file: Option<String>,
+    pub(super) poll_interval_secs: Option<i64>,
+    pub(super) max_message_bytes: Option<i64>,
+    pub(super) on_rejected: Option<String>,
+    pub(super) rejected_folder: Option<String>,
 }
 
 /// `[webhook]` as written.

@@ -744,3 +744,49 @@ fn simulator_config_is_valid() {
     assert_eq!(parsed.sweep, config.sweep);
     assert_eq!(parsed.attachments, config.attachments);
 }
+
+#[test]
+fn imap_rejection_policy_and_limits() {
+    let base = format!(
+        "{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\nallowed_senders = [\"jira@x\"]\n"
+    );
+    let imap = parse(&base).unwrap().imap.unwrap();
+    assert_eq!(imap.on_rejected, RejectPolicy::Leave);
+    assert_eq!(imap.max_message_bytes, DEFAULT_IMAP_MAX_MESSAGE_BYTES);
+    assert_eq!(imap.poll_interval_secs, DEFAULT_IMAP_POLL_INTERVAL_SECS);
+    assert_eq!(imap.ca_file, None);
+    let moved = parse(&format!(
+        "{base}on_rejected = \"move\"\nrejected_folder = \"Junk/Jira\"\n"
+    ))
+    .unwrap()
+    .imap
+    .unwrap();
+    assert_eq!(moved.on_rejected, RejectPolicy::Move("Junk/Jira".into()));
+    let seen = parse(&format!("{base}on_rejected = \"mark_seen\"\n")).unwrap();
+    assert_eq!(seen.imap.unwrap().on_rejected, RejectPolicy::MarkSeen);
+    assert_problem(
+        &problems(&format!("{base}on_rejected = \"move\"\n")),
+        "imap.rejected_folder",
+        "required",
+    );
+    assert_problem(
+        &problems(&format!("{base}on_rejected = \"delete\"\n")),
+        "imap.on_rejected",
+        "must be one of",
+    );
+    assert_problem(
+        &problems(&format!("{base}rejected_folder = \"X\"\n")),
+        "imap.rejected_folder",
+        "only used",
+    );
+    assert_problem(
+        &problems(&format!("{base}max_message_bytes = 10\n")),
+        "imap.max_message_bytes",
+        "",
+    );
+    assert_problem(
+        &problems(&format!("{base}ca_file = \"missing-ca.pem\"\n")),
+        "imap.ca_file",
+        "/etc/jira-mirror/missing-ca.pem",
+    );
+}

@@ -39,7 +39,9 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         .jira_sla
         .map(|sla| validate_jira_sla(p, &mut warnings, sla));
     let sweep = validate_sweep(p, raw.sweep);
-    let imap = raw.imap.map(|imap| validate_imap(p, &mut warnings, imap));
+    let imap = raw
+        .imap
+        .map(|imap| validate_imap(p, &mut warnings, base_dir, imap));
     let webhook = raw.webhook.map(|webhook| validate_webhook(p, webhook));
     let sla = validate_sla(p, raw.sla);
     let sla_poll = validate_schedule(p, "sla_poll", raw.sla_poll, DEFAULT_SLA_POLL_SCHEDULE);
@@ -187,7 +189,12 @@ fn schedule_or_default(
     schedule.trim().to_owned()
 }
 
-fn validate_imap(p: &mut Problems, warnings: &mut Vec<String>, raw: RawImap) -> Option<ImapConfig> {
+fn validate_imap(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    base_dir: &Path,
+    raw: RawImap,
+) -> Option<ImapConfig> {
     let host = required(p, "imap.host", raw.host).and_then(|host| {
         let host = host.trim().to_owned();
         if host.contains("://") || host.contains('/') {
@@ -272,6 +279,62 @@ fn validate_imap(p: &mut Problems, warnings: &mut Vec<String>, raw: RawImap) -> 
             Some(senders)
         }
     };
+    let ca_file = raw.ca_file.and_then(|file| {
+        let path = resolve_dir(base_dir, file.trim());
+        if path.is_file() {
+            Some(path)
+        } else {
+            p.push(
+                "imap.ca_file",
+                format!("{} is not a readable file", path.display()),
+            );
+            None
+        }
+    });
+    let poll_interval_secs = int_in_range(
+        p,
+        "imap.poll_interval_secs",
+        raw.poll_interval_secs,
+        DEFAULT_IMAP_POLL_INTERVAL_SECS as i64,
+        1..=86_400,
+    ) as u64;
+    let max_message_bytes = int_in_range(
+        p,
+        "imap.max_message_bytes",
+        raw.max_message_bytes,
+        DEFAULT_IMAP_MAX_MESSAGE_BYTES as i64,
+        1024..=1 << 31,
+    ) as u64;
+    let folder = raw
+        .rejected_folder
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    let on_rejected = match (raw.on_rejected.as_deref(), folder) {
+        (None | Some("leave"), None) => Some(RejectPolicy::Leave),
+        (Some("mark_seen"), None) => Some(RejectPolicy::MarkSeen),
+        (Some("move"), Some(folder)) => Some(RejectPolicy::Move(folder)),
+        (Some("move"), None) => {
+            p.push(
+                "imap.rejected_folder",
+                "is required when imap.on_rejected = \"move\"",
+            );
+            None
+        }
+        (None | Some("leave" | "mark_seen"), Some(_)) => {
+            p.push(
+                "imap.rejected_folder",
+                "is only used with imap.on_rejected = \"move\"",
+            );
+            None
+        }
+        (Some(_), _) => {
+            p.push(
+                "imap.on_rejected",
+                "must be one of \"leave\", \"mark_seen\", \"move\"",
+            );
+            None
+        }
+    };
     Some(ImapConfig {
         host: host?,
         port,
@@ -281,6 +344,10 @@ fn validate_imap(p: &mut Problems, warnings: &mut Vec<String>, raw: RawImap) -> 
         mailbox,
         idle: raw.idle.unwrap_or(true),
         allowed_senders: allowed_senders?,
+        ca_file,
+        poll_interval_secs,
+        max_message_bytes,
+        on_rejected: on_rejected?,
     })
 }
 
