@@ -5,5 +5,6 @@
 mod support;
 
 mod cli;
+mod mail_imap;
 mod pull;
 mod tables;

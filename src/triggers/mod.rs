@@ -7,6 +7,7 @@
 //! Only a fatal error (wrong credentials, broken state database) stops the command.
 
 pub mod backfill;
+pub mod mail;
 pub mod sweep;
 
 use futures::StreamExt;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod dovecot;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -48,6 +50,8 @@ pub struct MirrorOptions {
     pub sla: bool,
     /// `[distribution] dir = "dist"` (relative to the mirror's folder).
     pub distribution: bool,
+    /// Appended to the config file as is (e.g. an `[imap]` section).
+    pub extra: String,
 }
 
 impl Default for MirrorOptions {
@@ -60,6 +64,7 @@ impl Default for MirrorOptions {
             max_retries: 12,
             sla: true,
             distribution: false,
+            extra: String::new(),
         }
     }
 }
@@ -101,13 +106,14 @@ overlap_secs = {overlap}
 
 [attachments]
 max_bytes = {max_bytes}
-{distribution}"#,
+{distribution}{extra}"#,
             base = sim.base_url(),
             email = c.email,
             conc = o.max_concurrency,
             retries = o.max_retries,
             overlap = o.overlap_secs,
             max_bytes = o.max_bytes,
+            extra = o.extra,
             distribution = if o.distribution {
                 "\n[distribution]\ndir = \"dist\"\n"
             } else {
