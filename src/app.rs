@@ -27,6 +27,7 @@ use crate::transform::parquet::MonthStore;
 use crate::transform::rows::RowContext;
 use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
+use crate::triggers::mail::pass as mail;
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 
@@ -51,6 +52,13 @@ pub fn exit_code_for(err: &anyhow::Error) -> Exit {
         }
         if let Some(e) = cause.downcast_ref::<jira::Error>() {
             if e.is_fatal() {
+                return Exit::Usage;
+            }
+        }
+        // Mailbox login, TLS trust, a missing folder or an insecure host: the operator fixes
+        // the configuration; a dropped connection is worth another try.
+        if let Some(e) = cause.downcast_ref::<crate::triggers::mail::imap::Error>() {
+            if !e.is_transient() {
                 return Exit::Usage;
             }
         }
@@ -92,6 +100,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                         .collect::<Result<Vec<_>, _>>()?;
                     let ctx = Context::build(config, None).await?;
                     ctx.fetch(keys).await
+                }
+                Command::Mail => {
+                    let ctx = Context::build(config, None).await?;
+                    ctx.mail().await
                 }
                 Command::Transform { rebuild } => {
                     let ctx = Context::build_offline(config).await?;
@@ -261,16 +273,18 @@ impl Context {
             triggers::process_keys(&self.pipeline, keys, self.parallel, &mut summary, &progress)
                 .await?;
             self.pipeline.apply_pending().await?;
-            Ok(summary)
+            Ok::<_, pipeline::Error>(summary)
         })
         .await
     }
 
     /// Runs a command body with a progress spinner and a `runs` record, prints its summary.
-    async fn tracked<F, Fut>(&self, command: &str, body: F) -> Result<Exit>
+    async fn tracked<T, E, F, Fut>(&self, command: &str, body: F) -> Result<Exit>
     where
+        T: Reported,
+        E: Into<anyhow::Error> + std::fmt::Display,
         F: FnOnce(ProgressBar) -> Fut,
-        Fut: Future<Output = Result<Summary, pipeline::Error>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let state = self.pipeline.state();
         let run = state.start_run(command)?;
@@ -279,29 +293,31 @@ impl Context {
         progress.finish_and_clear();
         let stats = self.pipeline.jira().stats().summary();
         match result {
-            Ok(summary) => {
-                let outcome = if summary.failed == 0 { "ok" } else { "partial" };
-                state.finish_run(run, outcome, summary.saved as i64, summary.failed as i64)?;
-                println!(
-                    "{command}: {} saved, {} unchanged, {} moved, {} deleted, {} failed ({stats})",
-                    summary.saved,
-                    summary.unchanged,
-                    summary.moved,
-                    summary.deleted,
-                    summary.failed
-                );
-                tracing::debug!(command, ?summary, requests = %stats, "Command finished.");
-                Ok(if summary.failed == 0 {
-                    Exit::Ok
-                } else {
-                    Exit::Partial
-                })
+            Ok(done) => {
+                let (saved, failed) = done.counts();
+                let complete = done.complete();
+                let outcome = if complete { "ok" } else { "partial" };
+                state.finish_run(run, outcome, saved as i64, failed as i64)?;
+                println!("{command}: {} ({stats})", done.line());
+                tracing::debug!(command, summary = %done.line(), requests = %stats, "Command finished.");
+                Ok(if complete { Exit::Ok } else { Exit::Partial })
             }
             Err(e) => {
                 let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
                 Err(e.into())
             }
         }
+    }
+
+    async fn mail(&self) -> Result<Exit> {
+        let Some(imap) = &self.config.imap else {
+            anyhow::bail!("the `mail` command needs an [imap] section in the configuration");
+        };
+        let projects = mail::scope_projects(&self.config.jira.jql);
+        self.tracked("mail", |progress| async move {
+            mail::pass(&self.pipeline, imap, &projects, self.parallel, &progress).await
+        })
+        .await
     }
 
     async fn transform(&self, rebuild: bool) -> Result<Exit> {
@@ -360,10 +376,71 @@ impl Context {
             }
             None => println!("jira_sla: not configured (SLA columns come from SLA custom fields)"),
         }
-        if self.config.imap.is_some() {
-            println!("imap: configured; this build does not check IMAP yet (mail trigger pending)");
+        if let Some(imap) = &self.config.imap {
+            let session =
+                crate::triggers::mail::imap::Session::connect(&mail::settings(imap)).await?;
+            let mailbox = session.mailbox();
+            println!(
+                "imap: ok, logged in as {} at {}:{} ({}), mailbox {} holds {} messages, IDLE {}",
+                imap.username,
+                imap.host,
+                imap.port,
+                imap.security,
+                imap.mailbox,
+                mailbox.exists,
+                if session.supports_idle() {
+                    "supported"
+                } else {
+                    "not offered (polling)"
+                }
+            );
+            session.logout().await?;
         }
         Ok(Exit::Ok)
+    }
+}
+
+/// What a command reports when it ends: its summary line, and whether it finished without
+/// anything left to retry.
+trait Reported {
+    /// Issues saved and failed, for the `runs` record.
+    fn counts(&self) -> (u64, u64);
+    /// True when nothing is left for a retry.
+    fn complete(&self) -> bool;
+    /// The line printed after `<command>: `.
+    fn line(&self) -> String;
+}
+
+impl Reported for Summary {
+    fn counts(&self) -> (u64, u64) {
+        (self.saved, self.failed)
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} saved, {} unchanged, {} moved, {} deleted, {} failed",
+            self.saved, self.unchanged, self.moved, self.deleted, self.failed
+        )
+    }
+}
+
+impl Reported for mail::MailSummary {
+    fn counts(&self) -> (u64, u64) {
+        self.issues.counts()
+    }
+    fn complete(&self) -> bool {
+        self.retry_later == 0 && self.issues.failed == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} acknowledged, {} rejected, {} left for retry; issues: {}",
+            self.acknowledged,
+            self.rejected,
+            self.retry_later,
+            self.issues.line()
+        )
     }
 }
 

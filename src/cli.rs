@@ -57,6 +57,8 @@ pub enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// One pass over the mailbox: unseen Jira notifications → keys → pipeline → mark seen.
+    Mail,
     /// Write the Parquet tables from raw JSON: pending changes only, or every month.
     Transform {
         /// Rebuild every month from `raw/issues` (month by month, bounded memory).

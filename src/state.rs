@@ -87,6 +87,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX issues_created ON issues (created_ms);
 "#,
+    // 3: the mailbox trigger: per mailbox, the UIDVALIDITY and the highest UID below which
+    // every mail was handled; mail rejected and left unseen, so it is not examined again.
+    r#"
+    CREATE TABLE mail_cursor (
+        mailbox      TEXT PRIMARY KEY,
+        uid_validity INTEGER NOT NULL,
+        last_uid     INTEGER NOT NULL
+    );
+    CREATE TABLE mail_rejected (
+        mailbox      TEXT NOT NULL,
+        uid_validity INTEGER NOT NULL,
+        uid          INTEGER NOT NULL,
+        reason       TEXT NOT NULL,
+        at_ms        INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, uid_validity, uid)
+    );
+"#,
 ];
 
 const WATERMARK: &str = "sweep_watermark_ms";
@@ -446,6 +463,70 @@ impl State {
         })
     }
 
+    /// The mailbox cursor: `(uid_validity, last_uid)`.
+    pub fn mail_cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT uid_validity, last_uid FROM mail_cursor WHERE mailbox = ?1",
+                [mailbox],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+    }
+
+    /// Stores the mailbox cursor; a new UIDVALIDITY forgets the old one's rejected UIDs.
+    pub fn set_mail_cursor(&self, mailbox: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM mail_rejected WHERE mailbox = ?1 AND uid_validity <> ?2",
+                params![mailbox, uid_validity],
+            )?;
+            tx.execute(
+                "INSERT INTO mail_cursor (mailbox, uid_validity, last_uid) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity,
+                   last_uid = excluded.last_uid",
+                params![mailbox, uid_validity, last_uid],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// Remembers a rejected mail left in the mailbox, so it is not examined again.
+    pub fn record_mail_rejected(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+        reason: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO mail_rejected (mailbox, uid_validity, uid, reason, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![mailbox, uid_validity, uid, reason, now_ms()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// UIDs of rejected mail remembered for this mailbox and UIDVALIDITY.
+    pub fn mail_rejected(&self, mailbox: &str, uid_validity: u32) -> Result<Vec<u32>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT uid FROM mail_rejected WHERE mailbox = ?1 AND uid_validity = ?2 ORDER BY uid",
+            )?;
+            stmt.query_map(params![mailbox, uid_validity], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    /// The saved issue key of a Jira issue id, if any.
+    pub fn key_of_id(&self, issue_id: i64) -> Result<Option<String>> {
+        Ok(self.issue_by_id(issue_id)?.map(|i| i.issue_key))
+    }
+
     /// Number of issues in the mirror.
     pub fn issue_count(&self) -> Result<i64> {
         self.with(|c| c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0)))
@@ -635,6 +716,20 @@ mod tests {
         s.record_saved(&issue(3, "A-3", 5), Some(200)).unwrap();
         assert_eq!(s.keys_created_between(100, 200).unwrap(), ["A-1", "A-2"]);
         assert_eq!(s.created_ms("A-3").unwrap(), Some(200));
+    }
+
+    #[test]
+    fn mail_cursor_and_rejections_follow_uidvalidity() {
+        let s = State::open_in_memory().unwrap();
+        assert_eq!(s.mail_cursor("INBOX").unwrap(), None);
+        s.set_mail_cursor("INBOX", 7, 10).unwrap();
+        s.record_mail_rejected("INBOX", 7, 4, "spoofed").unwrap();
+        assert_eq!(s.mail_rejected("INBOX", 7).unwrap(), [4]);
+        s.set_mail_cursor("INBOX", 7, 12).unwrap();
+        assert_eq!(s.mail_cursor("INBOX").unwrap(), Some((7, 12)));
+        assert_eq!(s.mail_rejected("INBOX", 7).unwrap(), [4]);
+        s.set_mail_cursor("INBOX", 8, 0).unwrap(); // UIDVALIDITY changed
+        assert!(s.mail_rejected("INBOX", 7).unwrap().is_empty());
     }
 
     #[test]

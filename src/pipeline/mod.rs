@@ -188,6 +188,31 @@ impl Pipeline {
         }
     }
 
+    /// Fetches the issue with Jira id `id` (mail threading headers name ids, not keys) and
+    /// saves it if its project is one of `projects` (any project when empty); a 404 removes
+    /// the local copy of the issue with that id, if there is one. `None` when nothing was
+    /// saved or removed (unknown id, or an issue outside the scope).
+    pub async fn process_id(&self, id: i64, projects: &[String]) -> Result<Option<Outcome>> {
+        match self.jira.get_issue(&id.to_string()).await? {
+            Some(issue) => {
+                let meta = IssueMeta::of(&issue)?;
+                if !projects.is_empty() && !projects.iter().any(|p| p == meta.key.project()) {
+                    tracing::info!(key = %meta.key, "Issue named by id is outside the scope; ignored.");
+                    return Ok(None);
+                }
+                self.save(issue, meta).await.map(Some)
+            }
+            None => match self.state.issue_by_id(id)? {
+                Some(saved) => {
+                    let key = IssueKey::parse(&saved.issue_key)?;
+                    self.delete_local(&key)?;
+                    Ok(Some(Outcome::Deleted(key)))
+                }
+                None => Ok(None),
+            },
+        }
+    }
+
     /// Removes every local trace of `key` (raw JSON, attachments, state row).
     pub fn delete_local(&self, key: &IssueKey) -> Result<()> {
         let created = match self.state.created_ms(key.as_str())? {

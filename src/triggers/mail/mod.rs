@@ -2,4 +2,6 @@
 //!
 //! Mail is only ever a hint: the keys it names are fetched from Jira like any other trigger's.
 
+pub mod extract;
 pub mod imap;
+pub mod pass;

@@ -1,0 +1,313 @@
+//! The mailbox trigger against a real Dovecot on 127.0.0.1 and the simulator.
+
+use std::time::Duration;
+
+use crate::support::dovecot::Dovecot;
+use crate::support::*;
+
+const JIRA: &str = "jira@example.atlassian.net";
+
+/// A Jira Cloud notification (shape of the 2023 capture in tests/data/mail) naming `key`.
+fn cloud_mail(from: &str, key: &str, summary: &str) -> Vec<u8> {
+    format!(
+        "From: \"Ann Agent (Jira)\" <{from}>\r\n\
+         To: jira-notify@example.com\r\n\
+         Subject: [JIRA] ({key}) {summary}\r\n\
+         Message-ID: <8c2f9d1e-1b7a-4c39-9d53-{n:012}@example.atlassian.net>\r\n\
+         Date: Tue, 12 Sep 2023 16:40:46 +0000\r\n\
+         X-JIRA-FingerPrint: 0123456789abcdef0123456789abcdef\r\n\
+         Atl-Sent-Via: jira-np-distributor\r\n\
+         Precedence: bulk\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\
+         \r\n\
+         Ann Agent *made 1 update*.\r\n\
+         \r\n\
+         Support / {key}\r\n\
+         https://example.atlassian.net/browse/{key}?atlOrigin=eyJpIjoiMSJ9\r\n",
+        n = key.len()
+    )
+    .into_bytes()
+}
+
+/// A Jira Data Center notification whose only issue reference is the Message-ID's issue id.
+fn dc_mail_by_id(issue_id: i64) -> Vec<u8> {
+    format!(
+        "From: \"Paul Agent (JIRA)\" <{JIRA}>\r\n\
+         Subject: [JIRA] Daily digest\r\n\
+         Message-ID: <JIRA.{issue_id}.1460652284000.68665.1460652300154@Atlassian.JIRA>\r\n\
+         In-Reply-To: <JIRA.{issue_id}.1460652284000@Atlassian.JIRA>\r\n\
+         X-JIRA-FingerPrint: 0123456789abcdef0123456789abcdef\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\
+         \r\n\
+         An issue was updated.\r\n"
+    )
+    .into_bytes()
+}
+
+async fn seen(d: &Dovecot, uid: u32) -> bool {
+    d.flags_of("INBOX", uid)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|f| f == "\\Seen")
+}
+
+fn imap_section(d: &Dovecot, extra: &str) -> String {
+    let s = d.settings();
+    format!(
+        "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = {}\npassword = {}\nallowed_senders = [\"{JIRA}\"]\n{extra}\n",
+        s.port,
+        toml::Value::String(s.username),
+        toml::Value::String(s.password)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_pass_fetches_the_issues_named_and_marks_the_mails_seen() {
+    let sim = simulator(12).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, ""),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-3");
+    sim.touch("SUP-5");
+    let sup5_id: i64 = sim.issue("SUP-5").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let a = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-3", "Printer on fire"), &[])
+        .await;
+    let b = dovecot.append("INBOX", &dc_mail_by_id(sup5_id), &[]).await;
+    sim.clear_requests();
+
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(stdout(&out).contains("2 acknowledged"), "{}", stdout(&out));
+    for key in ["SUP-3", "SUP-5"] {
+        assert_eq!(
+            history_ids(&mirror.issue(key).unwrap()),
+            history_ids(&sim.issue(key).unwrap()),
+            "{key}"
+        );
+    }
+    assert!(seen(&dovecot, a).await);
+    assert!(seen(&dovecot, b).await);
+    // The tables follow: SUP-3's changelog rows include the new history.
+    let tables = mirror.tables();
+    let rows = tables["changelog"]
+        .iter()
+        .filter(|r| r["issue_key"] == "\"SUP-3\"")
+        .count();
+    let items: usize = mirror.issue("SUP-3").unwrap()["changelog"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(rows, items);
+    // A second pass has nothing to do.
+    sim.clear_requests();
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(stdout(&out).contains("0 acknowledged"), "{}", stdout(&out));
+    assert!(sim.requests().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_mail_is_handled_by_policy_and_good_mail_still_processed() {
+    let sim = simulator(8).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, ""),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-2");
+    sim.touch("SUP-4");
+    let spoofed = dovecot
+        .append(
+            "INBOX",
+            &cloud_mail("attacker@evil.example", "SUP-2", "urgent"),
+            &[],
+        )
+        .await;
+    let mut huge = cloud_mail(JIRA, "SUP-2", "big");
+    huge.extend(std::iter::repeat_n(b'x', 30 * 1024 * 1024));
+    let huge = dovecot.append("INBOX", &huge, &[]).await;
+    let newsletter = dovecot
+        .append("INBOX", format!("From: {JIRA}\r\nSubject: Our product news\r\nContent-Type: text/plain\r\n\r\nHello!\r\n").as_bytes(), &[])
+        .await;
+    let broken = dovecot
+        .append("INBOX", format!("From: {JIRA}\r\nSubject: [JIRA] (SUP-2) x\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n@@@not base64@@@").as_bytes(), &[])
+        .await;
+    let good = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-4", "legit"), &[])
+        .await;
+
+    let out = mirror.run_ok(&["mail"]).await;
+    let err = stderr(&out);
+    assert!(stdout(&out).contains("1 acknowledged"), "{}", stdout(&out));
+    assert_eq!(
+        history_ids(&mirror.issue("SUP-4").unwrap()),
+        history_ids(&sim.issue("SUP-4").unwrap())
+    );
+    // The spoofed mail named a real, changed issue: it was not fetched.
+    assert_ne!(
+        history_ids(&mirror.issue("SUP-2").unwrap()),
+        history_ids(&sim.issue("SUP-2").unwrap())
+    );
+    assert!(seen(&dovecot, good).await);
+    for uid in [spoofed, huge, newsletter, broken] {
+        assert!(!seen(&dovecot, uid).await, "uid {uid} left unseen");
+    }
+    let lines: Vec<_> = err
+        .lines()
+        .filter(|l| l.contains("Mail not acted on"))
+        .collect();
+    assert!(lines.len() >= 3, "one line per rejected mail:\n{err}");
+    // Remembered: the next pass neither downloads nor logs them again.
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(
+        !stderr(&out).contains("Mail not acted on"),
+        "{}",
+        stderr(&out)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_mail_can_be_moved_to_a_folder() {
+    let sim = simulator(4).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(
+                &dovecot,
+                "on_rejected = \"move\"\nrejected_folder = \"Rejected\"",
+            ),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    dovecot
+        .append(
+            "INBOX",
+            &cloud_mail("attacker@evil.example", "SUP-2", "urgent"),
+            &[],
+        )
+        .await;
+    mirror.run_ok(&["mail"]).await;
+    assert_eq!(dovecot.uids("INBOX").await.len(), 0);
+    assert_eq!(dovecot.uids("Rejected").await.len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_fetching_mail_the_next_pass_processes_it_once() {
+    let sim = simulator(6).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, ""),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-3");
+    let uid = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-3", "slow"), &[])
+        .await;
+    // Jira is slow: the process has read the mail and is waiting on the issue when killed.
+    sim.set_faults(jira_mirror::simulator::Faults {
+        latency_ms: 10_000,
+        ..Default::default()
+    });
+    sim.clear_requests();
+    let mut child = mirror
+        .command(&["mail"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let asked = wait_for(Duration::from_secs(30), || {
+        sim.requests().iter().any(|r| r.path.contains("SUP-3"))
+    })
+    .await;
+    assert!(asked, "the mail was read and its issue requested");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!seen(&dovecot, uid).await, "still unseen after the kill");
+
+    sim.set_faults(jira_mirror::simulator::Faults::default());
+    sim.clear_requests();
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(stdout(&out).contains("1 acknowledged"), "{}", stdout(&out));
+    assert!(seen(&dovecot, uid).await);
+    let fetches = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/rest/api/3/issue/SUP-3")
+        .count();
+    assert_eq!(fetches, 1, "processed exactly once");
+    assert_eq!(
+        history_ids(&mirror.issue("SUP-3").unwrap()),
+        history_ids(&sim.issue("SUP-3").unwrap())
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_tests_the_imap_login_and_mailbox() {
+    let sim = simulator(3).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, ""),
+            ..Default::default()
+        },
+    );
+    let out = mirror.run_ok(&["check"]).await;
+    assert!(stdout(&out).contains("imap: ok"), "{}", stdout(&out));
+
+    let mut wrong = dovecot.settings();
+    wrong.password = "not-the-password-123".into();
+    let bad = format!(
+        "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = {}\npassword = \"{}\"\nallowed_senders = [\"{JIRA}\"]\n",
+        wrong.port,
+        toml::Value::String(wrong.username.clone()),
+        wrong.password
+    );
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: bad,
+            ..Default::default()
+        },
+    );
+    let out = mirror.run(&["check"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a refused IMAP login is a configuration error"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("error"), "{err}");
+    assert!(
+        !err.contains("not-the-password-123") && !stdout(&out).contains("not-the-password-123")
+    );
+    sim.shutdown().await;
+}
