@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use jira_mirror::simulator::Simulator;
+
 use crate::support::dovecot::Dovecot;
 use crate::support::*;
 
@@ -46,6 +48,21 @@ fn dc_mail_by_id(issue_id: i64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A simulator with `issues` issues, a Dovecot, and a mirror whose `[imap]` section points
+/// at it (plus `extra` keys).
+async fn setup(issues: usize, extra: &str) -> (Simulator, Dovecot, Mirror) {
+    let sim = simulator(issues).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, extra),
+            ..Default::default()
+        },
+    );
+    (sim, dovecot, mirror)
+}
+
 async fn seen(d: &Dovecot, uid: u32) -> bool {
     d.flags_of("INBOX", uid)
         .await
@@ -66,15 +83,7 @@ fn imap_section(d: &Dovecot, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_pass_fetches_the_issues_named_and_marks_the_mails_seen() {
-    let sim = simulator(12).await;
-    let dovecot = Dovecot::start();
-    let mirror = Mirror::with(
-        &sim,
-        MirrorOptions {
-            extra: imap_section(&dovecot, ""),
-            ..Default::default()
-        },
-    );
+    let (sim, dovecot, mirror) = setup(12, "").await;
     mirror.run_ok(&["backfill"]).await;
     sim.touch("SUP-3");
     sim.touch("SUP-5");
@@ -123,15 +132,7 @@ async fn a_mail_pass_fetches_the_issues_named_and_marks_the_mails_seen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_mail_is_handled_by_policy_and_good_mail_still_processed() {
-    let sim = simulator(8).await;
-    let dovecot = Dovecot::start();
-    let mirror = Mirror::with(
-        &sim,
-        MirrorOptions {
-            extra: imap_section(&dovecot, ""),
-            ..Default::default()
-        },
-    );
+    let (sim, dovecot, mirror) = setup(8, "").await;
     mirror.run_ok(&["backfill"]).await;
     sim.touch("SUP-2");
     sim.touch("SUP-4");
@@ -188,18 +189,8 @@ async fn hostile_mail_is_handled_by_policy_and_good_mail_still_processed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_mail_can_be_moved_to_a_folder() {
-    let sim = simulator(4).await;
-    let dovecot = Dovecot::start();
-    let mirror = Mirror::with(
-        &sim,
-        MirrorOptions {
-            extra: imap_section(
-                &dovecot,
-                "on_rejected = \"move\"\nrejected_folder = \"Rejected\"",
-            ),
-            ..Default::default()
-        },
-    );
+    let (sim, dovecot, mirror) =
+        setup(4, "on_rejected = \"move\"\nrejected_folder = \"Rejected\"").await;
     mirror.run_ok(&["backfill"]).await;
     dovecot
         .append(
@@ -216,15 +207,7 @@ async fn rejected_mail_can_be_moved_to_a_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_fetching_mail_the_next_pass_processes_it_once() {
-    let sim = simulator(6).await;
-    let dovecot = Dovecot::start();
-    let mirror = Mirror::with(
-        &sim,
-        MirrorOptions {
-            extra: imap_section(&dovecot, ""),
-            ..Default::default()
-        },
-    );
+    let (sim, dovecot, mirror) = setup(6, "").await;
     mirror.run_ok(&["backfill"]).await;
     sim.touch("SUP-3");
     let uid = dovecot
@@ -271,15 +254,7 @@ async fn killed_after_fetching_mail_the_next_pass_processes_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_tests_the_imap_login_and_mailbox() {
-    let sim = simulator(3).await;
-    let dovecot = Dovecot::start();
-    let mirror = Mirror::with(
-        &sim,
-        MirrorOptions {
-            extra: imap_section(&dovecot, ""),
-            ..Default::default()
-        },
-    );
+    let (sim, dovecot, mirror) = setup(3, "").await;
     let out = mirror.run_ok(&["check"]).await;
     assert!(stdout(&out).contains("imap: ok"), "{}", stdout(&out));
 

@@ -466,46 +466,43 @@ impl Session {
         wanted.dedup();
         let mut sizes = Vec::with_capacity(wanted.len());
         for chunk in wanted.chunks(UIDS_PER_COMMAND) {
-            let imap = self.live()?;
-            let set = uid_set(chunk);
-            let fetched = async {
-                imap.uid_fetch(&set, "(UID RFC822.SIZE)")
-                    .await?
-                    .try_collect::<Vec<Fetch>>()
-                    .await
-            }
-            .await;
-            match fetched {
-                Ok(fetches) => sizes.extend(fetches.iter().filter_map(|fetch| {
-                    let uid = fetch.uid?;
-                    let size = fetch.size?;
-                    chunk.binary_search(&uid).is_ok().then_some((uid, size))
-                })),
-                Err(error) => return Err(self.fail("UID FETCH", error)),
-            }
+            let fetches = self.uid_fetch(&uid_set(chunk), "(UID RFC822.SIZE)").await?;
+            sizes.extend(fetches.iter().filter_map(|fetch| {
+                let uid = fetch.uid?;
+                let size = fetch.size?;
+                chunk.binary_search(&uid).is_ok().then_some((uid, size))
+            }));
         }
         sizes.sort_unstable();
         sizes.dedup_by_key(|(uid, _)| *uid);
-        self.absorb_unsolicited();
         Ok(sizes)
     }
 
-    /// Downloads one mail with `BODY.PEEK[]`, which leaves its `\Seen` flag alone. `None` if
-    /// the UID no longer exists (moved or expunged meanwhile).
-    pub async fn fetch(&mut self, uid: u32) -> Result<Option<FetchedMail>, Error> {
+    /// `UID FETCH <set> <query>`, every answer collected; unsolicited responses absorbed.
+    async fn uid_fetch(&mut self, set: &str, query: &str) -> Result<Vec<Fetch>, Error> {
         let imap = self.live()?;
         let fetched = async {
-            imap.uid_fetch(uid.to_string(), "(UID RFC822.SIZE BODY.PEEK[])")
+            imap.uid_fetch(set, query)
                 .await?
                 .try_collect::<Vec<Fetch>>()
                 .await
         }
         .await;
-        let fetches = match fetched {
-            Ok(fetches) => fetches,
-            Err(error) => return Err(self.fail("UID FETCH", error)),
-        };
-        self.absorb_unsolicited();
+        match fetched {
+            Ok(fetches) => {
+                self.absorb_unsolicited();
+                Ok(fetches)
+            }
+            Err(error) => Err(self.fail("UID FETCH", error)),
+        }
+    }
+
+    /// Downloads one mail with `BODY.PEEK[]`, which leaves its `\Seen` flag alone. `None` if
+    /// the UID no longer exists (moved or expunged meanwhile).
+    pub async fn fetch(&mut self, uid: u32) -> Result<Option<FetchedMail>, Error> {
+        let fetches = self
+            .uid_fetch(&uid.to_string(), "(UID RFC822.SIZE BODY.PEEK[])")
+            .await?;
         Ok(fetches
             .iter()
             .filter(|fetch| fetch.uid == Some(uid))
@@ -525,19 +522,7 @@ impl Session {
 
     /// Whether one mail has `\Seen`; `false` also when the UID no longer exists.
     pub async fn is_seen(&mut self, uid: u32) -> Result<bool, Error> {
-        let imap = self.live()?;
-        let fetched = async {
-            imap.uid_fetch(uid.to_string(), "(UID FLAGS)")
-                .await?
-                .try_collect::<Vec<Fetch>>()
-                .await
-        }
-        .await;
-        let fetches = match fetched {
-            Ok(fetches) => fetches,
-            Err(error) => return Err(self.fail("UID FETCH", error)),
-        };
-        self.absorb_unsolicited();
+        let fetches = self.uid_fetch(&uid.to_string(), "(UID FLAGS)").await?;
         Ok(fetches
             .iter()
             .filter(|fetch| fetch.uid == Some(uid))
