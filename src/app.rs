@@ -160,6 +160,21 @@ impl Context {
         Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS).await
     }
 
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The pipeline every trigger feeds.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Issues processed at once.
+    pub fn parallel(&self) -> usize {
+        self.parallel
+    }
+
     /// Like [`Context::build`] for work that needs no Jira (`transform`): a cached field
     /// catalogue is used whatever its age; Jira is asked only when there is none.
     pub async fn build_offline(config: Config) -> Result<Context> {
@@ -236,11 +251,6 @@ impl Context {
             sla,
             parallel,
         })
-    }
-
-    /// The pipeline.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
     }
 
     async fn sweep(&self) -> Result<Exit> {

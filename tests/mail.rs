@@ -4,7 +4,15 @@ use std::time::Duration;
 
 use jira_mirror::simulator::Simulator;
 
-use crate::support::dovecot::Dovecot;
+use std::sync::{Arc, Mutex};
+
+use jira_mirror::app::Context;
+use jira_mirror::triggers::mail::pass::{MailSummary, ProcessNow, scope_projects};
+use jira_mirror::triggers::mail::watch::{WatchOptions, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::dovecot::{Dovecot, DovecotOptions};
+use crate::support::proxy::Proxy;
 use crate::support::*;
 
 const JIRA: &str = "jira@example.atlassian.net";
@@ -72,10 +80,15 @@ async fn seen(d: &Dovecot, uid: u32) -> bool {
 }
 
 fn imap_section(d: &Dovecot, extra: &str) -> String {
+    imap_section_on(d, d.settings().port, extra)
+}
+
+/// `[imap]` for Dovecot's user, connecting to `port` (Dovecot's, or a proxy's in front of it).
+fn imap_section_on(d: &Dovecot, port: u16, extra: &str) -> String {
     let s = d.settings();
     format!(
         "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = {}\npassword = {}\nallowed_senders = [\"{JIRA}\"]\n{extra}\n",
-        s.port,
+        port,
         toml::Value::String(s.username),
         toml::Value::String(s.password)
     )
@@ -284,5 +297,184 @@ async fn check_tests_the_imap_login_and_mailbox() {
     assert!(
         !err.contains("not-the-password-123") && !stdout(&out).contains("not-the-password-123")
     );
+    sim.shutdown().await;
+}
+
+// ---- The watch loop (`run`'s mailbox trigger), in process --------------------------------
+
+/// A running [`watch`] over a mirror's `[imap]` section, processing each mail at once.
+struct Watcher {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), jira_mirror::triggers::mail::pass::Error>>,
+    passes: Arc<Mutex<Vec<MailSummary>>>,
+}
+
+impl Watcher {
+    async fn start(mirror: &Mirror, options: impl FnOnce(&mut WatchOptions)) -> Watcher {
+        let ctx = Context::build(mirror.config(), None)
+            .await
+            .expect("context");
+        let imap = ctx.config().imap.clone().expect("[imap]");
+        let mut opts = WatchOptions::from_config(&imap);
+        options(&mut opts);
+        let stop = CancellationToken::new();
+        let passes: Arc<Mutex<Vec<MailSummary>>> = Arc::default();
+        let task = tokio::spawn({
+            let (stop, passes) = (stop.clone(), passes.clone());
+            async move {
+                let projects = scope_projects(&ctx.config().jira.jql);
+                let sink = ProcessNow {
+                    pipeline: ctx.pipeline(),
+                    projects: &projects,
+                    parallel: 4,
+                };
+                watch(
+                    ctx.pipeline().state(),
+                    &imap,
+                    &projects,
+                    &sink,
+                    opts,
+                    &stop,
+                    |summary| passes.lock().unwrap().push(summary.clone()),
+                )
+                .await
+            }
+        });
+        Watcher { stop, task, passes }
+    }
+
+    fn acknowledged(&self) -> u64 {
+        self.passes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| p.acknowledged)
+            .sum()
+    }
+
+    /// Cancels the loop and asserts it ends cleanly and promptly.
+    async fn stop(self) {
+        self.stop.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the watch loop stops within 10 s of shutdown")
+            .expect("join");
+        assert!(ended.is_ok(), "{ended:?}");
+    }
+}
+
+/// Appends a mail naming `key` after changing it in the simulator, and waits (bounded) until
+/// the mirror holds the new version and the mail is flagged seen.
+async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, key: &str) {
+    sim.add_comment(key, "a reply that arrived by mail");
+    let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
+    let uid = dovecot
+        .append("INBOX", &cloud_mail(JIRA, key, "Reply"), &[])
+        .await;
+    let saved = wait_for(Duration::from_secs(30), || {
+        mirror
+            .issue(key)
+            .is_some_and(|i| i["fields"]["updated"] == updated)
+    })
+    .await;
+    assert!(saved, "{key} updated {updated} saved after the mail");
+    let mut flagged = false;
+    for _ in 0..100 {
+        if seen(dovecot, uid).await {
+            flagged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(flagged, "mail {uid} flagged seen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_loop_idles_and_handles_each_new_mail() {
+    let (sim, dovecot, mirror) = setup(6, "idle = true").await;
+    mirror.run_ok(&["backfill"]).await;
+    let watcher = Watcher::start(&mirror, |_| {}).await;
+    for key in ["SUP-2", "SUP-4", "SUP-2"] {
+        announce_and_wait(&sim, &dovecot, &mirror, key).await;
+    }
+    // IDLE woke the loop, not polling: the default poll interval (60 s) exceeds the bound.
+    assert_eq!(watcher.acknowledged(), 3);
+    watcher.stop().await;
+    // Nothing left behind: a one-shot pass finds nothing to do.
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(stdout(&out).contains("0 acknowledged"), "{}", stdout(&out));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idle_the_watch_loop_polls() {
+    let sim = simulator(4).await;
+    // A server that does not advertise IDLE.
+    let dovecot = Dovecot::start_with(DovecotOptions {
+        capability: Some("IMAP4rev1 UIDPLUS".into()),
+    });
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, "idle = true\npoll_interval_secs = 1"),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    let watcher = Watcher::start(&mirror, |_| {}).await;
+    announce_and_wait(&sim, &dovecot, &mirror, "SUP-3").await;
+    watcher.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_loop_reconnects_after_the_server_drops_it() {
+    let sim = simulator(4).await;
+    let dovecot = Dovecot::start();
+    let proxy = Proxy::start(dovecot.settings().port).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section_on(&dovecot, proxy.port, "idle = true"),
+            ..Default::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    let watcher = Watcher::start(&mirror, |_| {}).await;
+    announce_and_wait(&sim, &dovecot, &mirror, "SUP-1").await;
+    // Drop the connection while it idles; mail sent meanwhile is still handled.
+    assert_eq!(proxy.cut(), 1, "one session was open");
+    announce_and_wait(&sim, &dovecot, &mirror, "SUP-2").await;
+    // And again, cut while the loop waits to reconnect is fine too.
+    proxy.cut();
+    announce_and_wait(&sim, &dovecot, &mirror, "SUP-3").await;
+    assert_eq!(watcher.acknowledged(), 3);
+    watcher.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_loop_stops_promptly_while_the_server_is_unreachable() {
+    let sim = simulator(2).await;
+    let dovecot = Dovecot::start();
+    // A port nothing listens on: every connect fails, the loop backs off.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section_on(&dovecot, closed, ""),
+            ..Default::default()
+        },
+    );
+    let watcher = Watcher::start(&mirror, |_| {}).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !watcher.task.is_finished(),
+        "a refused connection is retried, not fatal"
+    );
+    watcher.stop().await;
     sim.shutdown().await;
 }

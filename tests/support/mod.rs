@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,17 @@ max_bytes = {max_bytes}
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// The validated configuration, with this mirror's secrets (for in-process use).
+    pub fn config(&self) -> jira_mirror::config::Config {
+        let token = self.token.clone();
+        jira_mirror::config::Config::load_with_env(&self.config_path, move |name| match name {
+            "TEST_JIRA_TOKEN" => Some(token.clone()),
+            "TEST_SLA_TOKEN" => Some("sim-sla-token".to_owned()),
+            _ => None,
+        })
+        .expect("valid config")
     }
 
     /// Runs the binary to completion (off the async runtime's worker threads).

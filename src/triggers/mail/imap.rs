@@ -280,6 +280,9 @@ pub struct Session {
     state: MailboxState,
     caps: Caps,
     timeout: Duration,
+    /// `exists` as the last [`Session::candidates`] left it, to notice mail that arrived
+    /// after that search (reported during a later command) before going idle.
+    exists_at_search: u32,
 }
 
 type ImapSession = async_imap::Session<Wire>;
@@ -412,6 +415,7 @@ impl Session {
             state,
             caps,
             timeout: settings.timeout,
+            exists_at_search: 0,
         };
         session.absorb_unsolicited();
         Ok(session)
@@ -425,6 +429,14 @@ impl Session {
     /// Whether the server advertises IDLE (else [`Session::idle`] fails; poll instead).
     pub fn supports_idle(&self) -> bool {
         self.caps.idle
+    }
+
+    /// Whether the server reported more messages than the last [`Session::candidates`] saw:
+    /// mail delivered after that search, announced during a later command, which an IDLE
+    /// started now would not announce again.
+    pub fn has_news(&mut self) -> bool {
+        self.absorb_unsolicited();
+        self.state.exists > self.exists_at_search
     }
 
     /// UIDs to look at, ascending and without duplicates: every unseen mail (`UID SEARCH
@@ -455,6 +467,7 @@ impl Session {
         uids.sort_unstable();
         uids.dedup();
         self.absorb_unsolicited();
+        self.exists_at_search = self.state.exists;
         Ok(uids)
     }
 

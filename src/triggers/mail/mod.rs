@@ -5,3 +5,4 @@
 pub mod extract;
 pub mod imap;
 pub mod pass;
+pub mod watch;

@@ -8,6 +8,7 @@
 //! by the configured policy with one log line, and never stops the pass.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -17,6 +18,7 @@ use super::imap::{self, ImapSettings, Session};
 use crate::config::{ImapConfig, RejectPolicy};
 use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
+use crate::state::State;
 use crate::triggers::{Summary, process_keys};
 
 /// Errors that stop a pass (the mailbox or the mirror is unusable); per-mail problems are
@@ -85,6 +87,51 @@ pub fn scope_projects(jql: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
+/// What a pass does with a Jira notification: make every issue it names durable, either
+/// by running it through the pipeline now (the `mail` command) or by putting it on the
+/// daemon's durable queue. The mail is acknowledged only when this says all are durable.
+pub trait Sink {
+    /// Makes the issues of `notification` durable; true when every one of them is (the mail
+    /// may then be flagged `\Seen`), false when one failed and the mail must be read again.
+    fn take(
+        &self,
+        notification: &extract::Notification,
+        summary: &mut Summary,
+        progress: &ProgressBar,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// The `mail` command's sink: each notification's issues run through the pipeline, and
+/// their table rows are written, before the mail is acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessNow<'a> {
+    /// The pipeline.
+    pub pipeline: &'a Pipeline,
+    /// Projects in scope (empty: any).
+    pub projects: &'a [String],
+    /// Issues processed at once.
+    pub parallel: usize,
+}
+
+impl Sink for ProcessNow<'_> {
+    async fn take(
+        &self,
+        notification: &extract::Notification,
+        summary: &mut Summary,
+        progress: &ProgressBar,
+    ) -> Result<bool, Error> {
+        handle(
+            self.pipeline,
+            notification,
+            self.projects,
+            self.parallel,
+            summary,
+            progress,
+        )
+        .await
+    }
+}
+
 /// One pass: connect, handle every new mail, disconnect.
 pub async fn pass(
     pipeline: &Pipeline,
@@ -94,23 +141,36 @@ pub async fn pass(
     progress: &ProgressBar,
 ) -> Result<MailSummary, Error> {
     let mut session = Session::connect(&settings(config)).await?;
-    let result = pass_on(pipeline, &mut session, config, projects, parallel, progress).await;
+    let sink = ProcessNow {
+        pipeline,
+        projects,
+        parallel,
+    };
+    let result = pass_on(
+        pipeline.state(),
+        &mut session,
+        config,
+        projects,
+        &sink,
+        progress,
+    )
+    .await;
     if let Err(e) = session.logout().await {
         tracing::debug!(error = %e, "IMAP logout failed.");
     }
     result
 }
 
-/// One pass on an open session (the daemon keeps its session between passes).
+/// One pass on an open session (the watch loop keeps its session between passes); `sink`
+/// decides what acting on a notification means.
 pub async fn pass_on(
-    pipeline: &Pipeline,
+    state: &State,
     session: &mut Session,
     config: &ImapConfig,
     projects: &[String],
-    parallel: usize,
+    sink: &impl Sink,
     progress: &ProgressBar,
 ) -> Result<MailSummary, Error> {
-    let state = pipeline.state();
     let mailbox = config.mailbox.as_str();
     let validity = session.mailbox().uid_validity;
     let after_uid = match state.mail_cursor(mailbox)? {
@@ -170,15 +230,9 @@ pub async fn pass_on(
                 true
             }
             Verdict::Jira(notification) => {
-                let ok = handle(
-                    pipeline,
-                    &notification,
-                    projects,
-                    parallel,
-                    &mut summary.issues,
-                    progress,
-                )
-                .await?;
+                let ok = sink
+                    .take(&notification, &mut summary.issues, progress)
+                    .await?;
                 if ok {
                     session.mark_seen(uid).await?;
                     summary.acknowledged += 1;
@@ -244,7 +298,7 @@ async fn handle(
 
 async fn reject(
     session: &mut Session,
-    state: &crate::state::State,
+    state: &State,
     config: &ImapConfig,
     validity: u32,
     uid: u32,
