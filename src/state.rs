@@ -104,6 +104,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (mailbox, uid_validity, uid)
     );
 "#,
+    // 4: the daemon. `queue` holds every key a trigger handed over and not yet processed
+    // (durable, one row per key: coalescing). `running` marks keys being processed; `again`
+    // says a trigger named the key meanwhile, so it is processed once more afterwards.
+    // Failures can be parked (`parked_ms`) with the `updated` they failed at. `issues` learns
+    // what SLA polling needs (status category, whether SLA data exists) and when the fetch
+    // that saved it started (`fetched_ms`), so a queued key already fetched since it was
+    // queued (by another process) is not fetched twice.
+    r#"
+    CREATE TABLE queue (
+        issue_key     TEXT PRIMARY KEY,
+        source        TEXT NOT NULL,
+        enqueued_ms   INTEGER NOT NULL,
+        not_before_ms INTEGER NOT NULL DEFAULT 0,
+        running       INTEGER NOT NULL DEFAULT 0,
+        again         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_next ON queue (running, not_before_ms, enqueued_ms);
+    ALTER TABLE failures ADD COLUMN parked_ms INTEGER;
+    ALTER TABLE failures ADD COLUMN parked_updated_ms INTEGER;
+    ALTER TABLE issues ADD COLUMN status_category TEXT;
+    ALTER TABLE issues ADD COLUMN has_sla INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE issues ADD COLUMN fetched_ms INTEGER;
+"#,
 ];
 
 const WATERMARK: &str = "sweep_watermark_ms";
@@ -117,6 +140,19 @@ pub struct SavedIssue {
     pub issue_key: String,
     /// Its `updated` field, epoch ms.
     pub updated_ms: i64,
+}
+
+/// What the state keeps of a saved issue besides its identity (see [`State::record_saved_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueDetails {
+    /// `fields.created`, epoch ms.
+    pub created_ms: Option<i64>,
+    /// `fields.status.statusCategory.key` (`new`, `indeterminate`, `done`).
+    pub status_category: Option<String>,
+    /// Whether the saved issue carries SLA data (JSM).
+    pub has_sla: bool,
+    /// When the fetch that saved it started, epoch ms.
+    pub fetched_ms: Option<i64>,
 }
 
 /// A recorded failure.
@@ -280,6 +316,17 @@ impl State {
     /// Records that the issue is saved (replacing any row with its id or key) and clears
     /// its failure record.
     pub fn record_saved(&self, issue: &SavedIssue, created_ms: Option<i64>) -> Result<()> {
+        self.record_saved_with(
+            issue,
+            &IssueDetails {
+                created_ms,
+                ..IssueDetails::default()
+            },
+        )
+    }
+
+    /// [`State::record_saved`] with everything the pipeline knows of the issue.
+    pub fn record_saved_with(&self, issue: &SavedIssue, details: &IssueDetails) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -287,17 +334,22 @@ impl State {
                 params![issue.issue_key, issue.issue_id],
             )?;
             tx.execute(
-                "INSERT INTO issues (issue_id, issue_key, updated_ms, created_ms, saved_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO issues (issue_id, issue_key, updated_ms, created_ms, saved_at_ms,
+                   status_category, has_sla, fetched_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (issue_id) DO UPDATE SET issue_key = excluded.issue_key,
                    updated_ms = excluded.updated_ms, created_ms = excluded.created_ms,
-                   saved_at_ms = excluded.saved_at_ms",
+                   saved_at_ms = excluded.saved_at_ms, status_category = excluded.status_category,
+                   has_sla = excluded.has_sla, fetched_ms = excluded.fetched_ms",
                 params![
                     issue.issue_id,
                     issue.issue_key,
                     issue.updated_ms,
-                    created_ms,
-                    now_ms()
+                    details.created_ms,
+                    now_ms(),
+                    details.status_category,
+                    details.has_sla,
+                    details.fetched_ms,
                 ],
             )?;
             tx.execute(

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::jira::{self, JiraClient};
 use crate::key::{InvalidKey, IssueKey};
-use crate::state::{self, SavedIssue, State};
+use crate::state::{self, IssueDetails, SavedIssue, State};
 use crate::time::jira_time_ms;
 use crate::transform::Transformer;
 use archive::{RawStore, attachment_file_name};
@@ -171,15 +171,18 @@ impl Pipeline {
         if unchanged {
             return Ok(Outcome::Unchanged(meta.key));
         }
-        self.save(issue, meta).await
+        // A listing is not a fetch the queue may rely on (its time is the page's, not known
+        // here), so no `fetched_ms`.
+        self.save(issue, meta, None).await
     }
 
     /// Fetches `key` from Jira and saves it; a 404 removes the local copy.
     pub async fn process_key(&self, key: &IssueKey) -> Result<Outcome> {
+        let started = state::now_ms();
         match self.jira.get_issue(key.as_str()).await? {
             Some(issue) => {
                 let meta = IssueMeta::of(&issue)?;
-                self.save(issue, meta).await
+                self.save(issue, meta, Some(started)).await
             }
             None => {
                 self.delete_local(key)?;
@@ -193,6 +196,7 @@ impl Pipeline {
     /// the local copy of the issue with that id, if there is one. `None` when nothing was
     /// saved or removed (unknown id, or an issue outside the scope).
     pub async fn process_id(&self, id: i64, projects: &[String]) -> Result<Option<Outcome>> {
+        let started = state::now_ms();
         match self.jira.get_issue(&id.to_string()).await? {
             Some(issue) => {
                 let meta = IssueMeta::of(&issue)?;
@@ -200,7 +204,7 @@ impl Pipeline {
                     tracing::info!(key = %meta.key, "Issue named by id is outside the scope; ignored.");
                     return Ok(None);
                 }
-                self.save(issue, meta).await.map(Some)
+                self.save(issue, meta, Some(started)).await.map(Some)
             }
             None => match self.state.issue_by_id(id)? {
                 Some(saved) => {
@@ -233,7 +237,12 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn save(&self, mut issue: Value, meta: IssueMeta) -> Result<Outcome> {
+    async fn save(
+        &self,
+        mut issue: Value,
+        meta: IssueMeta,
+        fetched_ms: Option<i64>,
+    ) -> Result<Outcome> {
         let key = meta.key.clone();
         self.jira.complete_issue(&mut issue).await?;
         let remote_links = self.jira.remote_links(key.as_str()).await?;
@@ -252,6 +261,7 @@ impl Pipeline {
         }
 
         let attachments = self.sync_attachments(&key, &issue).await?;
+        let has_sla = sla.as_ref().is_some_and(|values| !values.is_empty());
         issue[OVERLAY_KEY] = json!({
             "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
             "remote_links": remote_links,
@@ -272,13 +282,20 @@ impl Pipeline {
             self.store.remove_issue(old)?;
             tracing::info!(from = %old, to = %key, "Issue moved; old key removed.");
         }
-        self.state.record_saved(
+        self.state.record_saved_with(
             &SavedIssue {
                 issue_id: meta.id,
                 issue_key: key.to_string(),
                 updated_ms: meta.updated_ms,
             },
-            meta.created_ms,
+            &IssueDetails {
+                created_ms: meta.created_ms,
+                status_category: issue["fields"]["status"]["statusCategory"]["key"]
+                    .as_str()
+                    .map(str::to_owned),
+                has_sla,
+                fetched_ms,
+            },
         )?;
         tracing::debug!(%key, "Issue saved.");
         Ok(Outcome::Saved { key, moved_from })
