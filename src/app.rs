@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
+use crate::daemon::{self, DaemonOptions};
 use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
 use crate::key::IssueKey;
 use crate::pipeline::archive::RawStore;
@@ -30,6 +31,7 @@ use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
+use tokio_util::sync::CancellationToken;
 
 /// Exit statuses (DESIGN.md "Command line").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,22 +52,29 @@ pub fn exit_code_for(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<ConfigError>().is_some() {
             return Exit::Usage;
         }
-        if let Some(e) = cause.downcast_ref::<jira::Error>() {
-            if e.is_fatal() {
-                return Exit::Usage;
-            }
+        if let Some(e) = cause.downcast_ref::<jira::Error>()
+            && e.is_fatal()
+        {
+            return Exit::Usage;
         }
         // Mailbox login, TLS trust, a missing folder or an insecure host: the operator fixes
         // the configuration; a dropped connection is worth another try.
-        if let Some(e) = cause.downcast_ref::<crate::triggers::mail::imap::Error>() {
-            if !e.is_transient() {
-                return Exit::Usage;
-            }
+        if let Some(e) = cause.downcast_ref::<crate::triggers::mail::imap::Error>()
+            && !e.is_transient()
+        {
+            return Exit::Usage;
         }
-        if let Some(pipeline::Error::Jira(e)) = cause.downcast_ref::<pipeline::Error>() {
-            if e.is_fatal() {
+        if let Some(pipeline::Error::Jira(e)) = cause.downcast_ref::<pipeline::Error>()
+            && e.is_fatal()
+        {
+            return Exit::Usage;
+        }
+        match cause.downcast_ref::<daemon::Error>() {
+            Some(daemon::Error::Schedule { .. }) => return Exit::Usage,
+            Some(daemon::Error::Pipeline(pipeline::Error::Jira(e))) if e.is_fatal() => {
                 return Exit::Usage;
             }
+            _ => {}
         }
     }
     Exit::Partial
@@ -79,6 +88,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         command => {
             let config = load_config(&cli.config)?;
             match command {
+                Command::Run => {
+                    let ctx = Context::build(config, None).await?;
+                    ctx.daemon().await
+                }
                 Command::Sweep => {
                     let ctx = Context::build(config, None).await?;
                     ctx.sweep().await
@@ -251,6 +264,39 @@ impl Context {
             sla,
             parallel,
         })
+    }
+
+    /// `run`: the daemon until SIGINT/SIGTERM. The first signal drains (see [`daemon`]); a
+    /// second exits at once (the next start repairs).
+    async fn daemon(self) -> Result<Exit> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let stop = CancellationToken::new();
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+                tracing::info!("Signal received: shutting down (a second signal exits at once).");
+                stop.cancel();
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+                tracing::warn!("Second signal: exiting now; the next start repairs.");
+                std::process::exit(130);
+            }
+        });
+        let options = DaemonOptions {
+            parallel: self.parallel,
+            max_attempts: daemon::MAX_ATTEMPTS,
+            grace: daemon::SHUTDOWN_GRACE,
+        };
+        daemon::run(Arc::new(self.config), self.pipeline, options, stop).await?;
+        Ok(Exit::Ok)
     }
 
     async fn sweep(&self) -> Result<Exit> {
@@ -462,12 +508,11 @@ const FIELD_CATALOG_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 /// (a first run without it gets an empty catalogue, so custom fields are keyed by id).
 async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Result<FieldCatalog> {
     let cached = state.meta("field_catalog")?;
-    if let Some((json, stored)) = &cached {
-        if crate::state::now_ms().saturating_sub(*stored) < max_age_ms {
-            if let Ok(v) = serde_json::from_str(json) {
-                return Ok(FieldCatalog::from_json(&v));
-            }
-        }
+    if let Some((json, stored)) = &cached
+        && crate::state::now_ms().saturating_sub(*stored) < max_age_ms
+        && let Ok(v) = serde_json::from_str(json)
+    {
+        return Ok(FieldCatalog::from_json(&v));
     }
     match jira.fields().await {
         Ok(fields) => {
@@ -535,6 +580,8 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "runs": runs,
             "tables": tables.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "pending_table_rows": state.pending()?.len(),
+            "queue": { "depth": state.queue_depth()? },
+            "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);

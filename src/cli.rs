@@ -40,6 +40,8 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: every trigger and schedule, until SIGINT/SIGTERM (graceful drain).
+    Run,
     /// One incremental JQL sweep from the stored watermark; process every changed issue.
     Sweep,
     /// Every issue matching `jira.jql`; idempotent and resumable.

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod jira;
 pub mod key;
 pub mod pipeline;

@@ -118,7 +118,8 @@ const MIGRATIONS: &[&str] = &[
         enqueued_ms   INTEGER NOT NULL,
         not_before_ms INTEGER NOT NULL DEFAULT 0,
         running       INTEGER NOT NULL DEFAULT 0,
-        again         INTEGER NOT NULL DEFAULT 0
+        again         INTEGER NOT NULL DEFAULT 0,
+        updated_hint  INTEGER
     );
     CREATE INDEX queue_next ON queue (running, not_before_ms, enqueued_ms);
     ALTER TABLE failures ADD COLUMN parked_ms INTEGER;
@@ -166,6 +167,32 @@ pub struct Failure {
     pub last_error: String,
     /// When it last failed, epoch ms.
     pub last_failed_ms: i64,
+    /// When the daemon stopped retrying it (parked), epoch ms; it is retried when it changes.
+    pub parked_ms: Option<i64>,
+}
+
+/// What [`State::queue_push`] did with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Newly queued.
+    Queued,
+    /// Already queued and waiting: nothing added.
+    Coalesced,
+    /// Being processed: it will be processed once more afterwards.
+    Again,
+    /// Parked at this very `updated`: not queued until it changes.
+    Parked,
+}
+
+/// A key taken from the queue for processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueItem {
+    /// The issue key.
+    pub issue_key: String,
+    /// The trigger that queued it (the latest, when coalesced).
+    pub source: String,
+    /// When it was queued (or named again), epoch ms: a fetch started since is fresh enough.
+    pub enqueued_ms: i64,
 }
 
 /// An issue whose rows in one month are not yet written.
@@ -301,6 +328,19 @@ impl State {
         })
     }
 
+    /// When the fetch that last saved `key` started (epoch ms), if known.
+    pub fn fetched_ms(&self, key: &str) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT fetched_ms FROM issues WHERE issue_key = ?1",
+                [key],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+    }
+
     /// The saved issue with this key, if any.
     pub fn issue_by_key(&self, key: &str) -> Result<Option<SavedIssue>> {
         self.with(|c| {
@@ -388,7 +428,7 @@ impl State {
     pub fn failures(&self) -> Result<Vec<Failure>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT issue_key, attempts, last_error, last_failed_ms FROM failures
+                "SELECT issue_key, attempts, last_error, last_failed_ms, parked_ms FROM failures
                  ORDER BY first_failed_ms, issue_key",
             )?;
             stmt.query_map([], |r| {
@@ -397,6 +437,7 @@ impl State {
                     attempts: r.get(1)?,
                     last_error: r.get(2)?,
                     last_failed_ms: r.get(3)?,
+                    parked_ms: r.get(4)?,
                 })
             })?
             .collect()
@@ -686,6 +727,210 @@ impl State {
     }
 }
 
+/// The daemon's durable queue: one row per key, so a key named by several triggers is queued
+/// once; a key named while it is processed is marked to run again afterwards.
+impl State {
+    /// Queues `key` for `source`. `updated_hint` is the issue's `updated` as the trigger saw
+    /// it (a sweep listing), `None` when unknown (mail, webhook, manual): a parked key is
+    /// queued again only when the hint differs from the `updated` it was parked at.
+    pub fn queue_push(&self, key: &str, source: &str, updated_hint: Option<i64>) -> Result<Pushed> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let parked: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT parked_updated_ms FROM failures
+                     WHERE issue_key = ?1 AND parked_ms IS NOT NULL",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(at) = parked {
+                if updated_hint.is_some() && at == updated_hint {
+                    return Ok(Pushed::Parked);
+                }
+                // It changed: a fresh set of attempts.
+                tx.execute(
+                    "UPDATE failures SET parked_ms = NULL, parked_updated_ms = NULL, attempts = 0
+                     WHERE issue_key = ?1",
+                    [key],
+                )?;
+            }
+            let running: Option<bool> = tx
+                .query_row(
+                    "SELECT running FROM queue WHERE issue_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let pushed = match running {
+                None => {
+                    tx.execute(
+                        "INSERT INTO queue (issue_key, source, enqueued_ms, updated_hint)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![key, source, now, updated_hint],
+                    )?;
+                    Pushed::Queued
+                }
+                Some(true) => {
+                    tx.execute(
+                        "UPDATE queue SET again = 1, source = ?2, enqueued_ms = ?3,
+                           updated_hint = COALESCE(?4, updated_hint)
+                         WHERE issue_key = ?1",
+                        params![key, source, now, updated_hint],
+                    )?;
+                    Pushed::Again
+                }
+                // Waiting (maybe backing off after a failure): news makes it due now.
+                Some(false) => {
+                    tx.execute(
+                        "UPDATE queue SET not_before_ms = 0,
+                           updated_hint = COALESCE(?2, updated_hint)
+                         WHERE issue_key = ?1",
+                        params![key, updated_hint],
+                    )?;
+                    Pushed::Coalesced
+                }
+            };
+            tx.commit()?;
+            Ok(pushed)
+        })
+    }
+
+    /// Takes the next due key (oldest first) and marks it running.
+    pub fn queue_take(&self) -> Result<Option<QueueItem>> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let item = tx
+                .query_row(
+                    "SELECT issue_key, source, enqueued_ms FROM queue
+                     WHERE running = 0 AND not_before_ms <= ?1
+                     ORDER BY not_before_ms, enqueued_ms, issue_key LIMIT 1",
+                    [now],
+                    |r| {
+                        Ok(QueueItem {
+                            issue_key: r.get(0)?,
+                            source: r.get(1)?,
+                            enqueued_ms: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            if let Some(item) = &item {
+                tx.execute(
+                    "UPDATE queue SET running = 1, again = 0 WHERE issue_key = ?1",
+                    [&item.issue_key],
+                )?;
+            }
+            tx.commit()?;
+            Ok(item)
+        })
+    }
+
+    /// The key is done: removed, unless it was named again meanwhile (then it waits again).
+    pub fn queue_done(&self, key: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM queue WHERE issue_key = ?1 AND again = 0",
+                [key],
+            )?;
+            tx.execute(
+                "UPDATE queue SET running = 0, again = 0, not_before_ms = 0 WHERE issue_key = ?1",
+                [key],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// The key failed: the failure is recorded (counting an attempt when `counts`), and the
+    /// key waits until `retry_at_ms`, or is parked (out of the queue, listed by `status`)
+    /// once it has failed `max_attempts` counted times. Returns true when parked.
+    pub fn queue_failed(
+        &self,
+        key: &str,
+        error: &str,
+        counts: bool,
+        max_attempts: i64,
+        retry_at_ms: i64,
+    ) -> Result<bool> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO failures (issue_key, attempts, last_error, first_failed_ms, last_failed_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (issue_key) DO UPDATE SET attempts = attempts + ?2,
+                   last_error = excluded.last_error, last_failed_ms = excluded.last_failed_ms",
+                params![key, i64::from(counts), error, now],
+            )?;
+            let attempts: i64 = tx.query_row(
+                "SELECT attempts FROM failures WHERE issue_key = ?1",
+                [key],
+                |r| r.get(0),
+            )?;
+            let again: bool = tx
+                .query_row(
+                    "SELECT again FROM queue WHERE issue_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(false);
+            let parked = attempts >= max_attempts && !again;
+            if parked {
+                tx.execute(
+                    "UPDATE failures SET parked_ms = ?2,
+                       parked_updated_ms = (SELECT updated_hint FROM queue WHERE issue_key = ?1)
+                     WHERE issue_key = ?1",
+                    params![key, now],
+                )?;
+                tx.execute("DELETE FROM queue WHERE issue_key = ?1", [key])?;
+            } else {
+                tx.execute(
+                    "UPDATE queue SET running = 0, again = 0, not_before_ms = ?2
+                     WHERE issue_key = ?1",
+                    params![key, if again { 0 } else { retry_at_ms }],
+                )?;
+            }
+            tx.commit()?;
+            Ok(parked)
+        })
+    }
+
+    /// After a restart nothing is running: every key taken before is due again.
+    pub fn queue_recover(&self) -> Result<usize> {
+        self.with(|c| c.execute("UPDATE queue SET running = 0 WHERE running = 1", []))
+    }
+
+    /// Makes every waiting key due now (Jira came back after an outage).
+    pub fn queue_release_backoff(&self) -> Result<usize> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE queue SET not_before_ms = 0 WHERE running = 0 AND not_before_ms > 0",
+                [],
+            )
+        })
+    }
+
+    /// Keys queued (waiting or running).
+    pub fn queue_depth(&self) -> Result<i64> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0)))
+    }
+
+    /// When the next waiting key is due (epoch ms), if any waits.
+    pub fn queue_next_due(&self) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT MIN(not_before_ms) FROM queue WHERE running = 0",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+}
+
 fn saved_issue(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedIssue> {
     Ok(SavedIssue {
         issue_id: r.get(0)?,
@@ -697,6 +942,81 @@ fn saved_issue(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedIssue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_coalesces_and_runs_a_key_again_when_named_while_running() {
+        let s = State::open_in_memory().unwrap();
+        assert_eq!(s.queue_push("A-1", "mail", None).unwrap(), Pushed::Queued);
+        assert_eq!(
+            s.queue_push("A-1", "sweep", Some(5)).unwrap(),
+            Pushed::Coalesced
+        );
+        assert_eq!(
+            s.queue_push("A-2", "sweep", Some(5)).unwrap(),
+            Pushed::Queued
+        );
+        assert_eq!(s.queue_depth().unwrap(), 2);
+        let a = s.queue_take().unwrap().unwrap();
+        assert_eq!(a.issue_key, "A-1");
+        assert_eq!(s.queue_push("A-1", "webhook", None).unwrap(), Pushed::Again);
+        let b = s.queue_take().unwrap().unwrap();
+        assert_eq!(b.issue_key, "A-2");
+        assert!(s.queue_take().unwrap().is_none(), "A-1 is running, A-2 too");
+        s.queue_done("A-1").unwrap();
+        s.queue_done("A-2").unwrap();
+        let again = s.queue_take().unwrap().unwrap();
+        assert_eq!(
+            (again.issue_key.as_str(), again.source.as_str()),
+            ("A-1", "webhook")
+        );
+        assert!(again.enqueued_ms >= a.enqueued_ms);
+        s.queue_done("A-1").unwrap();
+        assert_eq!(s.queue_depth().unwrap(), 0);
+    }
+
+    #[test]
+    fn failures_back_off_then_park_until_the_issue_changes() {
+        let s = State::open_in_memory().unwrap();
+        s.queue_push("A-1", "sweep", Some(7)).unwrap();
+        let far = now_ms() + 60_000;
+        for attempt in 1..=3 {
+            assert!(s.queue_take().unwrap().is_some(), "attempt {attempt}");
+            let parked = s.queue_failed("A-1", "boom", true, 3, far).unwrap();
+            assert_eq!(parked, attempt == 3);
+            if !parked {
+                assert!(s.queue_take().unwrap().is_none(), "backing off");
+                // News makes it due at once.
+                assert_eq!(
+                    s.queue_push("A-1", "mail", None).unwrap(),
+                    Pushed::Coalesced
+                );
+            }
+        }
+        assert_eq!(s.queue_depth().unwrap(), 0);
+        let f = &s.failures().unwrap()[0];
+        assert!(f.parked_ms.is_some());
+        assert_eq!(f.attempts, 3);
+        // The same version is not queued again; a change is, with fresh attempts.
+        assert_eq!(
+            s.queue_push("A-1", "sweep", Some(7)).unwrap(),
+            Pushed::Parked
+        );
+        assert_eq!(
+            s.queue_push("A-1", "sweep", Some(8)).unwrap(),
+            Pushed::Queued
+        );
+        let f = &s.failures().unwrap()[0];
+        assert_eq!((f.parked_ms, f.attempts), (None, 0));
+        // Uncounted (transient) failures never park.
+        for _ in 0..5 {
+            s.queue_take().unwrap().unwrap();
+            assert!(!s.queue_failed("A-1", "503", false, 3, 0).unwrap());
+        }
+        // A restart makes running keys due again.
+        s.queue_take().unwrap().unwrap();
+        assert_eq!(s.queue_recover().unwrap(), 1);
+        assert!(s.queue_take().unwrap().is_some());
+    }
 
     fn issue(id: i64, key: &str, updated_ms: i64) -> SavedIssue {
         SavedIssue {

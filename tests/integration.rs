@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod daemon;
 mod mail;
 mod mail_imap;
 mod pull;

@@ -22,6 +22,7 @@ use url::Url;
 
 use super::budget::{RequestBudget, RequestStats};
 use super::error::{Error, Result};
+use super::health::Health;
 
 /// Basic-auth credentials (email + API token). `Debug` never shows the token.
 #[derive(Clone)]
@@ -87,6 +88,7 @@ struct Inner {
     credentials: Credentials,
     budget: Arc<RequestBudget>,
     options: ClientOptions,
+    health: Health,
 }
 
 /// How one attempt ended when it did not succeed.
@@ -119,15 +121,23 @@ impl JiraClient {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;
+        let base = base_url.as_str().trim_end_matches('/').to_string();
         Ok(JiraClient {
             inner: Arc::new(Inner {
                 http,
-                base: base_url.as_str().trim_end_matches('/').to_string(),
+                health: Health::new(base.clone()),
+                base,
                 credentials,
                 budget,
                 options,
             }),
         })
+    }
+
+    /// Whether this Jira is in an outage (several failed attempts in a row, no success
+    /// since); see [`Health`].
+    pub fn is_down(&self) -> bool {
+        self.inner.health.is_down()
     }
 
     /// The account this client authenticates as.
@@ -228,8 +238,21 @@ impl JiraClient {
                 attempt().await
             };
             match outcome {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.inner.health.succeeded();
+                    return Ok(value);
+                }
                 Err(failure) => {
+                    match &failure {
+                        // A 404 or 401 is still Jira answering; a 429 is Jira pacing us.
+                        Failure::Permanent(_)
+                        | Failure::Transient {
+                            throttled: true, ..
+                        } => {
+                            self.inner.health.succeeded();
+                        }
+                        Failure::Transient { what, .. } => self.inner.health.failed(what),
+                    }
                     self.wait_or_give_up(path, failure, attempts, &mut backoff)
                         .await?
                 }

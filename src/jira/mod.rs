@@ -14,6 +14,7 @@
 mod budget;
 mod client;
 mod error;
+pub mod health;
 pub mod jql;
 mod paging;
 

@@ -11,6 +11,7 @@
 //! the fate of each attachment.
 
 pub mod archive;
+pub mod lock;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::state::{self, IssueDetails, SavedIssue, State};
 use crate::time::jira_time_ms;
 use crate::transform::Transformer;
 use archive::{RawStore, attachment_file_name};
+use lock::IssueLocks;
 
 /// The top-level key of the saved issue JSON that holds what the mirror adds.
 pub const OVERLAY_KEY: &str = "mirror";
@@ -57,6 +59,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when trying again later may succeed by itself (Jira failing or unreachable), as
+    /// opposed to a problem of this issue's data.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Jira(jira::Error::Exhausted { .. } | jira::Error::Io { .. })
+        )
+    }
+
     /// True when the whole command must stop (wrong credentials, unusable state).
     pub fn is_fatal(&self) -> bool {
         match self {
@@ -104,6 +115,7 @@ pub struct Pipeline {
     state: Arc<State>,
     attachments: AttachmentPolicy,
     transformer: Arc<Transformer>,
+    locks: IssueLocks,
 }
 
 impl Pipeline {
@@ -116,6 +128,7 @@ impl Pipeline {
         attachments: AttachmentPolicy,
         transformer: Arc<Transformer>,
     ) -> Self {
+        let locks = IssueLocks::new(store.data_dir());
         Pipeline {
             jira,
             sla,
@@ -123,6 +136,7 @@ impl Pipeline {
             state,
             attachments,
             transformer,
+            locks,
         }
     }
 
@@ -163,6 +177,7 @@ impl Pipeline {
     /// issue already saved at the same `updated` is skipped without any request.
     pub async fn process_listed(&self, issue: Value) -> Result<Outcome> {
         let meta = IssueMeta::of(&issue)?;
+        let _guard = self.locks.lock(meta.key.as_str()).await?;
         let unchanged = self.state.issue_by_id(meta.id)?.is_some_and(|saved| {
             saved.issue_key == meta.key.as_str()
                 && saved.updated_ms == meta.updated_ms
@@ -178,6 +193,29 @@ impl Pipeline {
 
     /// Fetches `key` from Jira and saves it; a 404 removes the local copy.
     pub async fn process_key(&self, key: &IssueKey) -> Result<Outcome> {
+        let _guard = self.locks.lock(key.as_str()).await?;
+        self.fetch_and_save(key).await
+    }
+
+    /// Like [`Pipeline::process_key`], unless a fetch of `key` that started at or after
+    /// `since_ms` (epoch ms) already saved it, in this process or another (`jira-mirror
+    /// fetch` while the daemon runs): then nothing is fetched and the outcome is
+    /// [`Outcome::Unchanged`]. The check happens under the issue's lock, so a fetch in
+    /// progress elsewhere is waited for, then counted.
+    pub async fn process_key_since(&self, key: &IssueKey, since_ms: i64) -> Result<Outcome> {
+        let _guard = self.locks.lock(key.as_str()).await?;
+        let fresh = self
+            .state
+            .fetched_ms(key.as_str())?
+            .is_some_and(|fetched| fetched >= since_ms);
+        if fresh && self.store.has_issue(key) {
+            return Ok(Outcome::Unchanged(key.clone()));
+        }
+        self.fetch_and_save(key).await
+    }
+
+    /// The body of [`Pipeline::process_key`]; the caller holds the issue's lock.
+    async fn fetch_and_save(&self, key: &IssueKey) -> Result<Outcome> {
         let started = state::now_ms();
         match self.jira.get_issue(key.as_str()).await? {
             Some(issue) => {
@@ -185,7 +223,7 @@ impl Pipeline {
                 self.save(issue, meta, Some(started)).await
             }
             None => {
-                self.delete_local(key)?;
+                self.remove_local(key)?;
                 Ok(Outcome::Deleted(key.clone()))
             }
         }
@@ -204,12 +242,13 @@ impl Pipeline {
                     tracing::info!(key = %meta.key, "Issue named by id is outside the scope; ignored.");
                     return Ok(None);
                 }
+                let _guard = self.locks.lock(meta.key.as_str()).await?;
                 self.save(issue, meta, Some(started)).await.map(Some)
             }
             None => match self.state.issue_by_id(id)? {
                 Some(saved) => {
                     let key = IssueKey::parse(&saved.issue_key)?;
-                    self.delete_local(&key)?;
+                    self.delete_local(&key).await?;
                     Ok(Some(Outcome::Deleted(key)))
                 }
                 None => Ok(None),
@@ -217,8 +256,15 @@ impl Pipeline {
         }
     }
 
-    /// Removes every local trace of `key` (raw JSON, attachments, state row).
-    pub fn delete_local(&self, key: &IssueKey) -> Result<()> {
+    /// Removes every local trace of `key` (raw JSON, attachments, state row; its table rows
+    /// are marked for removal), under the issue's lock.
+    pub async fn delete_local(&self, key: &IssueKey) -> Result<()> {
+        let _guard = self.locks.lock(key.as_str()).await?;
+        self.remove_local(key)
+    }
+
+    /// The body of [`Pipeline::delete_local`]; the caller holds the issue's lock.
+    fn remove_local(&self, key: &IssueKey) -> Result<()> {
         let created = match self.state.created_ms(key.as_str())? {
             Some(ms) => Some(ms),
             None => self

@@ -1337,7 +1337,7 @@ impl Store {
         }
 
         // --- SLA: cycles follow the status history -----------------------------------------
-        let has_sla = plan.number % 7 != 0;
+        let has_sla = !plan.number.is_multiple_of(7);
         let sla = if has_sla {
             let fr_stop = first_public_reply.or(if status == DONE {
                 resolution_cycles[0].1
@@ -1555,13 +1555,13 @@ impl Store {
             "updated": self.clock.jira(c.updated),
             "jsdPublic": c.public,
         });
-        if c.restricted {
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "visibility".into(),
-                    json!({"type": "role", "value": "Administrators", "identifier": "Administrators"}),
-                );
-            }
+        if c.restricted
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert(
+                "visibility".into(),
+                json!({"type": "role", "value": "Administrators", "identifier": "Administrators"}),
+            );
         }
         v
     }
@@ -1866,10 +1866,11 @@ impl Store {
             Box::new(sel.include.iter().map(String::as_str))
         };
         for name in names {
-            if sel.wants(name) && !fields.contains_key(name) {
-                if let Some(v) = self.field(issue, name, comment_cap) {
-                    fields.insert(name.to_string(), v);
-                }
+            if sel.wants(name)
+                && !fields.contains_key(name)
+                && let Some(v) = self.field(issue, name, comment_cap)
+            {
+                fields.insert(name.to_string(), v);
             }
         }
         let mut out = Map::new();
@@ -2234,10 +2235,8 @@ fn sla_value(
                     "elapsedTime": duration_dto(elapsed),
                     "remainingTime": duration_dto(goal - elapsed),
                 });
-                if !paused {
-                    if let Some(o) = c.as_object_mut() {
-                        o.insert("breachTime".into(), date_dto(clock, start + goal));
-                    }
+                if !paused && let Some(o) = c.as_object_mut() {
+                    o.insert("breachTime".into(), date_dto(clock, start + goal));
                 }
                 ongoing = Some(c);
             }

@@ -576,10 +576,8 @@ async fn changelog_page(
             "isLast": is_last,
             "values": values,
         });
-        if !is_last {
-            if let Some(o) = v.as_object_mut() {
-                o.insert("nextPage".into(), Value::String(url(start + max)));
-            }
+        if !is_last && let Some(o) = v.as_object_mut() {
+            o.insert("nextPage".into(), Value::String(url(start + max)));
         }
         v
     };

@@ -225,11 +225,11 @@ impl<'a, 'o> Renderer<'a, 'o> {
         let seg_len = self.segs.len();
         let parent = frames.last_mut();
         let parent_kind = parent.as_ref().map(|p| p.kind);
-        if parent_kind == Some(Kind::Row) {
-            if let Some(row) = self.row.as_mut() {
-                row.cell_index = row.cells_seen;
-                row.cells_seen = row.cells_seen.saturating_add(1);
-            }
+        if parent_kind == Some(Kind::Row)
+            && let Some(row) = self.row.as_mut()
+        {
+            row.cell_index = row.cells_seen;
+            row.cells_seen = row.cells_seen.saturating_add(1);
         }
         let mut next_number = 0;
         let kind = match ty {
@@ -1440,10 +1440,10 @@ mod tests {
     fn rendered_texts<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
         let Value::Object(node) = v else { return };
         let ty = node.get("type").and_then(Value::as_str).unwrap_or("");
-        if ty == "text" || !KNOWN.contains(&ty) {
-            if let Some(t) = node.get("text").and_then(Value::as_str) {
-                out.push(t);
-            }
+        if (ty == "text" || !KNOWN.contains(&ty))
+            && let Some(t) = node.get("text").and_then(Value::as_str)
+        {
+            out.push(t);
         }
         match node.get("content") {
             Some(Value::Array(items)) => items.iter().for_each(|c| rendered_texts(c, out)),

@@ -278,12 +278,11 @@ impl Transformer {
         sorted.dedup();
         let mut builder = RowsBuilder::new(self.ctx.clone(), self.schemas.clone());
         for key in &sorted {
-            if let Some(issue) = self.load(key)? {
-                if created_ms(&issue).and_then(Month::of_epoch_ms) == Some(month) {
-                    if let Err(e) = builder.append(&issue) {
-                        tracing::warn!(%key, error = %e, "Issue left out of the tables.");
-                    }
-                }
+            if let Some(issue) = self.load(key)?
+                && created_ms(&issue).and_then(Month::of_epoch_ms) == Some(month)
+                && let Err(e) = builder.append(&issue)
+            {
+                tracing::warn!(%key, error = %e, "Issue left out of the tables.");
             }
         }
         let new_rows: HashMap<Table, RecordBatch> = builder.finish().into_iter().collect();
@@ -471,10 +470,10 @@ fn flush(builder: &mut RowsBuilder, writers: &mut [parquet::MonthWriter]) -> Res
     }
     let batches: HashMap<Table, RecordBatch> = builder.finish().into_iter().collect();
     for (table, writer) in Table::ALL.into_iter().zip(writers.iter_mut()) {
-        if let Some(batch) = batches.get(&table) {
-            if batch.num_rows() > 0 {
-                writer.write(batch)?;
-            }
+        if let Some(batch) = batches.get(&table)
+            && batch.num_rows() > 0
+        {
+            writer.write(batch)?;
         }
     }
     Ok(())

@@ -528,11 +528,11 @@ impl MonthCache {
             let mut inner = self.lock();
             inner.clock += 1;
             let clock = inner.clock;
-            if let Some(hit) = inner.entries.get_mut(&(table, month)) {
-                if hit.stamp == stamp {
-                    hit.used = clock;
-                    return Ok(hit.batch.clone());
-                }
+            if let Some(hit) = inner.entries.get_mut(&(table, month))
+                && hit.stamp == stamp
+            {
+                hit.used = clock;
+                return Ok(hit.batch.clone());
             }
         }
         concat(schema, &store.read(table, month, schema)?)

@@ -34,7 +34,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn count(&mut self, outcome: &Outcome) {
+    /// Counts one outcome.
+    pub fn count(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Saved { moved_from, .. } => {
                 self.saved += 1;

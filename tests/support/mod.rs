@@ -46,6 +46,8 @@ pub struct MirrorOptions {
     pub token: Option<String>,
     pub max_bytes: u64,
     pub overlap_secs: u64,
+    /// `[sweep] schedule` (the daemon's); the default when `None`.
+    pub sweep_schedule: Option<String>,
     pub max_concurrency: usize,
     pub max_retries: u32,
     pub sla: bool,
@@ -61,6 +63,7 @@ impl Default for MirrorOptions {
             token: None,
             max_bytes: 1024 * 1024,
             overlap_secs: 300,
+            sweep_schedule: None,
             max_concurrency: 8,
             max_retries: 12,
             sla: true,
@@ -104,7 +107,7 @@ request_timeout_secs = 20
 {sla}
 [sweep]
 overlap_secs = {overlap}
-
+{schedule}
 [attachments]
 max_bytes = {max_bytes}
 {distribution}{extra}"#,
@@ -113,6 +116,11 @@ max_bytes = {max_bytes}
             conc = o.max_concurrency,
             retries = o.max_retries,
             overlap = o.overlap_secs,
+            schedule = o
+                .sweep_schedule
+                .as_ref()
+                .map(|s| format!("schedule = \"{s}\"\n"))
+                .unwrap_or_default(),
             max_bytes = o.max_bytes,
             extra = o.extra,
             distribution = if o.distribution {

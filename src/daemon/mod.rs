@@ -1,0 +1,518 @@
+//! `jira-mirror run`: every trigger and schedule at once, one queue, until a signal.
+//!
+//! ```text
+//!  catch-up sweep ─┐                       ┌─ worker ─┐
+//!  cron: sweep ────┤                       ├─ worker ─┤   (pipeline, per-issue lock)
+//!  IMAP watch ─────┼──▶ queue (SQLite) ──▶─┼─ worker ─┼──▶ table writer (apply pending rows)
+//!  cron: poll-sla ─┤    coalescing,        └─ …      ─┘
+//!  cron: reconcile ┘    bounded, durable
+//! ```
+//!
+//! - **Triggers only queue.** The sweep lists changed keys, the mailbox watch extracts keys,
+//!   and both push them to the [`queue::Queue`]; pushing is their acknowledgement (watermark,
+//!   `\Seen`), because the queue is durable. Workers take keys one at a time and run them
+//!   through [`Pipeline::process_key_since`], which holds the issue's lock and skips a key
+//!   another process fetched after it was queued.
+//! - **Tables are written by one task.** A worker's save marks the issue's rows pending (in
+//!   the state, so a crash repairs them); the table writer applies everything pending as soon
+//!   as it is told, so a burst of issues costs one rewrite per month file, not one per issue.
+//! - **Failures back off, then park.** A failure caused by Jira failing (after the client's
+//!   own retries) is retried every [`TRANSIENT_RETRY`] without limit and without counting; any
+//!   other failure counts, backs off exponentially and parks the key after `max_attempts`
+//!   (listed by `status`; retried when the issue next changes). The first success after a
+//!   failure makes every waiting key due at once, so an outage is caught up promptly.
+//! - **Schedules** come from tokio-cron-scheduler; each job kind runs one at a time (a tick
+//!   arriving while the previous run is busy is skipped with a debug line). A catch-up sweep
+//!   runs at start, so downtime is always covered.
+//! - **Shutdown**: when `stop` is cancelled, triggers stop taking work, workers finish the
+//!   issue in hand, the table writer applies what is pending, and `run` returns, within
+//!   [`SHUTDOWN_GRACE`]; past it, what is still in flight is abandoned (its key is still in the
+//!   durable queue, and the next start repairs half-written rows).
+
+pub mod queue;
+pub mod sweep;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::key::IssueKey;
+use crate::pipeline::{self, Outcome, Pipeline};
+use crate::state::{self, Pushed, now_ms};
+use crate::triggers::Summary;
+use crate::triggers::mail::extract::Notification;
+use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, scope_projects};
+use crate::triggers::mail::watch::{WatchOptions, watch};
+use queue::Queue;
+
+/// Wait before retrying a key that failed because Jira was failing.
+pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
+/// How long a shutdown may take before in-flight work is abandoned.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Counted failures after which a key is parked.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// What stops the daemon other than a signal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A schedule could not be set up.
+    #[error("schedule `{name}`: {message}")]
+    Schedule {
+        /// `sweep`, `sla_poll` or `reconcile`.
+        name: &'static str,
+        /// What the scheduler said.
+        message: String,
+    },
+    /// A fatal pipeline error (credentials, state database, tables).
+    #[error(transparent)]
+    Pipeline(#[from] pipeline::Error),
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] state::Error),
+    /// The mailbox trigger failed fatally.
+    #[error(transparent)]
+    Mail(#[from] mail_pass::Error),
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Workers (issues processed at once).
+    pub parallel: usize,
+    /// Counted failures before a key is parked.
+    pub max_attempts: i64,
+    /// Shutdown grace period.
+    pub grace: Duration,
+}
+
+/// A job kind that runs on a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheduled {
+    Sweep,
+}
+
+impl Scheduled {
+    fn name(self) -> &'static str {
+        match self {
+            Scheduled::Sweep => "sweep",
+        }
+    }
+}
+
+/// Runs the daemon until `stop` is cancelled (returns `Ok`) or a fatal error.
+pub async fn run(
+    config: Arc<Config>,
+    pipeline: Pipeline,
+    options: DaemonOptions,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let state = pipeline.state().clone();
+    let recovered = state.queue_recover()?;
+    let queue = Arc::new(Queue::new(state.clone(), queue::CAPACITY));
+    tracing::info!(
+        workers = options.parallel,
+        queued = state.queue_depth()?,
+        recovered,
+        imap = config.imap.is_some(),
+        "Daemon started."
+    );
+    let tables = Arc::new(Notify::new());
+    let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
+    let recovering = Arc::new(AtomicBool::new(false));
+
+    // Workers, then the table writer (it ends after them: see below).
+    let workers_stop = stop.clone();
+    let mut workers: JoinSet<Result<(), Error>> = JoinSet::new();
+    for n in 0..options.parallel.max(1) {
+        workers.spawn(worker(
+            n,
+            pipeline.clone(),
+            queue.clone(),
+            tables.clone(),
+            recovering.clone(),
+            options.max_attempts,
+            workers_stop.clone(),
+        ));
+    }
+    let writer_stop = CancellationToken::new();
+    let writer = tokio::spawn(table_writer(
+        pipeline.clone(),
+        tables.clone(),
+        writer_stop.clone(),
+    ));
+
+    // Schedules: the scheduler only sends ticks; one task per kind runs them in turn.
+    let mut scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| schedule_error(Scheduled::Sweep, e))?;
+    let (sweep_tx, sweep_rx) = mpsc::channel::<()>(1);
+    add_job(
+        &scheduler,
+        Scheduled::Sweep,
+        config.sweep.schedule.clone(),
+        sweep_tx.clone(),
+    )
+    .await?;
+    // The catch-up sweep.
+    let _ = sweep_tx.try_send(());
+    tasks.spawn(sweep_runner(
+        pipeline.clone(),
+        queue.clone(),
+        config.clone(),
+        sweep_rx,
+        stop.clone(),
+    ));
+    scheduler
+        .start()
+        .await
+        .map_err(|e| schedule_error(Scheduled::Sweep, e))?;
+
+    if let Some(imap) = config.imap.clone() {
+        let (pipeline, queue, stop, projects) = (
+            pipeline.clone(),
+            queue.clone(),
+            stop.clone(),
+            scope_projects(&config.jira.jql),
+        );
+        tasks.spawn(async move {
+            let sink = QueueSink {
+                pipeline: &pipeline,
+                queue: &queue,
+                projects: &projects,
+            };
+            watch(
+                pipeline.state(),
+                &imap,
+                &projects,
+                &sink,
+                WatchOptions::from_config(&imap),
+                &stop,
+                |summary| record_mail(pipeline.state(), summary),
+            )
+            .await
+            .map_err(Error::from)
+        });
+    }
+
+    // Until a signal, or a task ends with a fatal error.
+    let mut failure: Option<Error> = None;
+    tokio::select! {
+        () = stop.cancelled() => {}
+        Some(ended) = tasks.join_next() => {
+            if let Ok(Err(e)) = ended {
+                failure = Some(e);
+            }
+        }
+        Some(ended) = workers.join_next() => {
+            if let Ok(Err(e)) = ended {
+                failure = Some(e);
+            }
+        }
+    }
+    stop.cancel();
+    tracing::info!("Daemon stopping: no new work is taken; issues in hand are finished.");
+    let _ = scheduler.shutdown().await;
+    let drained = tokio::time::timeout(options.grace, async {
+        while let Some(ended) = tasks.join_next().await {
+            if let Ok(Err(e)) = ended {
+                failure.get_or_insert(e);
+            }
+        }
+        while let Some(ended) = workers.join_next().await {
+            if let Ok(Err(e)) = ended {
+                failure.get_or_insert(e);
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            grace_secs = options.grace.as_secs(),
+            "Shutdown grace period over; work in flight abandoned (its keys stay queued)."
+        );
+        tasks.abort_all();
+        workers.abort_all();
+    }
+    writer_stop.cancel();
+    match tokio::time::timeout(options.grace, writer).await {
+        Ok(Ok(Err(e))) => {
+            failure.get_or_insert(e);
+        }
+        Ok(_) => {}
+        Err(_) => tracing::warn!(
+            "Table writer did not finish; pending rows are applied at the next start."
+        ),
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => {
+            tracing::info!(queued = state.queue_depth()?, "Daemon stopped.");
+            Ok(())
+        }
+    }
+}
+
+async fn add_job(
+    scheduler: &JobScheduler,
+    kind: Scheduled,
+    schedule: String,
+    tick: mpsc::Sender<()>,
+) -> Result<(), Error> {
+    let job = Job::new_async(schedule.as_str(), move |_, _| {
+        let tick = tick.clone();
+        Box::pin(async move {
+            if tick.try_send(()).is_err() {
+                tracing::debug!(job = kind.name(), "Previous run still busy; tick skipped.");
+            }
+        })
+    })
+    .map_err(|e| schedule_error(kind, e))?;
+    scheduler
+        .add(job)
+        .await
+        .map_err(|e| schedule_error(kind, e))?;
+    Ok(())
+}
+
+fn schedule_error(kind: Scheduled, e: impl std::fmt::Display) -> Error {
+    Error::Schedule {
+        name: kind.name(),
+        message: e.to_string(),
+    }
+}
+
+/// Runs a sweep for each tick until shutdown. A failed sweep is logged and recorded; the next
+/// tick tries again (the watermark has not moved).
+async fn sweep_runner(
+    pipeline: Pipeline,
+    queue: Arc<Queue>,
+    config: Arc<Config>,
+    mut ticks: mpsc::Receiver<()>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let overlap_ms =
+        i64::try_from(config.sweep.overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            tick = ticks.recv() => if tick.is_none() { return Ok(()) },
+        }
+        let state = pipeline.state();
+        let run = state.start_run("sweep")?;
+        let result = sweep::sweep(&pipeline, &queue, &config.jira.jql, overlap_ms, || {
+            stop.is_cancelled()
+        })
+        .await;
+        match result {
+            Ok(Some(report)) => {
+                tracing::info!(
+                    listed = report.listed,
+                    queued = report.queued,
+                    unchanged = report.unchanged,
+                    "Sweep done."
+                );
+                state.finish_run(
+                    run,
+                    "ok",
+                    i64::try_from(report.queued).unwrap_or(i64::MAX),
+                    0,
+                )?;
+            }
+            Ok(None) => state.finish_run(run, "stopped", 0, 0)?,
+            Err(e) if e.is_fatal() => {
+                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
+                return Err(e.into());
+            }
+            Err(e) => {
+                if pipeline.jira().is_down() {
+                    tracing::debug!(error = %e, "Sweep failed; the next tick retries.");
+                } else {
+                    tracing::warn!(error = %e, "Sweep failed; the next tick retries.");
+                }
+                state.finish_run(run, &format!("error: {e}"), 0, 0)?;
+            }
+        }
+    }
+}
+
+/// Takes keys from the queue and runs them through the pipeline until shutdown.
+async fn worker(
+    n: usize,
+    pipeline: Pipeline,
+    queue: Arc<Queue>,
+    tables: Arc<Notify>,
+    recovering: Arc<AtomicBool>,
+    max_attempts: i64,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let state = pipeline.state().clone();
+    let mut counted_failures: u32 = 0;
+    loop {
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        let Some(item) = queue.take()? else {
+            let wait = match state.queue_next_due()? {
+                Some(due) => Duration::from_millis(
+                    u64::try_from(due - now_ms()).unwrap_or(0).clamp(10, 1000),
+                ),
+                None => Duration::from_secs(1),
+            };
+            tokio::select! {
+                () = queue.wait_for_work(wait) => {}
+                () = stop.cancelled() => return Ok(()),
+            }
+            continue;
+        };
+        let key = match IssueKey::parse(&item.issue_key) {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::warn!(key = %item.issue_key, error = %e, "Queued key is not an issue key; dropped.");
+                queue.done(&item.issue_key)?;
+                continue;
+            }
+        };
+        match pipeline.process_key_since(&key, item.enqueued_ms).await {
+            Ok(outcome) => {
+                queue.done(&item.issue_key)?;
+                tables.notify_one();
+                match &outcome {
+                    Outcome::Unchanged(_) => {
+                        tracing::debug!(worker = n, %key, source = %item.source, "Already fresh; not fetched again.")
+                    }
+                    _ => {
+                        tracing::debug!(worker = n, %key, source = %item.source, ?outcome, "Issue processed.")
+                    }
+                }
+                if recovering.swap(false, Ordering::SeqCst) {
+                    let released = state.queue_release_backoff()?;
+                    if released > 0 {
+                        tracing::info!(released, "Jira answers again; waiting issues retried now.");
+                        queue.wake_all();
+                    }
+                }
+                counted_failures = 0;
+            }
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                let transient = e.is_transient();
+                let delay = if transient {
+                    recovering.store(true, Ordering::SeqCst);
+                    TRANSIENT_RETRY
+                } else {
+                    counted_failures = counted_failures.saturating_add(1);
+                    Duration::from_secs(30u64 << counted_failures.min(7))
+                };
+                let retry_at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                let parked = state.queue_failed(
+                    &item.issue_key,
+                    &e.to_string(),
+                    !transient,
+                    max_attempts,
+                    retry_at,
+                )?;
+                if parked {
+                    tracing::warn!(%key, error = %e, attempts = max_attempts, "Issue parked after repeated failures; retried when it changes (see `status`).");
+                } else if pipeline.jira().is_down() {
+                    tracing::debug!(%key, error = %e, "Issue failed while Jira is down; queued for retry.");
+                } else {
+                    tracing::warn!(%key, error = %e, retry_in_secs = delay.as_secs(), "Issue failed; queued for retry.");
+                }
+            }
+        }
+    }
+}
+
+/// Applies pending table rows whenever told, and once more when stopped.
+async fn table_writer(
+    pipeline: Pipeline,
+    tables: Arc<Notify>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    loop {
+        let stopping = tokio::select! {
+            () = tables.notified() => false,
+            () = stop.cancelled() => true,
+        };
+        pipeline.apply_pending().await?;
+        if stopping {
+            return Ok(());
+        }
+    }
+}
+
+/// The mailbox trigger's sink in the daemon: a notification's keys are queued (durably), so
+/// the mail can be flagged `\Seen` at once. Ids (Data Center threading headers) are resolved
+/// through the state when the issue is known, otherwise fetched right away.
+struct QueueSink<'a> {
+    pipeline: &'a Pipeline,
+    queue: &'a Queue,
+    projects: &'a [String],
+}
+
+impl Sink for QueueSink<'_> {
+    async fn take(
+        &self,
+        notification: &Notification,
+        summary: &mut Summary,
+        _progress: &indicatif::ProgressBar,
+    ) -> Result<bool, mail_pass::Error> {
+        let mut ok = true;
+        for key in &notification.keys {
+            self.push(key.as_str()).await?;
+        }
+        for &id in &notification.issue_ids {
+            if let Some(key) = self.pipeline.state().key_of_id(id)? {
+                self.push(&key).await?;
+                continue;
+            }
+            match self.pipeline.process_id(id, self.projects).await {
+                Ok(Some(outcome)) => summary.count(&outcome),
+                Ok(None) => {}
+                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(issue_id = id, error = %e, "Issue named by mail failed.");
+                    summary.failed += 1;
+                    ok = false;
+                }
+            }
+        }
+        Ok(ok)
+    }
+}
+
+impl QueueSink<'_> {
+    async fn push(&self, key: &str) -> Result<(), mail_pass::Error> {
+        let pushed = self.queue.push(key, "mail", None).await?;
+        tracing::debug!(key, ?pushed, "Key from mail queued.");
+        debug_assert!(pushed != Pushed::Parked, "mail carries no updated hint");
+        Ok(())
+    }
+}
+
+/// Records a mail pass that did something as a `mail` run, for `status`.
+fn record_mail(state: &state::State, summary: &MailSummary) {
+    let outcome = if summary.retry_later > 0 {
+        "partial"
+    } else {
+        "ok"
+    };
+    let result = state.start_run("mail").and_then(|run| {
+        state.finish_run(
+            run,
+            outcome,
+            i64::try_from(summary.acknowledged).unwrap_or(i64::MAX),
+            i64::try_from(summary.retry_later).unwrap_or(i64::MAX),
+        )
+    });
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "Could not record the mail pass.");
+    }
+}

@@ -1,0 +1,93 @@
+//! The daemon's one queue: every trigger pushes issue keys, the workers take them.
+//!
+//! The queue lives in the state database ([`State::queue_push`] and friends), so a key handed
+//! over by a trigger survives a crash or restart: handing it over *is* the durable
+//! acknowledgement that lets the sweep move its watermark and the mail be flagged `\Seen`.
+//! One row per key makes coalescing free (a key named by the sweep, a mail and a webhook at
+//! once is fetched once), and a key named while it is processed runs once more afterwards.
+//!
+//! This wrapper adds what the database cannot: waking idle workers at once, and a bound.
+//! When [`CAPACITY`] keys wait, producers wait for room (a sweep after a long downtime lists
+//! faster than issues are fetched; backpressure keeps the queue, and memory, bounded).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::state::{self, Pushed, QueueItem, State};
+
+/// Keys that may wait at once before producers wait too.
+pub const CAPACITY: i64 = 10_000;
+
+/// The durable queue plus its wake-ups.
+#[derive(Debug)]
+pub struct Queue {
+    state: Arc<State>,
+    work: Notify,
+    room: Notify,
+    capacity: i64,
+}
+
+impl Queue {
+    /// The queue in `state`, with room for `capacity` keys.
+    pub fn new(state: Arc<State>, capacity: i64) -> Self {
+        Queue {
+            state,
+            work: Notify::new(),
+            room: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Hands `key` over (durably); waits while the queue is full. `updated_hint` as in
+    /// [`State::queue_push`].
+    pub async fn push(
+        &self,
+        key: &str,
+        source: &str,
+        updated_hint: Option<i64>,
+    ) -> Result<Pushed, state::Error> {
+        loop {
+            if self.state.queue_depth()? < self.capacity {
+                break;
+            }
+            // Re-checked at least every second: a wake-up may be missed between the two.
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
+        }
+        let pushed = self.state.queue_push(key, source, updated_hint)?;
+        if matches!(pushed, Pushed::Queued | Pushed::Coalesced) {
+            self.work.notify_one();
+        }
+        Ok(pushed)
+    }
+
+    /// The next due key, if any.
+    pub fn take(&self) -> Result<Option<QueueItem>, state::Error> {
+        self.state.queue_take()
+    }
+
+    /// `key` is done.
+    pub fn done(&self, key: &str) -> Result<(), state::Error> {
+        self.state.queue_done(key)?;
+        self.room.notify_waiters();
+        // It may have been named again meanwhile, and is then due now.
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Waits until work may be due: a push, or `max` elapsed.
+    pub async fn wait_for_work(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.work.notified()).await;
+    }
+
+    /// Wakes every waiting worker (after releasing backoffs).
+    pub fn wake_all(&self) {
+        self.work.notify_waiters();
+    }
+
+    /// The state database behind the queue.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+}

@@ -1,0 +1,90 @@
+//! The daemon's sweep: list what changed since the watermark and hand it to the queue.
+//!
+//! Unlike the one-shot `sweep` command, which saves issues straight from the search pages,
+//! the daemon's sweep only lists `updated` (pages of up to [`PAGE`] issues) and pushes the
+//! keys that differ from the mirror, so every trigger meets in the one queue and each key is
+//! fetched once however many triggers name it. The watermark moves to the sweep's start once
+//! every listed key is durably queued; a sweep stopped by shutdown or an error leaves it.
+
+use crate::jira::jql;
+use crate::key::IssueKey;
+use crate::pipeline::{self, Pipeline};
+use crate::state::{Pushed, now_ms};
+use crate::time::jira_time_ms;
+
+use super::queue::Queue;
+
+/// Issues per page when only `updated` is asked for (Jira may send fewer; the loop follows
+/// `nextPageToken` regardless).
+pub const PAGE: u32 = 1000;
+
+/// What one daemon sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Issues listed.
+    pub listed: u64,
+    /// Keys handed to the queue.
+    pub queued: u64,
+    /// Listed issues the mirror already holds at that `updated`.
+    pub unchanged: u64,
+}
+
+/// Runs one sweep of `scope`, re-reading `overlap_ms` before the watermark. `stopping` is
+/// checked between pages.
+pub async fn sweep(
+    pipeline: &Pipeline,
+    queue: &Queue,
+    scope: &str,
+    overlap_ms: i64,
+    stopping: impl Fn() -> bool,
+) -> Result<Option<SweepReport>, pipeline::Error> {
+    let state = pipeline.state();
+    let started_ms = now_ms();
+    let since = state.watermark()?.map_or(0, |w| w - overlap_ms);
+    let query = jql::updated_since(scope, since);
+    let mut report = SweepReport::default();
+    let mut token: Option<String> = None;
+    loop {
+        if stopping() {
+            return Ok(None);
+        }
+        let page = pipeline
+            .jira()
+            .search_page(&query, token.as_deref(), &["updated"], None, PAGE)
+            .await?;
+        for issue in &page.issues {
+            report.listed += 1;
+            let (Some(key), Some(id)) = (
+                issue["key"].as_str(),
+                issue["id"]
+                    .as_str()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .or_else(|| issue["id"].as_i64()),
+            ) else {
+                tracing::warn!("A search result without key or id was skipped.");
+                continue;
+            };
+            let Ok(parsed) = IssueKey::parse(key) else {
+                tracing::warn!("A search result with an unreadable key was skipped.");
+                continue;
+            };
+            let updated = issue["fields"]["updated"].as_str().and_then(jira_time_ms);
+            let known = state.issue_by_id(id)?;
+            if known.is_some_and(|k| k.issue_key == key && Some(k.updated_ms) == updated)
+                && pipeline.store().has_issue(&parsed)
+            {
+                report.unchanged += 1;
+                continue;
+            }
+            if queue.push(key, "sweep", updated).await? != Pushed::Parked {
+                report.queued += 1;
+            }
+        }
+        match page.next_page_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    state.advance_watermark(started_ms)?;
+    Ok(Some(report))
+}

@@ -1,0 +1,211 @@
+//! `jira-mirror run` end to end: the binary as a service, against the simulator and a real
+//! Dovecot on 127.0.0.1, stopped with SIGTERM like systemd does.
+
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use jira_mirror::simulator::Simulator;
+
+use crate::support::dovecot::Dovecot;
+use crate::support::*;
+
+const JIRA: &str = "jira@example.atlassian.net";
+/// A schedule that never fires during a test (03:00 daily): only the catch-up sweep runs.
+const NEVER: &str = "0 0 3 * * *";
+
+/// A running `jira-mirror run`; killed if the test ends without [`Daemon::terminate`].
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(mirror: &Mirror) -> Daemon {
+        let log = mirror.data().with_extension("daemon.log");
+        let file = std::fs::File::create(&log).expect("daemon log");
+        let child = mirror
+            .command(&["run", "-v"])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start run");
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    async fn terminate(mut self) -> ExitStatus {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run did not exit within 45 s of SIGTERM\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mail_for(key: &str, n: usize) -> Vec<u8> {
+    format!(
+        "From: \"Ann Agent (Jira)\" <{JIRA}>\r\n\
+         Subject: [JIRA] ({key}) Printer on fire\r\n\
+         Message-ID: <daemon-{n}@example.atlassian.net>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\
+         \r\n\
+         https://example.atlassian.net/browse/{key}\r\n"
+    )
+    .into_bytes()
+}
+
+fn imap(d: &Dovecot) -> String {
+    let s = d.settings();
+    format!(
+        "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = {}\npassword = {}\nidle = true\nallowed_senders = [\"{JIRA}\"]\n",
+        s.port,
+        toml::Value::String(s.username),
+        toml::Value::String(s.password)
+    )
+}
+
+/// The `updated_at` cell of `key` in the issues table, if it has a row.
+fn row_updated(mirror: &Mirror, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    mirror.tables()["issues"]
+        .iter()
+        .find(|r| r["issue_key"] == quoted)
+        .map(|r| r["updated_at"].clone())
+}
+
+async fn wait_saved(sim: &Simulator, mirror: &Mirror, key: &str, within: Duration) -> bool {
+    let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
+    wait_for(within, || {
+        mirror
+            .issue(key)
+            .is_some_and(|i| i["fields"]["updated"] == updated)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_catches_up_takes_mail_at_once_and_stops_cleanly_on_sigterm() {
+    let sim = simulator(10).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            extra: imap(&dovecot),
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    // The catch-up sweep at start mirrors everything.
+    let all = sim.issue_keys().len();
+    assert!(
+        wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await,
+        "catch-up sweep saved every issue\n{}",
+        daemon.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || mirror.tables()["issues"].len()
+            == all)
+        .await,
+        "rows for every issue"
+    );
+
+    // A change announced by mail reaches the tables without a sweep.
+    let before = row_updated(&mirror, "SUP-3");
+    sim.clear_requests();
+    sim.add_comment("SUP-3", "reply by mail");
+    let uid = dovecot.append("INBOX", &mail_for("SUP-3", 1), &[]).await;
+    assert!(
+        wait_saved(&sim, &mirror, "SUP-3", Duration::from_secs(30)).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || row_updated(&mirror, "SUP-3")
+            != before)
+        .await,
+        "the issues row of SUP-3 changed"
+    );
+    assert!(
+        sim.requests().iter().all(|r| !r.path.contains("/search")),
+        "no sweep was needed"
+    );
+    let mut seen = false;
+    for _ in 0..100 {
+        let flags = dovecot.flags_of("INBOX", uid).await.unwrap_or_default();
+        if flags.iter().any(|f| f == "\\Seen") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the mail is acknowledged");
+
+    let status = daemon.terminate().await;
+    assert!(status.success(), "SIGTERM ends run with exit 0: {status:?}");
+
+    // A change without mail arrives with the next sweep (the catch-up one of the next start).
+    sim.touch("SUP-5");
+    let daemon = Daemon::start(&mirror);
+    assert!(
+        wait_saved(&sim, &mirror, "SUP-5", Duration::from_secs(60)).await,
+        "{}",
+        daemon.log()
+    );
+    let status = daemon.terminate().await;
+    assert!(status.success(), "{status:?}");
+    let out = mirror.run_ok(&["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["queue"]["depth"], 0, "{status}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_sweeps_on_its_schedule() {
+    let sim = simulator(6).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some("*/2 * * * * *".into()),
+            overlap_secs: 0,
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    let all = sim.issue_keys().len();
+    assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await);
+    sim.touch("SUP-2");
+    assert!(
+        wait_saved(&sim, &mirror, "SUP-2", Duration::from_secs(30)).await,
+        "{}",
+        daemon.log()
+    );
+    let status = daemon.terminate().await;
+    assert!(status.success(), "{status:?}");
+    sim.shutdown().await;
+}
