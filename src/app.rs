@@ -324,10 +324,18 @@ impl Context {
     }
 
     async fn fetch(&self, keys: Vec<IssueKey>) -> Result<Exit> {
+        let started = crate::state::now_ms();
         self.tracked("fetch", |progress| async move {
             let mut summary = Summary::default();
-            triggers::process_keys(&self.pipeline, keys, self.parallel, &mut summary, &progress)
-                .await?;
+            triggers::process_keys_since(
+                &self.pipeline,
+                keys,
+                started,
+                self.parallel,
+                &mut summary,
+                &progress,
+            )
+            .await?;
             self.pipeline.apply_pending().await?;
             Ok::<_, pipeline::Error>(summary)
         })

@@ -209,3 +209,54 @@ async fn run_sweeps_on_its_schedule() {
     assert!(status.success(), "{status:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_from_sweep_mail_and_a_manual_fetch_at_once_is_fetched_once() {
+    let sim = simulator(6).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some("* * * * * *".into()),
+            overlap_secs: 0,
+            extra: imap(&dovecot),
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    let all = sim.issue_keys().len();
+    assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await);
+
+    // Hold SUP-4's lock (as another writer would) while all three triggers name it.
+    let locks = jira_mirror::pipeline::lock::IssueLocks::new(&mirror.data());
+    let guard = locks.lock("SUP-4").await.expect("lock");
+    sim.clear_requests();
+    sim.add_comment("SUP-4", "one change, three triggers");
+    dovecot.append("INBOX", &mail_for("SUP-4", 7), &[]).await;
+    let sweep_listed = wait_for(Duration::from_secs(10), || {
+        sim.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/search/jql"))
+    })
+    .await;
+    assert!(sweep_listed, "a sweep ran meanwhile\n{}", daemon.log());
+    let fetch = {
+        let mut cmd = mirror.command(&["fetch", "SUP-4"]);
+        tokio::task::spawn_blocking(move || cmd.output().expect("fetch runs"))
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(guard);
+    let out = fetch.await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(wait_saved(&sim, &mirror, "SUP-4", Duration::from_secs(20)).await);
+    // Let the daemon finish whatever it queued.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let gets = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/rest/api/3/issue/SUP-4")
+        .count();
+    assert_eq!(gets, 1, "SUP-4 fetched once\n{}", daemon.log());
+    assert!(daemon.terminate().await.success());
+    sim.shutdown().await;
+}

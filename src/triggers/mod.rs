@@ -79,6 +79,24 @@ pub async fn process_keys(
     collect(pipeline, work, parallel, summary, progress).await
 }
 
+/// Like [`process_keys`], but a key whose fetch started at or after `since_ms` (by another
+/// process, e.g. the daemon, while this one waited for the issue's lock) is not fetched
+/// again: `fetch` asks for the mirror to be current as of its start, not for a second copy.
+pub async fn process_keys_since(
+    pipeline: &Pipeline,
+    keys: Vec<IssueKey>,
+    since_ms: i64,
+    parallel: usize,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<(), pipeline::Error> {
+    let work = keys.into_iter().map(|key| async move {
+        let result = pipeline.process_key_since(&key, since_ms).await;
+        (key.to_string(), result)
+    });
+    collect(pipeline, work, parallel, summary, progress).await
+}
+
 async fn collect<F>(
     pipeline: &Pipeline,
     work: impl Iterator<Item = F>,
