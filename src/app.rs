@@ -28,6 +28,7 @@ use crate::transform::rows::RowContext;
 use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
+use crate::triggers::sla_poll::{SlaPollSummary, poll_sla};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 
@@ -104,6 +105,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 Command::Mail => {
                     let ctx = Context::build(config, None).await?;
                     ctx.mail().await
+                }
+                Command::PollSla => {
+                    let ctx = Context::build(config, None).await?;
+                    ctx.poll_sla().await
                 }
                 Command::Transform { rebuild } => {
                     let ctx = Context::build_offline(config).await?;
@@ -330,6 +335,13 @@ impl Context {
         .await
     }
 
+    async fn poll_sla(&self) -> Result<Exit> {
+        self.tracked("poll-sla", |progress| async move {
+            poll_sla(&self.pipeline, self.parallel, &progress).await
+        })
+        .await
+    }
+
     async fn transform(&self, rebuild: bool) -> Result<Exit> {
         let transformer = self.pipeline.transformer().clone();
         let started = std::time::Instant::now();
@@ -450,6 +462,21 @@ impl Reported for mail::MailSummary {
             self.rejected,
             self.retry_later,
             self.issues.line()
+        )
+    }
+}
+
+impl Reported for SlaPollSummary {
+    fn counts(&self) -> (u64, u64) {
+        (self.updated + self.healed, self.failed)
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} updated, {} healed, {} skipped, {} failed",
+            self.updated, self.healed, self.skipped, self.failed
         )
     }
 }

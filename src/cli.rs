@@ -59,6 +59,8 @@ pub enum Command {
     },
     /// One pass over the mailbox: unseen Jira notifications → keys → pipeline → mark seen.
     Mail,
+    /// Refresh SLA figures and status of open issues (heals issues resolved upstream).
+    PollSla,
     /// Write the Parquet tables from raw JSON: pending changes only, or every month.
     Transform {
         /// Rebuild every month from `raw/issues` (month by month, bounded memory).

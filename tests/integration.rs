@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod mail;
 mod mail_imap;
+mod maintenance;
 mod pull;
 mod tables;
