@@ -593,6 +593,16 @@ impl State {
         self.with(|c| c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0)))
     }
 
+    /// Every saved issue's Jira id and key, by id (what `reconcile` compares with Jira's
+    /// id census).
+    pub fn issue_ids(&self) -> Result<Vec<(i64, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT issue_id, issue_key FROM issues ORDER BY issue_id")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
     /// The issues `poll-sla` looks at: open (status category not `done`) with SLA data, plus
     /// every issue saved before schema 4, whose status is not known yet (`status_category`
     /// `None`), by key.
@@ -860,6 +870,15 @@ mod tests {
         assert!(s.set_issue_status("A-4", Some("done"), true).unwrap());
         assert!(!s.set_issue_status("Z-9", Some("done"), true).unwrap());
         assert_eq!(keys(&s), [("A-1".into(), Some("new".into()))]);
+        assert_eq!(
+            s.issue_ids().unwrap(),
+            [
+                (1, "A-1".into()),
+                (2, "A-2".into()),
+                (3, "A-3".into()),
+                (4, "A-4".into())
+            ]
+        );
     }
 
     #[test]

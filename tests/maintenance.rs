@@ -1,5 +1,5 @@
 //! The maintenance commands end to end: `poll-sla` (SLA figures and statuses of open
-//! requests, self-healing).
+//! requests, self-healing) and `reconcile` (deletions and moves found by an id census).
 
 use std::collections::BTreeMap;
 
@@ -216,6 +216,125 @@ async fn poll_sla_updates_heals_skips_and_fails_and_the_tables_follow() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_removes_deleted_follows_moved_and_keeps_issues_search_lags_on() {
+    let sim = simulator_with(site(30, &["SUP", "OPS"])).await;
+    let mirror = Mirror::new(&sim);
+    let config = std::fs::read_to_string(&mirror.config_path).unwrap();
+    std::fs::write(
+        &mirror.config_path,
+        config.replace("jql = \"project = SUP\"", "jql = \"project in (SUP, OPS)\""),
+    )
+    .unwrap();
+    mirror.run_ok(&["backfill"]).await;
+    assert_eq!(mirror.saved_keys().len(), 30);
+    // SUP-1 carries the hostile attachments.
+    let attachments = |key: &str| mirror.data().join("raw/attachments").join(key);
+    assert!(attachments("SUP-1").is_dir());
+
+    sim.delete_issue("SUP-1");
+    let moved = sim.move_issue("SUP-2", "OPS");
+    let gone = sim.move_issue("SUP-3", "ELSE");
+    assert!(sim.set_searchable("SUP-4", false));
+    sim.clear_requests();
+
+    let out = mirror.run_ok(&["reconcile"]).await;
+    assert!(
+        stdout(&out).contains(
+            "reconcile: 27 in census, 30 local, 4 missing: 1 deleted, 1 moved, 1 left scope, 1 present, 0 failed"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(last_run(&mirror, "reconcile"), "ok");
+    let census: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/rest/api/3/search/jql")
+        .collect();
+    assert_eq!(census.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&census[0].body).unwrap();
+    assert_eq!(body["fields"], serde_json::json!(["id"]));
+    assert_eq!(body["maxResults"], 5000);
+
+    let saved = mirror.saved_keys();
+    for key in ["SUP-1", "SUP-2", "SUP-3", gone.as_str()] {
+        assert!(!saved.contains(&key.to_string()), "{key} still saved");
+        assert!(!attachments(key).exists(), "{key} keeps attachments");
+    }
+    assert!(saved.contains(&moved) && saved.contains(&"SUP-4".to_string()));
+    assert_eq!(saved.len(), 28);
+    assert_eq!(mirror.state_keys(), saved);
+    let tables = mirror.tables();
+    for table in tables.keys() {
+        let keys = row_keys(&tables, table);
+        for key in ["SUP-1", "SUP-2", "SUP-3"] {
+            assert!(!keys.contains(&key.to_string()), "{table} keeps {key}");
+        }
+    }
+    let issues = row_keys(&tables, "issues");
+    assert!(issues.contains(&moved) && issues.contains(&"SUP-4".to_string()));
+    assert_eq!(issues.len(), 28);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_census_that_fails_part_way_deletes_nothing() {
+    let sim = simulator_with(site(30, &["SUP"])).await;
+    let mirror = Mirror::with(&sim, impatient());
+    mirror.run_ok(&["backfill"]).await;
+    sim.delete_issue("SUP-5");
+    let files = mirror.snapshot(&sim.base_url());
+    let tables = mirror.tables();
+
+    // Short pages (fewer than asked), and every page after the first breaks.
+    sim.set_faults(Faults {
+        search_page_cap: Some(10),
+        broken_search_tokens: true,
+        ..Faults::default()
+    });
+    sim.clear_requests();
+    let out = mirror.run(&["reconcile"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("nothing was deleted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.path == "/rest/api/3/search/jql"),
+        "no issue is checked on a partial census"
+    );
+    assert!(last_run(&mirror, "reconcile").starts_with("error"));
+    assert_eq!(mirror.snapshot(&sim.base_url()), files);
+    assert_eq!(mirror.tables(), tables);
+    assert_eq!(mirror.state_keys().len(), 30);
+
+    // With every page answering, the short pages are followed to the end.
+    sim.set_faults(Faults {
+        search_page_cap: Some(10),
+        ..Faults::default()
+    });
+    sim.clear_requests();
+    let out = mirror.run_ok(&["reconcile"]).await;
+    assert!(
+        stdout(&out).contains("29 in census, 30 local, 1 missing: 1 deleted"),
+        "{}",
+        stdout(&out)
+    );
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/rest/api/3/search/jql")
+        .count();
+    assert_eq!(pages, 3);
+    assert!(mirror.issue("SUP-5").is_none());
+    assert_eq!(mirror.state_keys().len(), 29);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_commands_stop_with_status_2_on_a_wrong_token() {
     let sim = simulator_with(site(5, &["SUP"])).await;
     let secret = "wrong-maintenance-token-0815";
@@ -226,7 +345,7 @@ async fn maintenance_commands_stop_with_status_2_on_a_wrong_token() {
             ..MirrorOptions::default()
         },
     );
-    for command in ["poll-sla"] {
+    for command in ["poll-sla", "reconcile"] {
         let out = mirror.run(&[command]).await;
         assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
         assert!(stderr(&out).contains("refused the credentials"));
