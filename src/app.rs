@@ -29,6 +29,8 @@ use crate::transform::rows::RowContext;
 use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
+use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
+use crate::triggers::sla_poll::{SlaPollSummary, poll_sla};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
@@ -117,6 +119,14 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 Command::Mail => {
                     let ctx = Context::build(config, None).await?;
                     ctx.mail().await
+                }
+                Command::PollSla => {
+                    let ctx = Context::build(config, None).await?;
+                    ctx.poll_sla().await
+                }
+                Command::Reconcile => {
+                    let ctx = Context::build(config, None).await?;
+                    ctx.reconcile().await
                 }
                 Command::Transform { rebuild } => {
                     let ctx = Context::build_offline(config).await?;
@@ -384,6 +394,24 @@ impl Context {
         .await
     }
 
+    async fn poll_sla(&self) -> Result<Exit> {
+        self.tracked("poll-sla", |progress| async move {
+            poll_sla(&self.pipeline, self.parallel, &progress).await
+        })
+        .await
+    }
+
+    async fn reconcile(&self) -> Result<Exit> {
+        let options = ReconcileOptions {
+            scope: self.config.jira.jql.clone(),
+            parallel: self.parallel,
+        };
+        self.tracked("reconcile", |progress| async move {
+            reconcile(&self.pipeline, &options, &progress).await
+        })
+        .await
+    }
+
     async fn transform(&self, rebuild: bool) -> Result<Exit> {
         let transformer = self.pipeline.transformer().clone();
         let started = std::time::Instant::now();
@@ -504,6 +532,46 @@ impl Reported for mail::MailSummary {
             self.rejected,
             self.retry_later,
             self.issues.line()
+        )
+    }
+}
+
+impl Reported for SlaPollSummary {
+    fn counts(&self) -> (u64, u64) {
+        (self.updated + self.healed, self.failed)
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} updated, {} healed, {} skipped, {} failed",
+            self.updated, self.healed, self.skipped, self.failed
+        )
+    }
+}
+
+impl Reported for ReconcileSummary {
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.deleted + self.moved + self.left_scope + self.present,
+            self.failed,
+        )
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} in census, {} local, {} missing: {} deleted, {} moved, {} left scope, {} present, {} failed",
+            self.census,
+            self.local,
+            self.missing,
+            self.deleted,
+            self.moved,
+            self.left_scope,
+            self.present,
+            self.failed
         )
     }
 }

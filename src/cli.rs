@@ -61,6 +61,10 @@ pub enum Command {
     },
     /// One pass over the mailbox: unseen Jira notifications → keys → pipeline → mark seen.
     Mail,
+    /// Refresh SLA figures and status of open issues (heals issues resolved upstream).
+    PollSla,
+    /// Detect issues deleted or moved upstream (id census) and remove them locally.
+    Reconcile,
     /// Write the Parquet tables from raw JSON: pending changes only, or every month.
     Transform {
         /// Rebuild every month from `raw/issues` (month by month, bounded memory).

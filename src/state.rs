@@ -240,6 +240,15 @@ pub struct Run {
     pub issues_failed: i64,
 }
 
+/// An issue `poll-sla` looks at (see [`State::sla_poll_candidates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaCandidate {
+    /// Its identity and `updated` as saved.
+    pub issue: SavedIssue,
+    /// `new` or `indeterminate`; `None` for an issue saved before schema 4.
+    pub status_category: Option<String>,
+}
+
 /// The state database. Calls are short transactions behind a mutex.
 #[derive(Debug)]
 pub struct State {
@@ -623,6 +632,53 @@ impl State {
     /// Number of issues in the mirror.
     pub fn issue_count(&self) -> Result<i64> {
         self.with(|c| c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0)))
+    }
+
+    /// Every saved issue's Jira id and key, by id (what `reconcile` compares with Jira's
+    /// id census).
+    pub fn issue_ids(&self) -> Result<Vec<(i64, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT issue_id, issue_key FROM issues ORDER BY issue_id")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// The issues `poll-sla` looks at: open (status category not `done`) with SLA data, plus
+    /// every issue saved before schema 4, whose status is not known yet (`status_category`
+    /// `None`), by key.
+    pub fn sla_poll_candidates(&self) -> Result<Vec<SlaCandidate>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT issue_id, issue_key, updated_ms, status_category FROM issues
+                 WHERE status_category IS NULL OR (status_category <> 'done' AND has_sla <> 0)
+                 ORDER BY issue_key",
+            )?;
+            stmt.query_map([], |r| {
+                Ok(SlaCandidate {
+                    issue: saved_issue(r)?,
+                    status_category: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Records a saved issue's status category and whether it has SLA data (the rest of its
+    /// row is kept); false when no issue has this key.
+    pub fn set_issue_status(
+        &self,
+        key: &str,
+        status_category: Option<&str>,
+        has_sla: bool,
+    ) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE issues SET status_category = ?2, has_sla = ?3 WHERE issue_key = ?1",
+                params![key, status_category, has_sla],
+            )
+            .map(|n| n > 0)
+        })
     }
 
     /// The backfill in progress or last finished, if any.
@@ -1102,6 +1158,47 @@ mod tests {
         assert_eq!(s.mail_rejected("INBOX", 7).unwrap(), [4]);
         s.set_mail_cursor("INBOX", 8, 0).unwrap(); // UIDVALIDITY changed
         assert!(s.mail_rejected("INBOX", 7).unwrap().is_empty());
+    }
+
+    #[test]
+    fn sla_candidates_are_open_issues_with_sla_and_unknown_ones() {
+        let s = State::open_in_memory().unwrap();
+        let details = |cat: Option<&str>, has_sla| IssueDetails {
+            status_category: cat.map(str::to_owned),
+            has_sla,
+            ..IssueDetails::default()
+        };
+        s.record_saved_with(&issue(1, "A-1", 5), &details(Some("new"), true))
+            .unwrap();
+        s.record_saved_with(&issue(2, "A-2", 5), &details(Some("done"), true))
+            .unwrap();
+        s.record_saved_with(&issue(3, "A-3", 5), &details(Some("indeterminate"), false))
+            .unwrap();
+        s.record_saved_with(&issue(4, "A-4", 5), &details(None, false))
+            .unwrap();
+        let keys = |s: &State| -> Vec<(String, Option<String>)> {
+            s.sla_poll_candidates()
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.issue.issue_key, c.status_category))
+                .collect()
+        };
+        assert_eq!(
+            keys(&s),
+            [("A-1".into(), Some("new".into())), ("A-4".into(), None)]
+        );
+        assert!(s.set_issue_status("A-4", Some("done"), true).unwrap());
+        assert!(!s.set_issue_status("Z-9", Some("done"), true).unwrap());
+        assert_eq!(keys(&s), [("A-1".into(), Some("new".into()))]);
+        assert_eq!(
+            s.issue_ids().unwrap(),
+            [
+                (1, "A-1".into()),
+                (2, "A-2".into()),
+                (3, "A-3".into()),
+                (4, "A-4".into())
+            ]
+        );
     }
 
     #[test]

@@ -260,3 +260,58 @@ async fn one_key_from_sweep_mail_and_a_manual_fetch_at_once_is_fetched_once() {
     assert!(daemon.terminate().await.success());
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reconciles_on_its_schedule_deleted_gone_moved_under_its_new_key_only() {
+    let sim = simulator_with(jira_mirror::simulator::SimConfig {
+        issues: 10,
+        projects: vec!["SUP".into(), "OPS".into()],
+        ..Default::default()
+    })
+    .await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            extra: "\n[reconcile]\nschedule = \"*/2 * * * * *\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let config = std::fs::read_to_string(&mirror.config_path).unwrap();
+    std::fs::write(
+        &mirror.config_path,
+        config.replace("jql = \"project = SUP\"", "jql = \"project in (SUP, OPS)\""),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&mirror);
+    let all = sim.issue_keys().len();
+    assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await);
+    let sup: Vec<String> = sim
+        .issue_keys()
+        .into_iter()
+        .filter(|k| k.starts_with("SUP-"))
+        .collect();
+    let (gone, mover) = (sup[0].clone(), sup[1].clone());
+    sim.delete_issue(&gone);
+    let moved = sim.move_issue(&mover, "OPS");
+    assert!(!moved.is_empty());
+    let done = wait_for(Duration::from_secs(30), || {
+        let keys = mirror.saved_keys();
+        !keys.contains(&gone) && !keys.contains(&mover) && keys.contains(&moved)
+    })
+    .await;
+    assert!(done, "{:?}\n{}", mirror.saved_keys(), daemon.log());
+    let in_tables = |key: &str| {
+        let quoted = format!("\"{key}\"");
+        mirror.tables()["issues"].iter().any(|r| r["issue_key"] == quoted)
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || !in_tables(&gone)
+            && !in_tables(&mover)
+            && in_tables(&moved))
+        .await,
+        "rows follow"
+    );
+    assert!(daemon.terminate().await.success());
+    sim.shutdown().await;
+}

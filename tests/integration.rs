@@ -8,5 +8,6 @@ mod cli;
 mod daemon;
 mod mail;
 mod mail_imap;
+mod maintenance;
 mod pull;
 mod tables;

@@ -45,10 +45,10 @@ use crate::config::Config;
 use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::state::{self, Pushed, now_ms};
-use crate::triggers::Summary;
 use crate::triggers::mail::extract::Notification;
 use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, scope_projects};
 use crate::triggers::mail::watch::{WatchOptions, watch};
+use crate::triggers::{Summary, reconcile, sla_poll};
 use queue::Queue;
 
 /// Wait before retrying a key that failed because Jira was failing.
@@ -96,12 +96,25 @@ pub struct DaemonOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scheduled {
     Sweep,
+    SlaPoll,
+    Reconcile,
 }
 
 impl Scheduled {
+    /// As in the config (`[sla_poll]`) and, for runs, as the command (`poll-sla`).
     fn name(self) -> &'static str {
         match self {
             Scheduled::Sweep => "sweep",
+            Scheduled::SlaPoll => "sla_poll",
+            Scheduled::Reconcile => "reconcile",
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Scheduled::Sweep => "sweep",
+            Scheduled::SlaPoll => "poll-sla",
+            Scheduled::Reconcile => "reconcile",
         }
     }
 }
@@ -169,6 +182,22 @@ pub async fn run(
         sweep_rx,
         stop.clone(),
     ));
+    for (kind, schedule) in [
+        (Scheduled::SlaPoll, config.sla_poll.schedule.clone()),
+        (Scheduled::Reconcile, config.reconcile.schedule.clone()),
+    ] {
+        let (tx, rx) = mpsc::channel::<()>(1);
+        add_job(&scheduler, kind, schedule, tx).await?;
+        tasks.spawn(maintenance_runner(
+            kind,
+            pipeline.clone(),
+            config.clone(),
+            options.parallel,
+            rx,
+            tables.clone(),
+            stop.clone(),
+        ));
+    }
     scheduler
         .start()
         .await
@@ -337,6 +366,82 @@ async fn sweep_runner(
                     tracing::warn!(error = %e, "Sweep failed; the next tick retries.");
                 }
                 state.finish_run(run, &format!("error: {e}"), 0, 0)?;
+            }
+        }
+    }
+}
+
+/// Runs `poll-sla` or `reconcile` for each tick until shutdown (they work through the
+/// pipeline, under the same per-issue locks as the workers). A failed run is logged and
+/// recorded; a fatal one stops the daemon.
+async fn maintenance_runner(
+    kind: Scheduled,
+    pipeline: Pipeline,
+    config: Arc<Config>,
+    parallel: usize,
+    mut ticks: mpsc::Receiver<()>,
+    tables: Arc<Notify>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let progress = indicatif::ProgressBar::hidden();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            tick = ticks.recv() => if tick.is_none() { return Ok(()) },
+        }
+        let state = pipeline.state();
+        let run = state.start_run(kind.command())?;
+        let result = match kind {
+            Scheduled::SlaPoll => sla_poll::poll_sla(&pipeline, parallel, &progress)
+                .await
+                .map(|s| {
+                    (
+                        format!(
+                            "{} updated, {} healed, {} skipped, {} failed",
+                            s.updated, s.healed, s.skipped, s.failed
+                        ),
+                        s.updated + s.healed,
+                        s.failed,
+                    )
+                })
+                .map_err(reconcile::Error::Pipeline),
+            Scheduled::Reconcile => {
+                let options = reconcile::ReconcileOptions {
+                    scope: config.jira.jql.clone(),
+                    parallel,
+                };
+                reconcile::reconcile(&pipeline, &options, &progress).await.map(|s| {
+                    (
+                        format!("{} in census, {} missing: {} deleted, {} moved, {} left scope, {} present, {} failed", s.census, s.missing, s.deleted, s.moved, s.left_scope, s.present, s.failed),
+                        s.deleted + s.moved + s.left_scope,
+                        s.failed,
+                    )
+                })
+            }
+            Scheduled::Sweep => unreachable!("the sweep has its own runner"),
+        };
+        tables.notify_one();
+        match result {
+            Ok((line, changed, failed)) => {
+                tracing::info!(job = kind.name(), summary = %line, "Scheduled run done.");
+                let outcome = if failed == 0 { "ok" } else { "partial" };
+                state.finish_run(
+                    run,
+                    outcome,
+                    i64::try_from(changed).unwrap_or(i64::MAX),
+                    i64::try_from(failed).unwrap_or(i64::MAX),
+                )?;
+            }
+            Err(reconcile::Error::Pipeline(e)) if e.is_fatal() => {
+                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
+                return Err(e.into());
+            }
+            Err(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                tracing::warn!(job = kind.name(), error = %e, cause, "Scheduled run failed; the next tick retries.");
+                state.finish_run(run, &format!("error: {e}: {cause}"), 0, 0)?;
             }
         }
     }

@@ -81,12 +81,24 @@ impl JiraClient {
     /// `GET /rest/api/3/issue/{key}?expand=changelog` (all fields); `None` on 404. The answer's
     /// `key` may differ from the one asked for: Jira follows moved issues without a redirect.
     pub async fn get_issue(&self, key: &str) -> Result<Option<Value>> {
-        let path = format!("/rest/api/3/issue/{key}");
         let query = [
             ("fields", "*all".to_string()),
             ("expand", "changelog".to_string()),
         ];
-        match self.get_json(&path, &query).await {
+        self.get_issue_with(key, &query).await
+    }
+
+    /// `GET /rest/api/3/issue/{key}?fields=<fields>` (e.g. `status,updated`): a light look at
+    /// an issue, without changelog; `None` on 404. `key` may also be a numeric id, and like
+    /// [`JiraClient::get_issue`] the answer's key may differ from the one asked for.
+    pub async fn get_issue_fields(&self, key: &str, fields: &str) -> Result<Option<Value>> {
+        self.get_issue_with(key, &[("fields", fields.to_string())])
+            .await
+    }
+
+    async fn get_issue_with(&self, key: &str, query: &[(&str, String)]) -> Result<Option<Value>> {
+        let path = format!("/rest/api/3/issue/{key}");
+        match self.get_json(&path, query).await {
             Ok(v) => Ok(Some(v)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -163,6 +163,11 @@ impl Pipeline {
         &self.jira
     }
 
+    /// The `[jira_sla]` (JSM) client, if configured.
+    pub fn sla_client(&self) -> Option<&JiraClient> {
+        self.sla.as_ref()
+    }
+
     /// The state database.
     pub fn state(&self) -> &Arc<State> {
         &self.state
@@ -265,22 +270,86 @@ impl Pipeline {
 
     /// The body of [`Pipeline::delete_local`]; the caller holds the issue's lock.
     fn remove_local(&self, key: &IssueKey) -> Result<()> {
-        let created = match self.state.created_ms(key.as_str())? {
-            Some(ms) => Some(ms),
-            None => self
-                .store
-                .load_issue(key)
-                .ok()
-                .flatten()
-                .and_then(|v| v["fields"]["created"].as_str().and_then(jira_time_ms)),
-        };
-        if let Some(ms) = created {
+        if let Some(ms) = self.created_ms(key, None)? {
             self.transformer.mark(key.as_str(), ms)?;
         }
         self.store.remove_issue(key)?;
         self.state.record_deleted(key.as_str())?;
         tracing::info!(%key, "Issue deleted upstream; local copy removed.");
         Ok(())
+    }
+
+    /// Rewrites the SLA overlay (`mirror.sla`, from fresh `/sla` values; `None` when the issue
+    /// is no longer a service request) and, when given, `fields.status` of the saved issue,
+    /// atomically, and marks its table rows pending. Nothing is written when both equal what
+    /// is saved. True when the issue was rewritten. The issue must be saved already.
+    pub async fn refresh_sla(
+        &self,
+        key: &IssueKey,
+        sla: Option<Vec<Value>>,
+        status: Option<&Value>,
+    ) -> Result<bool> {
+        let _guard = self.locks.lock(key.as_str()).await?;
+        let Some(mut issue) = self.store.load_issue(key)? else {
+            return Err(Error::Invalid {
+                issue: key.to_string(),
+                message: "no saved copy to refresh".into(),
+            });
+        };
+        let sla = sla_overlay(sla);
+        let status = status.filter(|s| issue["fields"]["status"] != **s);
+        if issue[OVERLAY_KEY]["sla"] == sla && status.is_none() {
+            return Ok(false);
+        }
+        issue[OVERLAY_KEY]["sla"] = sla;
+        if let Some(status) = status {
+            issue["fields"]["status"] = status.clone();
+        }
+        // Pending before the raw JSON changes, as in `save`.
+        if let Some(created) = self.created_ms(key, Some(&issue))? {
+            self.transformer.mark(key.as_str(), created)?;
+        }
+        self.store.save_issue(key, &issue)?;
+        let (status_category, has_sla) = saved_status(&issue);
+        self.state
+            .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
+        tracing::debug!(%key, "SLA overlay refreshed.");
+        Ok(true)
+    }
+
+    /// Reads the saved copy of `key` and records its status category and whether it has SLA
+    /// data in the state (issues saved before schema 4 lack them). `None` when there is no
+    /// saved copy.
+    pub fn record_saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
+        let Some(issue) = self.store.load_issue(key)? else {
+            return Ok(None);
+        };
+        let (status_category, has_sla) = saved_status(&issue);
+        self.state
+            .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
+        Ok(Some(SavedStatus {
+            status_category,
+            has_sla,
+        }))
+    }
+
+    /// The creation time of a saved issue: from the state, else from its JSON (`raw`, or the
+    /// saved copy).
+    fn created_ms(&self, key: &IssueKey, raw: Option<&Value>) -> Result<Option<i64>> {
+        if let Some(ms) = self.state.created_ms(key.as_str())? {
+            return Ok(Some(ms));
+        }
+        let created = |v: &Value| v["fields"]["created"].as_str().and_then(jira_time_ms);
+        Ok(match raw {
+            Some(v) => created(v),
+            None => self
+                .store
+                .load_issue(key)
+                .ok()
+                .flatten()
+                .as_ref()
+                .and_then(created),
+        })
     }
 
     async fn save(
@@ -307,13 +376,13 @@ impl Pipeline {
         }
 
         let attachments = self.sync_attachments(&key, &issue).await?;
-        let has_sla = sla.as_ref().is_some_and(|values| !values.is_empty());
         issue[OVERLAY_KEY] = json!({
             "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
             "remote_links": remote_links,
-            "sla": sla.map(|values| json!({ "source": "jsm", "values": values })),
+            "sla": sla_overlay(sla),
             "attachments": attachments,
         });
+        let (status_category, has_sla) = saved_status(&issue);
         // Pending before the raw JSON changes: a crash from here on is repaired at next start.
         if let Some(created) = meta.created_ms {
             self.transformer.mark(key.as_str(), created)?;
@@ -336,9 +405,7 @@ impl Pipeline {
             },
             &IssueDetails {
                 created_ms: meta.created_ms,
-                status_category: issue["fields"]["status"]["statusCategory"]["key"]
-                    .as_str()
-                    .map(str::to_owned),
+                status_category,
                 has_sla,
                 fetched_ms,
             },
@@ -427,6 +494,34 @@ impl Pipeline {
             .and_then(|v| v[OVERLAY_KEY]["attachments"].as_array().cloned())
             .unwrap_or_default()
     }
+}
+
+/// What the state keeps of a saved issue's status (see [`Pipeline::record_saved_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedStatus {
+    /// `fields.status.statusCategory.key` (`new`, `indeterminate`, `done`).
+    pub status_category: Option<String>,
+    /// Whether the SLA overlay holds at least one SLA.
+    pub has_sla: bool,
+}
+
+/// The `mirror.sla` overlay for the values of `/rest/servicedeskapi/request/{key}/sla`.
+fn sla_overlay(values: Option<Vec<Value>>) -> Value {
+    values.map_or(
+        Value::Null,
+        |values| json!({ "source": "jsm", "values": values }),
+    )
+}
+
+/// The status category and whether there is SLA data, from a saved issue's JSON.
+fn saved_status(issue: &Value) -> (Option<String>, bool) {
+    let category = issue["fields"]["status"]["statusCategory"]["key"]
+        .as_str()
+        .map(str::to_owned);
+    let has_sla = issue[OVERLAY_KEY]["sla"]["values"]
+        .as_array()
+        .is_some_and(|v| !v.is_empty());
+    (category, has_sla)
 }
 
 /// The identity of an issue as Jira sent it.

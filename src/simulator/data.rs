@@ -20,7 +20,7 @@
 //! current key and status, so a moved or deleted issue is reflected everywhere, like in Jira.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{FixedOffset, TimeZone};
 use rand::{RngExt, SeedableRng};
@@ -750,6 +750,8 @@ pub(crate) struct Store {
     next_attachment_id: u64,
     next_remote_link_id: u64,
     rng: ChaCha8Rng,
+    /// Ids of issues search does not return (index lag); `GET` still finds them.
+    pub hidden: HashSet<u64>,
 }
 
 fn issue_rng(seed: u64, index: u64) -> ChaCha8Rng {
@@ -953,6 +955,7 @@ impl Store {
             next_attachment_id: 10_000,
             next_remote_link_id: 10_000,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_3A7A_7105),
+            hidden: HashSet::new(),
         };
 
         // Phase 1: plans (instants, parents) per issue.
@@ -1920,13 +1923,23 @@ impl Store {
         t
     }
 
-    /// Appends one history (alternately a summary and a priority change) and bumps `updated`.
-    pub(crate) fn touch(&mut self, key: &str) -> Option<i64> {
-        let id = self.resolve(key)?;
+    /// A live issue by key or id, to change it.
+    fn issue_mut(&mut self, key: &str) -> Option<&mut Issue> {
+        self.resolve(key).and_then(|id| self.issues.get_mut(&id))
+    }
+
+    /// The id and a random author of a new history.
+    fn next_history(&mut self) -> (u64, usize) {
         let hid = self.next_history_id;
         self.next_history_id += 1;
-        let author = self.rng.random_range(0..PEOPLE.len());
-        let issue = self.issues.get_mut(&id)?;
+        (hid, self.rng.random_range(0..PEOPLE.len()))
+    }
+
+    /// Appends one history (alternately a summary and a priority change) and bumps `updated`.
+    pub(crate) fn touch(&mut self, key: &str) -> Option<i64> {
+        self.resolve(key)?;
+        let (hid, author) = self.next_history();
+        let issue = self.issue_mut(key)?;
         let t = Store::bump(issue);
         issue.edits += 1;
         let change = if issue.edits % 2 == 1 {
@@ -1956,13 +1969,67 @@ impl Store {
 
     /// Forces `updated`.
     pub(crate) fn set_updated(&mut self, key: &str, epoch_ms: i64) -> bool {
-        match self.resolve(key).and_then(|id| self.issues.get_mut(&id)) {
-            Some(i) => {
-                i.updated_ms = epoch_ms;
-                true
-            }
-            None => false,
+        self.issue_mut(key)
+            .map(|i| i.updated_ms = epoch_ms)
+            .is_some()
+    }
+
+    /// Measures the ongoing SLA cycles `by_ms` later, without touching `updated` (Jira's SLA
+    /// clocks run between edits). False if the issue does not exist.
+    pub(crate) fn advance_sla(&mut self, key: &str, by_ms: i64) -> bool {
+        self.issue_mut(key)
+            .map(|i| i.sla.measured_at = i.sla.measured_at.saturating_add(by_ms))
+            .is_some()
+    }
+
+    /// Moves an issue to Done with a resolution (one history), stops its open SLA cycles and
+    /// bumps `updated`, like a resolution in Jira. `None` if it does not exist.
+    pub(crate) fn resolve_issue(&mut self, key: &str) -> Option<i64> {
+        let current = self.issue_mut(key)?;
+        if current.status == DONE {
+            return Some(current.updated_ms);
         }
+        let (hid, author) = self.next_history();
+        let issue = self.issue_mut(key)?;
+        let t = Store::bump(issue);
+        let (from_id, from_name, from_cat) = STATUSES[issue.status];
+        let (to_id, to_name, to_cat) = STATUSES[DONE];
+        let r = 0;
+        issue.histories.push(History {
+            id: hid,
+            author,
+            at: t,
+            items: vec![
+                item(
+                    "status",
+                    "status",
+                    st(from_id),
+                    st(from_name),
+                    st(to_id),
+                    st(to_name),
+                ),
+                item(
+                    "resolution",
+                    "resolution",
+                    None,
+                    None,
+                    st(RESOLUTIONS[r].0),
+                    st(RESOLUTIONS[r].1),
+                ),
+            ],
+        });
+        if from_cat != to_cat {
+            issue.status_change_ms = t;
+        }
+        issue.status = DONE;
+        issue.resolution = Some(r);
+        issue.resolution_ms = Some(t);
+        for cycles in [&mut issue.sla.first_response, &mut issue.sla.resolution] {
+            for c in cycles.iter_mut().filter(|c| c.1.is_none()) {
+                c.1 = Some(t.max(c.0));
+            }
+        }
+        Some(t)
     }
 
     /// Adds a public comment with `text` and bumps `updated`.

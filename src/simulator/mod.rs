@@ -26,7 +26,12 @@
 //!   silently skips unknown keys (Jira would answer 400).
 //! - Without `ORDER BY` results are in id order; `ORDER BY x` without direction is ascending.
 //! - A search page is capped at 100 issues when any field besides `id`/`key` or `expand=changelog`
-//!   is asked for, else at 5000; `maxResults=0` is treated as 1.
+//!   is asked for, else at 5000 (`fields` defaults to `id`); `maxResults=0` is treated as 1.
+//!   [`Faults::search_page_cap`] makes pages shorter still, [`Faults::broken_search_tokens`]
+//!   breaks every page after the first.
+//! - SLA clocks stand still unless a test moves them ([`Simulator::advance_sla`]); they do not
+//!   change `updated`. [`Simulator::resolve_issue`] stops them and does change `updated`.
+//! - [`Simulator::set_searchable`] hides an issue from search only (index lag).
 //! - The JSM account ([`SimConfig::sla_email`]) may call the SLA endpoint and `/myself` (so a
 //!   credential check can verify it); every other endpoint answers it 401.
 //! - Issues whose number (at creation) is a multiple of 7 are not customer requests: the SLA
@@ -143,6 +148,12 @@ pub struct Faults {
     pub rate_garbled: f64,
     /// When true every request gets 503 without `Retry-After`.
     pub outage: bool,
+    /// At most this many issues per search page, whatever `maxResults` allows: Jira may
+    /// return fewer than asked (JRACLOUD-92183), so clients must follow `nextPageToken`.
+    pub search_page_cap: Option<usize>,
+    /// When true every search request that carries a `nextPageToken` gets a 500: a listing
+    /// that breaks after its first page (e.g. an id census that must not be trusted).
+    pub broken_search_tokens: bool,
 }
 
 /// One request as the simulator saw and answered it.
@@ -351,6 +362,35 @@ impl Simulator {
             .store
             .move_issue(key, new_project)
             .unwrap_or_default()
+    }
+
+    /// Runs the issue's SLA clocks `by_ms` forward (ongoing cycles' elapsed and remaining
+    /// time) without changing `updated`, as Jira's SLA figures change between edits. False if
+    /// the issue does not exist.
+    pub fn advance_sla(&self, key: &str, by_ms: i64) -> bool {
+        self.shared.lock().store.advance_sla(key, by_ms)
+    }
+
+    /// Resolves an issue: status Done, resolution Done, open SLA cycles stopped, one history,
+    /// `updated` set to now (returned in epoch ms; 0 if the issue does not exist). An issue
+    /// already done is left alone.
+    pub fn resolve_issue(&self, key: &str) -> i64 {
+        self.shared.lock().store.resolve_issue(key).unwrap_or(0)
+    }
+
+    /// Hides an issue from search (`hidden = true`) or shows it again, like Jira's index lag:
+    /// `GET /issue/{key}` still finds a hidden issue. False if the issue does not exist.
+    pub fn set_searchable(&self, key: &str, searchable: bool) -> bool {
+        let mut st = self.shared.lock();
+        let Some(id) = st.store.find(key).map(|i| i.id) else {
+            return false;
+        };
+        if searchable {
+            st.store.hidden.remove(&id);
+        } else {
+            st.store.hidden.insert(id);
+        }
+        true
     }
 
     /// Stops both listeners and waits for them (in-flight requests get a short grace period).
@@ -1265,6 +1305,105 @@ mod tests {
         }
         let seqs: Vec<u64> = h.sim.requests().iter().map(|r| r.seq).collect();
         assert_eq!(seqs, (0..40).collect::<Vec<_>>());
+        h.sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn id_census_short_pages_broken_tokens_hidden_issues_and_sla_clocks() {
+        let h = H::new(small()).await;
+        // `fields` defaults to `id`; id-only pages go up to 5000.
+        let (s, v) = h
+            .search(&json!({"jql": "project = SUP", "maxResults": 5000}))
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(v["issues"].as_array().unwrap().len(), 40);
+        assert_eq!(v["issues"][0]["fields"], json!({}));
+        assert!(v["issues"][0]["id"].is_string());
+        let (_, v) = h
+            .search(&json!({"jql": "project = SUP", "maxResults": 5000, "fields": ["*all"]}))
+            .await;
+        assert_eq!(v["issues"].as_array().unwrap().len(), 40, "40 < 100");
+
+        // Short pages: the token must be followed.
+        h.sim.set_faults(Faults {
+            search_page_cap: Some(15),
+            ..Faults::default()
+        });
+        let (_, p1) = h
+            .search(&json!({"jql": "project = SUP", "maxResults": 5000, "fields": ["id"]}))
+            .await;
+        assert_eq!(p1["issues"].as_array().unwrap().len(), 15);
+        let token = p1["nextPageToken"].as_str().unwrap().to_string();
+        let body = json!({"jql": "project = SUP", "maxResults": 5000, "fields": ["id"], "nextPageToken": token});
+        let (s, p2) = h.search(&body).await;
+        assert_eq!((s, p2["issues"].as_array().unwrap().len()), (200, 15));
+        h.sim.set_faults(Faults {
+            search_page_cap: Some(15),
+            broken_search_tokens: true,
+            ..Faults::default()
+        });
+        assert_eq!(h.search(&body).await.0, 500);
+        h.sim.set_faults(Faults::default());
+
+        // Hidden from search, still found by GET.
+        assert!(h.sim.set_searchable("SUP-5", false));
+        assert!(
+            !h.search_keys("project = SUP")
+                .await
+                .contains(&"SUP-5".to_string())
+        );
+        assert_eq!(h.get("/rest/api/3/issue/SUP-5").await.status(), 200);
+        assert!(h.sim.set_searchable("SUP-5", true));
+        assert!(
+            h.search_keys("project = SUP")
+                .await
+                .contains(&"SUP-5".to_string())
+        );
+        assert!(!h.sim.set_searchable("NOPE-1", false));
+
+        // SLA clocks run without `updated`; a resolution stops them and bumps `updated`.
+        let open = h
+            .sim
+            .issue_keys()
+            .into_iter()
+            .find(|k| {
+                let v = h.sim.issue(k).unwrap();
+                v["fields"]["status"]["statusCategory"]["key"] != "done"
+                    && !v["fields"]["customfield_10031"].is_null()
+                    && v["fields"]["customfield_10031"]["ongoingCycle"].is_object()
+            })
+            .expect("an open service request");
+        let sla_path = format!("/rest/servicedeskapi/request/{open}/sla");
+        let sla = |v: &Value| {
+            v["values"][1]["ongoingCycle"]["elapsedTime"]["millis"]
+                .as_i64()
+                .unwrap()
+        };
+        let get_sla = || async {
+            let r = h
+                .http
+                .get(h.url(&sla_path))
+                .basic_auth(&h.cfg.sla_email, Some(&h.cfg.sla_api_token))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        };
+        let before = get_sla().await;
+        let updated = h.sim.issue(&open).unwrap()["fields"]["updated"].clone();
+        assert!(h.sim.advance_sla(&open, 60_000));
+        let after = get_sla().await;
+        assert_eq!(sla(&after), sla(&before) + 60_000);
+        assert_eq!(h.sim.issue(&open).unwrap()["fields"]["updated"], updated);
+        let t = h.sim.resolve_issue(&open);
+        assert!(t > 0);
+        let v = h.sim.issue(&open).unwrap();
+        assert_eq!(v["fields"]["status"]["statusCategory"]["key"], "done");
+        assert!(!v["fields"]["resolution"].is_null());
+        assert_ne!(v["fields"]["updated"], updated);
+        let done = get_sla().await;
+        assert!(done["values"][1].get("ongoingCycle").is_none());
+        assert_eq!(h.sim.resolve_issue("NOPE-1"), 0);
         h.sim.shutdown().await;
     }
 }

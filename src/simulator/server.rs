@@ -474,7 +474,7 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
     } else {
         100
     };
-    let max = req.max_results.unwrap_or(50).clamp(1, cap) as usize;
+    let mut max = req.max_results.unwrap_or(50).clamp(1, cap) as usize;
     let mode = if changelog {
         ChangelogMode::Capped
     } else {
@@ -483,6 +483,15 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
 
     let (issues, total) = {
         let st = ctx.shared.lock();
+        if st.faults.broken_search_tokens && offset > 0 {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error (search index).",
+            );
+        }
+        if let Some(limit) = st.faults.search_page_cap {
+            max = max.min(limit.max(1));
+        }
         if let Some(p) = query.projects().find(|p| !st.store.has_project(p)) {
             return bad_request(format!(
                 "The value '{p}' does not exist for the field 'project'."
@@ -492,7 +501,7 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
             .store
             .issues
             .values()
-            .filter(|i| query.matches(*i))
+            .filter(|i| query.matches(*i) && !st.store.hidden.contains(&i.id))
             .collect();
         hits.sort_by(|a, b| query.compare(*a, *b));
         let page: Vec<Value> = hits

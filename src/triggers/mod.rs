@@ -1,6 +1,8 @@
-//! Triggers: the things that decide *which* issues to run through the pipeline. This issue
-//! brings the two pull triggers, the incremental [`sweep`] and the full [`backfill`]; the
-//! mailbox and webhook triggers feed the same [`process_listed`] / [`process_keys`] helpers.
+//! Triggers: the things that decide *which* issues to run through the pipeline: the two pull
+//! triggers, the incremental [`sweep`] and the full [`backfill`]; the maintenance passes
+//! [`sla_poll`] (SLA figures of open requests) and [`reconcile`] (deletions and moves found by
+//! an id census); the mailbox and webhook triggers feed the same [`process_listed`] /
+//! [`process_keys`] helpers.
 //!
 //! A failed issue is not a failed run (STYLE.md habit 9): it is logged, recorded in the state
 //! database with its attempt count and retried by the next sweep, while the batch goes on.
@@ -8,6 +10,8 @@
 
 pub mod backfill;
 pub mod mail;
+pub mod reconcile;
+pub mod sla_poll;
 pub mod sweep;
 
 use futures::StreamExt;

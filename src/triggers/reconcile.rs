@@ -1,0 +1,282 @@
+//! `reconcile`: find issues deleted or moved upstream that no trigger reported.
+//!
+//! Jira sends no notice a sweep can see when an issue is deleted, and a moved issue leaves
+//! its old key behind. Reconcile takes an **id census** of the scope (`jira.jql`): every issue
+//! id, through `/rest/api/3/search/jql` with `fields=id` and `maxResults=5000`, following
+//! `nextPageToken` to the last page whatever the page sizes (FACTS.md §1a). The census must be
+//! complete before anything is deleted: a page that fails after the client's retries, a token
+//! seen before, a malformed page or too many pages abort the whole command.
+//!
+//! Each saved issue the census does not list under its saved key (its id is absent, or the
+//! census names another key for it: Jira returns `key` beside `id`) is then asked for by id
+//! (`GET /issue/{id}`), because search lags behind writes and a missing id proves nothing by
+//! itself:
+//!
+//! - 404 → the issue is deleted: raw JSON, attachments and table rows go → **deleted**;
+//! - found under another key in a project of the scope → fetched through the pipeline, which
+//!   moves its files and removes the old key → **moved**;
+//! - found in a project outside the scope → the local copy is removed → **left_scope**;
+//! - found under the same key (index lag) → fetched again → **present**;
+//! - an error → nothing removed, recorded as a failure → **failed**.
+//!
+//! The projects of the scope come from [`scope_projects`]; a scope that names none accepts
+//! every project.
+
+use std::collections::{BTreeMap, HashSet};
+
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use serde_json::Value;
+
+use crate::jira::{self, JiraClient, jql};
+use crate::key::IssueKey;
+use crate::pipeline::{self, Outcome, Pipeline};
+use crate::triggers::mail::pass::scope_projects;
+
+/// Issues per census page: Jira's ceiling for id-only searches.
+pub const CENSUS_PAGE_SIZE: u32 = 5000;
+/// Census pages before we decide the server is looping (short pages included).
+const MAX_CENSUS_PAGES: usize = 100_000;
+/// The path the census reads, for error messages.
+const SEARCH_PATH: &str = "/rest/api/3/search/jql";
+
+/// Errors that stop a reconcile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The census could not be completed, so nothing was deleted.
+    #[error("the id census of the scope failed, so nothing was deleted")]
+    Census(#[source] jira::Error),
+    /// A fatal error (credentials, state database) while checking missing issues.
+    #[error("reconcile stopped")]
+    Pipeline(#[from] pipeline::Error),
+}
+
+/// How a reconcile runs.
+#[derive(Debug, Clone)]
+pub struct ReconcileOptions {
+    /// The scope JQL (`jira.jql`).
+    pub scope: String,
+    /// Missing issues checked at once.
+    pub parallel: usize,
+}
+
+/// What a reconcile found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReconcileSummary {
+    /// Issue ids in Jira's census of the scope.
+    pub census: u64,
+    /// Issues in the mirror.
+    pub local: u64,
+    /// Issues in the mirror the census does not list under their saved key (each checked
+    /// by id).
+    pub missing: u64,
+    /// Issues deleted upstream, removed locally.
+    pub deleted: u64,
+    /// Issues found under a new key in the scope, saved under it.
+    pub moved: u64,
+    /// Issues now in a project outside the scope, removed locally.
+    pub left_scope: u64,
+    /// Issues that still exist under their key (search lagging), fetched again.
+    pub present: u64,
+    /// Issues whose check failed (nothing removed; recorded).
+    pub failed: u64,
+}
+
+/// What the check of one missing issue found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Deleted,
+    Moved,
+    LeftScope,
+    Present,
+}
+
+/// Runs one reconcile: census, then a check of every saved issue missing from it.
+pub async fn reconcile(
+    pipeline: &Pipeline,
+    options: &ReconcileOptions,
+    progress: &ProgressBar,
+) -> Result<ReconcileSummary, Error> {
+    let query = jql::all(&options.scope, None);
+    tracing::info!(jql = %query, "Id census started.");
+    let census = census(pipeline.jira(), &query)
+        .await
+        .map_err(Error::Census)?;
+    let local = pipeline
+        .state()
+        .issue_ids()
+        .map_err(pipeline::Error::from)?;
+    let missing = missing(&local, &census);
+    let mut summary = ReconcileSummary {
+        census: census.len() as u64,
+        local: local.len() as u64,
+        missing: missing.len() as u64,
+        ..ReconcileSummary::default()
+    };
+    tracing::info!(
+        census = summary.census,
+        local = summary.local,
+        missing = summary.missing,
+        "Id census complete."
+    );
+
+    let projects = scope_projects(&options.scope);
+    let projects = &projects;
+    let work = missing.into_iter().map(|(id, key)| async move {
+        let result = check(pipeline, id, &key, projects).await;
+        (key, result)
+    });
+    let mut results = futures::stream::iter(work).buffer_unordered(options.parallel.max(1));
+    while let Some((key, result)) = results.next().await {
+        match result {
+            Ok(Checked::Deleted) => summary.deleted += 1,
+            Ok(Checked::Moved) => summary.moved += 1,
+            Ok(Checked::LeftScope) => summary.left_scope += 1,
+            Ok(Checked::Present) => summary.present += 1,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                summary.failed += 1;
+                tracing::warn!(%key, error = %e, "Check of an issue missing from the census failed; kept.");
+                pipeline
+                    .state()
+                    .record_failure(&key, &e.to_string())
+                    .map_err(pipeline::Error::from)?;
+            }
+        }
+        progress.inc(1);
+    }
+    pipeline.apply_pending().await?;
+    tracing::info!(
+        deleted = summary.deleted,
+        moved = summary.moved,
+        left_scope = summary.left_scope,
+        present = summary.present,
+        failed = summary.failed,
+        "Reconcile finished."
+    );
+    Ok(summary)
+}
+
+/// Every issue id of `query` with its key when Jira sends one, page by page until the last
+/// one. Any failure is an error: a partial census must never be taken for a complete one.
+pub async fn census(jira: &JiraClient, query: &str) -> jira::Result<BTreeMap<i64, Option<String>>> {
+    let mut ids = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_CENSUS_PAGES {
+        let page = jira
+            .search_page(query, token.as_deref(), &["id"], None, CENSUS_PAGE_SIZE)
+            .await?;
+        for issue in &page.issues {
+            let id = issue_id(issue).ok_or_else(|| protocol("an issue without a numeric id"))?;
+            ids.insert(id, issue["key"].as_str().map(str::to_owned));
+        }
+        match page.next_page_token {
+            None => return Ok(ids),
+            Some(next) if !seen.insert(next.clone()) => {
+                return Err(protocol("a nextPageToken came back a second time"));
+            }
+            Some(next) => token = Some(next),
+        }
+    }
+    Err(protocol(&format!(
+        "more than {MAX_CENSUS_PAGES} census pages; the server seems to loop"
+    )))
+}
+
+/// The saved `(id, key)`s the census does not list under their saved key: id absent, or
+/// listed with another key (a census without keys only tells absence).
+fn missing(local: &[(i64, String)], census: &BTreeMap<i64, Option<String>>) -> Vec<(i64, String)> {
+    local
+        .iter()
+        .filter(|(id, key)| match census.get(id) {
+            None => true,
+            Some(listed) => listed.as_ref().is_some_and(|k| k != key),
+        })
+        .cloned()
+        .collect()
+}
+
+/// Checks one saved issue (`id`, saved as `saved_key`) that the census did not list.
+async fn check(
+    pipeline: &Pipeline,
+    id: i64,
+    saved_key: &str,
+    projects: &[String],
+) -> pipeline::Result<Checked> {
+    let key = IssueKey::parse(saved_key)?;
+    let Some(found) = pipeline
+        .jira()
+        .get_issue_fields(&id.to_string(), "project,updated")
+        .await?
+    else {
+        pipeline.delete_local(&key).await?;
+        return Ok(Checked::Deleted);
+    };
+    let now_key = IssueKey::parse(found["key"].as_str().unwrap_or_default())?;
+    if !projects.is_empty() && !projects.iter().any(|p| p == now_key.project()) {
+        tracing::info!(%key, now = %now_key, "Issue left the scope; removing the local copy.");
+        pipeline.delete_local(&key).await?;
+        return Ok(Checked::LeftScope);
+    }
+    Ok(match pipeline.process_key(&now_key).await? {
+        Outcome::Deleted(_) => {
+            // Deleted between the two requests: the saved copy may be under the old key.
+            if now_key != key {
+                pipeline.delete_local(&key).await?;
+            }
+            Checked::Deleted
+        }
+        _ if now_key != key => Checked::Moved,
+        _ => Checked::Present,
+    })
+}
+
+/// Jira sends ids as strings; accept numbers too.
+fn issue_id(issue: &Value) -> Option<i64> {
+    match &issue["id"] {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+fn protocol(message: &str) -> jira::Error {
+    jira::Error::Protocol {
+        path: SEARCH_PATH.into(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_means_absent_or_listed_under_another_key() {
+        let local: Vec<(i64, String)> = [(1, "A-1"), (2, "A-2"), (3, "A-3"), (4, "A-4")]
+            .into_iter()
+            .map(|(id, k)| (id, k.to_string()))
+            .collect();
+        let census = BTreeMap::from([
+            (1, Some("A-1".to_string())),
+            (2, Some("B-9".to_string())),
+            (4, None),
+            (5, Some("A-5".to_string())),
+        ]);
+        assert_eq!(
+            missing(&local, &census),
+            [(2, "A-2".to_string()), (3, "A-3".to_string())]
+        );
+    }
+
+    #[test]
+    fn ids_are_read_from_strings_or_numbers_only() {
+        assert_eq!(issue_id(&json!({"id": "10042"})), Some(10042));
+        assert_eq!(issue_id(&json!({"id": 7})), Some(7));
+        assert_eq!(issue_id(&json!({"id": "SUP-1"})), None);
+        assert_eq!(issue_id(&json!({"key": "SUP-1"})), None);
+    }
+}
