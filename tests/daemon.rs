@@ -303,7 +303,9 @@ async fn run_reconciles_on_its_schedule_deleted_gone_moved_under_its_new_key_onl
     assert!(done, "{:?}\n{}", mirror.saved_keys(), daemon.log());
     let in_tables = |key: &str| {
         let quoted = format!("\"{key}\"");
-        mirror.tables()["issues"].iter().any(|r| r["issue_key"] == quoted)
+        mirror.tables()["issues"]
+            .iter()
+            .any(|r| r["issue_key"] == quoted)
     };
     assert!(
         wait_for(Duration::from_secs(20), || !in_tables(&gone)
