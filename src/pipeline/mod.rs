@@ -270,11 +270,16 @@ impl Pipeline {
 
     /// The body of [`Pipeline::delete_local`]; the caller holds the issue's lock.
     fn remove_local(&self, key: &IssueKey) -> Result<()> {
-        if let Some(ms) = self.created_ms(key, None)? {
+        let created = self.created_ms(key, None)?;
+        if let Some(ms) = created {
             self.transformer.mark(key.as_str(), ms)?;
         }
         self.store.remove_issue(key)?;
         self.state.record_deleted(key.as_str())?;
+        if let Some(ms) = created {
+            // Again after the change (see `save`).
+            self.transformer.mark(key.as_str(), ms)?;
+        }
         tracing::info!(%key, "Issue deleted upstream; local copy removed.");
         Ok(())
     }
@@ -305,11 +310,15 @@ impl Pipeline {
         if let Some(status) = status {
             issue["fields"]["status"] = status.clone();
         }
-        // Pending before the raw JSON changes, as in `save`.
-        if let Some(created) = self.created_ms(key, Some(&issue))? {
+        // Pending before and after the raw JSON changes, as in `save`.
+        let created = self.created_ms(key, Some(&issue))?;
+        if let Some(created) = created {
             self.transformer.mark(key.as_str(), created)?;
         }
         self.store.save_issue(key, &issue)?;
+        if let Some(created) = created {
+            self.transformer.mark(key.as_str(), created)?;
+        }
         let (status_category, has_sla) = saved_status(&issue);
         self.state
             .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
@@ -396,6 +405,14 @@ impl Pipeline {
         if let Some(old) = &moved_from {
             self.store.remove_issue(old)?;
             tracing::info!(from = %old, to = %key, "Issue moved; old key removed.");
+        }
+        // And pending again once it has: a table writer running meanwhile (the daemon's)
+        // may have applied the first mark before the new JSON was in place, and cleared it.
+        if let Some(created) = meta.created_ms {
+            self.transformer.mark(key.as_str(), created)?;
+            if let Some(old) = &moved_from {
+                self.transformer.mark(old.as_str(), created)?;
+            }
         }
         self.state.record_saved_with(
             &SavedIssue {

@@ -312,6 +312,46 @@ impl Mirror {
     }
 }
 
+/// Asserts two mirrors hold the same rows in every table, naming the first difference
+/// (per-issue row counts, or the differing columns of the first differing row).
+pub fn assert_same_tables(a: &Mirror, b: &Mirror) {
+    let (ta, tb) = (a.tables(), b.tables());
+    for (table, rows) in &ta {
+        let other = &tb[table];
+        if rows.len() != other.len() {
+            let count = |rs: &Vec<BTreeMap<String, String>>| {
+                let mut m = BTreeMap::<String, usize>::new();
+                for r in rs {
+                    *m.entry(r["issue_key"].clone()).or_default() += 1;
+                }
+                m
+            };
+            let (ca, cb) = (count(rows), count(other));
+            let issues: Vec<_> = ca
+                .keys()
+                .chain(cb.keys())
+                .filter(|k| ca.get(*k) != cb.get(*k))
+                .map(|k| (k, ca.get(k), cb.get(k)))
+                .take(10)
+                .collect();
+            panic!(
+                "{table}: {} rows vs {}; rows per issue differ: {issues:?}",
+                rows.len(),
+                other.len()
+            );
+        }
+        if let Some((x, y)) = rows.iter().zip(other).find(|(x, y)| x != y) {
+            let cols: Vec<&String> = x.keys().filter(|c| x[*c] != y[*c]).collect();
+            panic!(
+                "{table}: row of {} differs in {cols:?}: {:?} vs {:?}",
+                x["issue_key"],
+                cols.iter().map(|c| &x[*c]).collect::<Vec<_>>(),
+                cols.iter().map(|c| &y[*c]).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
 /// One cell as text: `null`, a string as JSON, anything else as the `Debug` of a one-row
 /// slice (stable, and it shows every type: lists, timestamps, dates).
 fn cell(col: &dyn arrow_array::Array, row: usize) -> String {
