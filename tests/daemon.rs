@@ -22,10 +22,15 @@ struct Daemon {
 
 impl Daemon {
     fn start(mirror: &Mirror) -> Daemon {
+        Daemon::start_with(mirror, &["run", "-v"])
+    }
+
+    /// Starts `jira-mirror <args>` (e.g. `run` at the default log level).
+    fn start_with(mirror: &Mirror, args: &[&str]) -> Daemon {
         let log = mirror.data().with_extension("daemon.log");
         let file = std::fs::File::create(&log).expect("daemon log");
         let child = mirror
-            .command(&["run", "-v"])
+            .command(args)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -56,6 +61,12 @@ impl Daemon {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl Daemon {
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
     }
 }
 
@@ -384,5 +395,93 @@ async fn sigterm_during_heavy_processing_loses_nothing() {
         .collect();
     assert!(differing.is_empty(), "raw files differ: {differing:?}");
     assert_same_tables(&mirror, &clean);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_minute_outage_during_run_is_logged_per_interval_and_caught_up() {
+    let sim = simulator(12).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some("*/5 * * * * *".into()),
+            overlap_secs: 0,
+            extra: imap(&dovecot),
+            ..Default::default()
+        },
+    );
+    // The default log level: what an operator reads.
+    let mut daemon = Daemon::start_with(&mirror, &["run"]);
+    let all = sim.issue_keys().len();
+    assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await);
+
+    sim.set_faults(jira_mirror::simulator::Faults {
+        outage: true,
+        ..Default::default()
+    });
+    let outage = Instant::now();
+    sim.touch("SUP-2");
+    sim.add_comment("SUP-3", "sent while Jira is down");
+    let uid = dovecot.append("INBOX", &mail_for("SUP-3", 9), &[]).await;
+    // The mail is acknowledged during the outage: its key is durably queued.
+    let mut seen = false;
+    while outage.elapsed() < Duration::from_secs(30) && !seen {
+        let flags = dovecot.flags_of("INBOX", uid).await.unwrap_or_default();
+        seen = flags.iter().any(|f| f == "\\Seen");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen, "mail acknowledged while Jira is down\n{}", daemon.log());
+    while outage.elapsed() < Duration::from_secs(120) {
+        assert!(daemon.is_running(), "run survives the outage\n{}", daemon.log());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let failing_requests = sim.requests().iter().filter(|r| r.status == 503).count();
+    sim.set_faults(jira_mirror::simulator::Faults::default());
+
+    // Caught up completely: both changes, in the tables too.
+    for key in ["SUP-2", "SUP-3"] {
+        assert!(
+            wait_saved(&sim, &mirror, key, Duration::from_secs(120)).await,
+            "{key} caught up\n{}",
+            daemon.log()
+        );
+    }
+    let before = mirror.tables()["issues"].len();
+    assert_eq!(before, all);
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let out = mirror.command(&["status", "--json"]).output().expect("status");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
+        })
+        .await,
+        "queue drained"
+    );
+    let log = daemon.log();
+    assert!(daemon.terminate().await.success());
+
+    // Logged once per interval, not once per request.
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    // The client backs off (up to 30 s between attempts), so a polite daemon makes only a few
+    // dozen requests in two minutes; each failed one would have been a log line before.
+    assert!(
+        failing_requests >= 8,
+        "the outage was real: {failing_requests} answers were 503\n{log}"
+    );
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .count();
+    assert!(
+        (1..=2).contains(&count("Jira is failing")),
+        "one outage line per Jira account\n{log}"
+    );
+    assert!(count("Jira still failing") <= 6, "at most one a minute\n{log}");
+    assert!(count("Jira answers again") >= 1, "{log}");
+    assert!(
+        warnings <= 12,
+        "{warnings} warning lines for {failing_requests} failed requests\n{log}"
+    );
     sim.shutdown().await;
 }
