@@ -302,8 +302,8 @@ impl Context {
         });
         let options = DaemonOptions {
             parallel: self.parallel,
-            max_attempts: daemon::MAX_ATTEMPTS,
-            grace: daemon::SHUTDOWN_GRACE,
+            max_attempts: self.config.run.max_attempts,
+            grace: Duration::from_secs(self.config.run.shutdown_grace_secs),
         };
         daemon::run(Arc::new(self.config), self.pipeline, options, stop).await?;
         Ok(Exit::Ok)
@@ -372,6 +372,9 @@ impl Context {
                 let complete = done.complete();
                 let outcome = if complete { "ok" } else { "partial" };
                 state.finish_run(run, outcome, saved as i64, failed as i64)?;
+                if let Ok(detail) = serde_json::to_value(&done) {
+                    state.set_run_detail(run, &detail)?;
+                }
                 println!("{command}: {} ({stats})", done.line());
                 tracing::debug!(command, summary = %done.line(), requests = %stats, "Command finished.");
                 Ok(if complete { Exit::Ok } else { Exit::Partial })
@@ -494,7 +497,7 @@ impl Context {
 
 /// What a command reports when it ends: its summary line, and whether it finished without
 /// anything left to retry.
-trait Reported {
+trait Reported: serde::Serialize {
     /// Issues saved and failed, for the `runs` record.
     fn counts(&self) -> (u64, u64);
     /// True when nothing is left for a retry.
@@ -701,8 +704,19 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
         );
     }
     for r in &runs {
+        let detail = match &r.detail {
+            Some(serde_json::Value::Object(counts)) => {
+                let parts: Vec<String> = counts
+                    .iter()
+                    .filter(|(_, v)| v.is_number())
+                    .map(|(k, v)| format!("{v} {k}"))
+                    .collect();
+                format!(" ({})", parts.join(", "))
+            }
+            _ => String::new(),
+        };
         println!(
-            "last {:<9} {} {} saved {} failed {}",
+            "last {:<9} {} {} saved {} failed {}{detail}",
             r.command,
             ms_to_rfc3339(r.started_ms),
             r.outcome.as_deref().unwrap_or("unfinished"),

@@ -238,6 +238,9 @@ pub struct Run {
     pub issues_saved: i64,
     /// Issues that failed.
     pub issues_failed: i64,
+    /// What the run counted, as its command reports it (e.g. poll-sla's updated, healed,
+    /// skipped and failed), when recorded.
+    pub detail: Option<serde_json::Value>,
 }
 
 /// An issue `poll-sla` looks at (see [`State::sla_poll_candidates`]).
@@ -760,15 +763,28 @@ impl State {
         })
     }
 
+    /// Attaches what a run counted (JSON) to its record.
+    pub fn set_run_detail(&self, id: i64, detail: &serde_json::Value) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET detail = ?1 WHERE id = ?2",
+                params![detail.to_string(), id],
+            )
+            .map(drop)
+        })
+    }
+
     /// The latest run of each command.
     pub fn last_runs(&self) -> Result<Vec<Run>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT command, started_ms, finished_ms, outcome, issues_saved, issues_failed
+                "SELECT command, started_ms, finished_ms, outcome, issues_saved, issues_failed,
+                   detail
                  FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY command)
                  ORDER BY command",
             )?;
             stmt.query_map([], |r| {
+                let detail: Option<String> = r.get(6)?;
                 Ok(Run {
                     command: r.get(0)?,
                     started_ms: r.get(1)?,
@@ -776,6 +792,7 @@ impl State {
                     outcome: r.get(3)?,
                     issues_saved: r.get(4)?,
                     issues_failed: r.get(5)?,
+                    detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
                 })
             })?
             .collect()

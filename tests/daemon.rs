@@ -431,9 +431,17 @@ async fn a_two_minute_outage_during_run_is_logged_per_interval_and_caught_up() {
         seen = flags.iter().any(|f| f == "\\Seen");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(seen, "mail acknowledged while Jira is down\n{}", daemon.log());
+    assert!(
+        seen,
+        "mail acknowledged while Jira is down\n{}",
+        daemon.log()
+    );
     while outage.elapsed() < Duration::from_secs(120) {
-        assert!(daemon.is_running(), "run survives the outage\n{}", daemon.log());
+        assert!(
+            daemon.is_running(),
+            "run survives the outage\n{}",
+            daemon.log()
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let failing_requests = sim.requests().iter().filter(|r| r.status == 503).count();
@@ -451,7 +459,10 @@ async fn a_two_minute_outage_during_run_is_logged_per_interval_and_caught_up() {
     assert_eq!(before, all);
     assert!(
         wait_for(Duration::from_secs(30), || {
-            let out = mirror.command(&["status", "--json"]).output().expect("status");
+            let out = mirror
+                .command(&["status", "--json"])
+                .output()
+                .expect("status");
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
         })
@@ -477,11 +488,111 @@ async fn a_two_minute_outage_during_run_is_logged_per_interval_and_caught_up() {
         (1..=2).contains(&count("Jira is failing")),
         "one outage line per Jira account\n{log}"
     );
-    assert!(count("Jira still failing") <= 6, "at most one a minute\n{log}");
+    assert!(
+        count("Jira still failing") <= 6,
+        "at most one a minute\n{log}"
+    );
     assert!(count("Jira answers again") >= 1, "{log}");
     assert!(
         warnings <= 12,
         "{warnings} warning lines for {failing_requests} failed requests\n{log}"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_each_scheduled_job_with_its_counts() {
+    let sim = simulator(5).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            extra: "\n[sla_poll]\nschedule = \"*/2 * * * * *\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    let mut last = serde_json::Value::Null;
+    let polled = wait_for(Duration::from_secs(30), || {
+        let out = mirror
+            .command(&["status", "--json"])
+            .output()
+            .expect("status");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        last = v.clone();
+        v["runs"].as_array().is_some_and(|runs| {
+            runs.iter()
+                .any(|r| r["command"] == "poll-sla" && r["detail"]["skipped"].is_number())
+                && runs
+                    .iter()
+                    .any(|r| r["command"] == "sweep" && r["detail"]["listed"] == 5)
+        })
+    })
+    .await;
+    assert!(polled, "{last}");
+    assert!(daemon.terminate().await.success());
+    let out = mirror.run_ok(&["status"]).await;
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("last poll-sla") && l.contains("healed")),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&mirror.run_ok(&["status", "--json"]).await.stdout).unwrap();
+    assert_eq!(v["queue"]["depth"], 0);
+    assert!(v["parked"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(v["tables"]["issues"], 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_next_start_repairs() {
+    let sim = simulator(120).await;
+    sim.set_faults(jira_mirror::simulator::Faults {
+        latency_ms: 20,
+        ..Default::default()
+    });
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            max_concurrency: 4,
+            ..Default::default()
+        },
+    );
+    let mut daemon = Daemon::start(&mirror);
+    assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() >= 10).await);
+    let pid = i32::try_from(daemon.child.id()).expect("pid");
+    for _ in 0..2 {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "exits at once");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(130), "{}", daemon.log());
+    drop(daemon);
+
+    let daemon = Daemon::start(&mirror);
+    let all = sim.issue_keys().len();
+    assert!(
+        wait_for(Duration::from_secs(90), || mirror.saved_keys().len() == all).await,
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.terminate().await.success());
+    let clean = Mirror::new(&sim);
+    sim.set_faults(jira_mirror::simulator::Faults::default());
+    clean.run_ok(&["backfill"]).await;
+    assert_same_tables(&mirror, &clean);
     sim.shutdown().await;
 }

@@ -71,6 +71,10 @@ pub const DEFAULT_SLA_TIME_TO_RESOLUTION: &str = "Time to resolution";
 pub const DEFAULT_SLA_POLL_SCHEDULE: &str = "0 */15 * * * *";
 /// Default `[reconcile] schedule`: daily at 03:00.
 pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
+/// Default `[run] max_attempts`: counted failures before the daemon parks an issue.
+pub const DEFAULT_RUN_MAX_ATTEMPTS: i64 = 5;
+/// Default `[run] shutdown_grace_secs`.
+pub const DEFAULT_RUN_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// Default `[attachments] max_bytes`: 50 MiB.
 pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 52_428_800;
 
@@ -147,6 +151,8 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// Optional folder that receives an atomic copy of every changed Parquet file.
     pub distribution: Option<DistributionConfig>,
+    /// How the daemon (`run`) retries and stops.
+    pub run: RunConfig,
     /// Things that are allowed but probably unintended (e.g. plain `http://` to a remote
     /// host), each starting with its key path. Callers log them at WARN.
     pub warnings: Vec<String>,
@@ -328,6 +334,25 @@ pub struct DistributionConfig {
     pub dir: PathBuf,
 }
 
+/// `[run]`: the daemon's failure and shutdown policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Failures of an issue (other than Jira failing, which never counts) before it is
+    /// parked: listed by `status`, retried when it next changes.
+    pub max_attempts: i64,
+    /// How long a SIGINT/SIGTERM drain may take before work in flight is abandoned.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            max_attempts: DEFAULT_RUN_MAX_ATTEMPTS,
+            shutdown_grace_secs: DEFAULT_RUN_SHUTDOWN_GRACE_SECS,
+        }
+    }
+}
+
 /// A credential read from the config: printed as `***` by `Debug` and `Display`, so it can
 /// sit in logged structs without leaking. Call [`Secret::expose`] only where the value is
 /// actually sent.
@@ -487,6 +512,7 @@ impl Config {
             fields: BTreeMap::new(),
             attachments: AttachmentsConfig::default(),
             distribution: None,
+            run: RunConfig::default(),
             warnings: Vec::new(),
         }
     }

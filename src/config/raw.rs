@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) fields: Option<BTreeMap<String, String>>,
     pub(super) attachments: Option<RawAttachments>,
     pub(super) distribution: Option<RawDistribution>,
+    pub(super) run: Option<RawRun>,
 }
 
 /// The top-level keys, for "did you mean" hints.
@@ -46,6 +47,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "fields",
     "attachments",
     "distribution",
+    "run",
 ];
 
 /// `[jira]` as written. Integers are read as `i64` so that `-1` is reported as out of range
@@ -128,6 +130,13 @@ pub(super) struct RawDistribution {
     pub(super) dir: Option<String>,
 }
 
+/// `[run]` as written.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRun {
+    pub(super) max_attempts: Option<i64>,
+    pub(super) shutdown_grace_secs: Option<i64>,
+}
+
 /// Parses `text`, interpolates `${VAR}`s and reads every section. Returns `None` only when
 /// the text is not TOML at all; otherwise every readable section is returned and the
 /// problems of the others are in `problems`.
@@ -176,6 +185,7 @@ pub(super) fn parse(
             "fields" => raw.fields = section(path, value, problems),
             "attachments" => raw.attachments = section(path, value, problems),
             "distribution" => raw.distribution = section(path, value, problems),
+            "run" => raw.run = section(path, value, problems),
             _ => problems.push(path, unknown_key_message(path, TOP_LEVEL_KEYS)),
         }
     }

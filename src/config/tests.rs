@@ -210,6 +210,7 @@ fn example_file_parses_and_matches_defaults() {
     assert_eq!(config.sla_poll, defaults.sla_poll);
     assert_eq!(config.reconcile, defaults.reconcile);
     assert_eq!(config.attachments, defaults.attachments);
+    assert_eq!(config.run, defaults.run);
     let imap = config.imap.unwrap();
     assert_eq!(imap.port, DEFAULT_IMAP_PORT);
     assert_eq!(imap.mailbox, DEFAULT_IMAP_MAILBOX);
@@ -518,6 +519,30 @@ fn jira_ranges() {
     let config = parse(&format!("{MINIMAL}max_concurrency = 64\nmax_retries = 0\n")).unwrap();
     assert_eq!(config.jira.max_concurrency, 64);
     assert_eq!(config.jira.max_retries, 0);
+}
+
+#[test]
+fn run_policy_defaults_and_ranges() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.run, RunConfig::default());
+    assert_eq!(
+        (config.run.max_attempts, config.run.shutdown_grace_secs),
+        (5, 30)
+    );
+    let config = parse(&format!(
+        "{MINIMAL}\n[run]\nmax_attempts = 12\nshutdown_grace_secs = 90\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        (config.run.max_attempts, config.run.shutdown_grace_secs),
+        (12, 90)
+    );
+    let problems = problems(&format!(
+        "{MINIMAL}\n[run]\nmax_attempts = 0\nshutdown_grace_secs = 0\nretries = 3\n"
+    ));
+    assert_problem(&problems, "run.max_attempts", "between 1 and 1000, found 0");
+    assert_problem(&problems, "run.shutdown_grace_secs", "between 1 and 3600");
+    assert_problem(&problems, "run.retries", "unknown");
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use url::{Host, Url};
 
 use super::raw::{
-    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawSchedule, RawSla,
-    RawSweep, RawWebhook,
+    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawRun, RawSchedule,
+    RawSla, RawSweep, RawWebhook,
 };
 use super::*;
 
@@ -52,6 +52,8 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         .distribution
         .map(|distribution| validate_distribution(p, base_dir, distribution));
 
+    let run = validate_run(p, raw.run);
+
     if !p.is_empty() {
         return None;
     }
@@ -68,8 +70,30 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         fields,
         attachments,
         distribution: distribution.flatten(),
+        run,
         warnings,
     })
+}
+
+fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
+    let (max_attempts, grace) =
+        raw.map_or((None, None), |r| (r.max_attempts, r.shutdown_grace_secs));
+    RunConfig {
+        max_attempts: int_in_range(
+            p,
+            "run.max_attempts",
+            max_attempts,
+            DEFAULT_RUN_MAX_ATTEMPTS,
+            1..=1000,
+        ),
+        shutdown_grace_secs: int_in_range(
+            p,
+            "run.shutdown_grace_secs",
+            grace,
+            DEFAULT_RUN_SHUTDOWN_GRACE_SECS as i64,
+            1..=3600,
+        ) as u64,
+    }
 }
 
 fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> Option<JiraConfig> {

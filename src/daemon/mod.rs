@@ -19,14 +19,14 @@
 //! - **Failures back off, then park.** A failure caused by Jira failing (after the client's
 //!   own retries) is retried every [`TRANSIENT_RETRY`] without limit and without counting; any
 //!   other failure counts, backs off exponentially and parks the key after `max_attempts`
-//!   (listed by `status`; retried when the issue next changes). The first success after a
+//!   (`[run] max_attempts`; listed by `status`; retried when the issue next changes). The first success after a
 //!   failure makes every waiting key due at once, so an outage is caught up promptly.
 //! - **Schedules** come from tokio-cron-scheduler; each job kind runs one at a time (a tick
 //!   arriving while the previous run is busy is skipped with a debug line). A catch-up sweep
 //!   runs at start, so downtime is always covered.
 //! - **Shutdown**: when `stop` is cancelled, triggers stop taking work, workers finish the
 //!   issue in hand, the table writer applies what is pending, and `run` returns, within
-//!   [`SHUTDOWN_GRACE`]; past it, what is still in flight is abandoned (its key is still in the
+//!   `[run] shutdown_grace_secs`; past it, what is still in flight is abandoned (its key is still in the
 //!   durable queue, and the next start repairs half-written rows).
 
 pub mod queue;
@@ -53,10 +53,6 @@ use queue::Queue;
 
 /// Wait before retrying a key that failed because Jira was failing.
 pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
-/// How long a shutdown may take before in-flight work is abandoned.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Counted failures after which a key is parked.
-pub const MAX_ATTEMPTS: i64 = 5;
 
 /// What stops the daemon other than a signal.
 #[derive(Debug, thiserror::Error)]
@@ -353,6 +349,7 @@ async fn sweep_runner(
                     i64::try_from(report.queued).unwrap_or(i64::MAX),
                     0,
                 )?;
+                state.set_run_detail(run, &serde_json::json!(report))?;
             }
             Ok(None) => state.finish_run(run, "stopped", 0, 0)?,
             Err(e) if e.is_fatal() => {
@@ -402,6 +399,7 @@ async fn maintenance_runner(
                         ),
                         s.updated + s.healed,
                         s.failed,
+                        serde_json::json!(s),
                     )
                 })
                 .map_err(reconcile::Error::Pipeline),
@@ -415,6 +413,7 @@ async fn maintenance_runner(
                         format!("{} in census, {} missing: {} deleted, {} moved, {} left scope, {} present, {} failed", s.census, s.missing, s.deleted, s.moved, s.left_scope, s.present, s.failed),
                         s.deleted + s.moved + s.left_scope,
                         s.failed,
+                        serde_json::json!(s),
                     )
                 })
             }
@@ -422,7 +421,7 @@ async fn maintenance_runner(
         };
         tables.notify_one();
         match result {
-            Ok((line, changed, failed)) => {
+            Ok((line, changed, failed, detail)) => {
                 tracing::info!(job = kind.name(), summary = %line, "Scheduled run done.");
                 let outcome = if failed == 0 { "ok" } else { "partial" };
                 state.finish_run(
@@ -431,6 +430,7 @@ async fn maintenance_runner(
                     i64::try_from(changed).unwrap_or(i64::MAX),
                     i64::try_from(failed).unwrap_or(i64::MAX),
                 )?;
+                state.set_run_detail(run, &detail)?;
             }
             Err(reconcile::Error::Pipeline(e)) if e.is_fatal() => {
                 let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
@@ -615,7 +615,8 @@ fn record_mail(state: &state::State, summary: &MailSummary) {
             outcome,
             i64::try_from(summary.acknowledged).unwrap_or(i64::MAX),
             i64::try_from(summary.retry_later).unwrap_or(i64::MAX),
-        )
+        )?;
+        state.set_run_detail(run, &serde_json::json!(summary))
     });
     if let Err(e) = result {
         tracing::warn!(error = %e, "Could not record the mail pass.");
