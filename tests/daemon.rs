@@ -109,6 +109,21 @@ fn row_updated(mirror: &Mirror, key: &str) -> Option<String> {
         .map(|r| r["updated_at"].clone())
 }
 
+/// `status --json` (works while `run` runs), or `null` if it fails.
+fn status_json(mirror: &Mirror) -> serde_json::Value {
+    let out = mirror
+        .command(&["status", "--json"])
+        .output()
+        .expect("status");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+/// The queue is empty and every table row written.
+fn drained(mirror: &Mirror) -> bool {
+    let v = status_json(mirror);
+    v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
+}
+
 async fn wait_saved(sim: &Simulator, mirror: &Mirror, key: &str, within: Duration) -> bool {
     let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
     wait_for(within, || {
@@ -367,15 +382,7 @@ async fn sigterm_during_heavy_processing_loses_nothing() {
         "{}",
         daemon.log()
     );
-    let depth_zero = wait_for(Duration::from_secs(30), || {
-        let out = mirror
-            .command(&["status", "--json"])
-            .output()
-            .expect("status");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
-    })
-    .await;
+    let depth_zero = wait_for(Duration::from_secs(30), || drained(&mirror)).await;
     assert!(depth_zero, "queue drained and rows written");
     assert!(daemon.terminate().await.success());
 
@@ -458,15 +465,7 @@ async fn a_two_minute_outage_during_run_is_logged_per_interval_and_caught_up() {
     let before = mirror.tables()["issues"].len();
     assert_eq!(before, all);
     assert!(
-        wait_for(Duration::from_secs(30), || {
-            let out = mirror
-                .command(&["status", "--json"])
-                .output()
-                .expect("status");
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
-        })
-        .await,
+        wait_for(Duration::from_secs(30), || drained(&mirror)).await,
         "queue drained"
     );
     let log = daemon.log();
@@ -514,11 +513,7 @@ async fn status_shows_each_scheduled_job_with_its_counts() {
     let daemon = Daemon::start(&mirror);
     let mut last = serde_json::Value::Null;
     let polled = wait_for(Duration::from_secs(30), || {
-        let out = mirror
-            .command(&["status", "--json"])
-            .output()
-            .expect("status");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let v = status_json(&mirror);
         last = v.clone();
         v["runs"].as_array().is_some_and(|runs| {
             runs.iter()
