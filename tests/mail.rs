@@ -398,7 +398,12 @@ async fn the_watch_loop_idles_and_handles_each_new_mail() {
         announce_and_wait(&sim, &dovecot, &mirror, key).await;
     }
     // IDLE woke the loop, not polling: the default poll interval (60 s) exceeds the bound.
-    assert_eq!(watcher.acknowledged(), 3);
+    // The flag is set just before the pass ends and reports; wait for the report.
+    assert!(
+        wait_for(Duration::from_secs(10), || watcher.acknowledged() == 3).await,
+        "3 acknowledged, not {}",
+        watcher.acknowledged()
+    );
     watcher.stop().await;
     // Nothing left behind: a one-shot pass finds nothing to do.
     let out = mirror.run_ok(&["mail"]).await;
@@ -448,7 +453,12 @@ async fn the_watch_loop_reconnects_after_the_server_drops_it() {
     // And again, cut while the loop waits to reconnect is fine too.
     proxy.cut();
     announce_and_wait(&sim, &dovecot, &mirror, "SUP-3").await;
-    assert_eq!(watcher.acknowledged(), 3);
+    // The flag is set just before the pass ends and reports; wait for the report.
+    assert!(
+        wait_for(Duration::from_secs(10), || watcher.acknowledged() == 3).await,
+        "3 acknowledged, not {}",
+        watcher.acknowledged()
+    );
     watcher.stop().await;
     sim.shutdown().await;
 }
