@@ -42,7 +42,6 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::state::{self, Pushed, now_ms};
 use crate::triggers::mail::extract::Notification;
@@ -142,11 +141,13 @@ pub async fn run(
 
     // Workers, then the table writer (it ends after them: see below).
     let workers_stop = stop.clone();
+    let projects = Arc::new(scope_projects(&config.jira.jql));
     let mut workers: JoinSet<Result<(), Error>> = JoinSet::new();
     for n in 0..options.parallel.max(1) {
         workers.spawn(worker(
             n,
             pipeline.clone(),
+            projects.clone(),
             queue.clone(),
             tables.clone(),
             recovering.clone(),
@@ -451,6 +452,7 @@ async fn maintenance_runner(
 async fn worker(
     n: usize,
     pipeline: Pipeline,
+    projects: Arc<Vec<String>>,
     queue: Arc<Queue>,
     tables: Arc<Notify>,
     recovering: Arc<AtomicBool>,
@@ -476,20 +478,25 @@ async fn worker(
             }
             continue;
         };
-        let key = match IssueKey::parse(&item.issue_key) {
-            Ok(key) => key,
-            Err(e) => {
-                tracing::warn!(key = %item.issue_key, error = %e, "Queued key is not an issue key; dropped.");
+        let result = match queue::Entry::parse(&item.issue_key) {
+            Some(queue::Entry::Key(key)) => pipeline
+                .process_key_since(&key, item.enqueued_ms)
+                .await
+                .map(Some),
+            Some(queue::Entry::Id(id)) => pipeline.process_id(id, &projects).await,
+            None => {
+                tracing::warn!(key = %item.issue_key, "Queued key is not an issue key; dropped.");
                 queue.done(&item.issue_key)?;
                 continue;
             }
         };
-        match pipeline.process_key_since(&key, item.enqueued_ms).await {
+        let key = &item.issue_key;
+        match result {
             Ok(outcome) => {
                 queue.done(&item.issue_key)?;
                 tables.notify_one();
                 match &outcome {
-                    Outcome::Unchanged(_) => {
+                    Some(Outcome::Unchanged(_)) => {
                         tracing::debug!(worker = n, %key, source = %item.source, "Already fresh; not fetched again.")
                     }
                     _ => {
