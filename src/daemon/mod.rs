@@ -78,6 +78,10 @@ pub enum Error {
     /// The mailbox trigger failed fatally.
     #[error(transparent)]
     Mail(#[from] mail_pass::Error),
+    /// The webhook receiver failed (its address could not be bound).
+    #[cfg(feature = "webhook")]
+    #[error(transparent)]
+    Webhook(#[from] crate::triggers::webhook::Error),
 }
 
 /// How the daemon runs.
@@ -229,6 +233,12 @@ pub async fn run(
             .await
             .map_err(Error::from)
         });
+    }
+
+    #[cfg(feature = "webhook")]
+    if config.webhook.is_some() {
+        let receiver = crate::triggers::webhook::run(config.clone(), queue.clone(), stop.clone());
+        tasks.spawn(async move { receiver.await.map_err(Error::from) });
     }
 
     // Until a signal, or a task ends with a fatal error.
