@@ -1,70 +1,15 @@
 //! `jira-mirror run` end to end: the binary as a service, against the simulator and a real
 //! Dovecot on 127.0.0.1, stopped with SIGTERM like systemd does.
 
-use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jira_mirror::simulator::Simulator;
-
+use crate::support::daemon::{Daemon, wait_saved};
 use crate::support::dovecot::Dovecot;
 use crate::support::*;
 
 const JIRA: &str = "jira@example.atlassian.net";
 /// A schedule that never fires during a test (03:00 daily): only the catch-up sweep runs.
 const NEVER: &str = "0 0 3 * * *";
-
-/// A running `jira-mirror run`; killed if the test ends without [`Daemon::terminate`].
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(mirror: &Mirror) -> Daemon {
-        let log = mirror.data().with_extension("daemon.log");
-        let file = std::fs::File::create(&log).expect("daemon log");
-        let child = mirror
-            .command(&["run", "-v"])
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start run");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    async fn terminate(mut self) -> ExitStatus {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(45);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run did not exit within 45 s of SIGTERM\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mail_for(key: &str, n: usize) -> Vec<u8> {
     format!(
@@ -98,15 +43,6 @@ fn row_updated(mirror: &Mirror, key: &str) -> Option<String> {
         .map(|r| r["updated_at"].clone())
 }
 
-async fn wait_saved(sim: &Simulator, mirror: &Mirror, key: &str, within: Duration) -> bool {
-    let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
-    wait_for(within, || {
-        mirror
-            .issue(key)
-            .is_some_and(|i| i["fields"]["updated"] == updated)
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_catches_up_takes_mail_at_once_and_stops_cleanly_on_sigterm() {

@@ -11,3 +11,4 @@ mod mail_imap;
 mod maintenance;
 mod pull;
 mod tables;
+mod webhook;
