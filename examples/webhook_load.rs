@@ -77,7 +77,10 @@ async fn main() -> Result<()> {
     // The catch-up sweep mirrors everything first.
     let ready = Instant::now();
     while state.issue_count()? < ISSUES as i64 || state.queue_depth()? > 0 {
-        anyhow::ensure!(ready.elapsed() < Duration::from_secs(300), "catch-up too slow");
+        anyhow::ensure!(
+            ready.elapsed() < Duration::from_secs(300),
+            "catch-up too slow"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!(
@@ -145,7 +148,10 @@ async fn main() -> Result<()> {
         at(0.99).as_secs_f64() * 1e3,
         at(1.0).as_secs_f64() * 1e3,
     );
-    println!("keys still queued for the workers: {}", state.queue_depth()?);
+    println!(
+        "keys still queued for the workers: {}",
+        state.queue_depth()?
+    );
     stop.cancel();
     daemon.await??;
     sim.shutdown().await;

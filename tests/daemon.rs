@@ -43,7 +43,6 @@ fn row_updated(mirror: &Mirror, key: &str) -> Option<String> {
         .map(|r| r["updated_at"].clone())
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_catches_up_takes_mail_at_once_and_stops_cleanly_on_sigterm() {
     let sim = simulator(10).await;

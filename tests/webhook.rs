@@ -104,7 +104,11 @@ fn reference(name: &str) -> Value {
 }
 
 fn id_of(sim: &Simulator, key: &str) -> i64 {
-    sim.issue(key).unwrap()["id"].as_str().unwrap().parse().unwrap()
+    sim.issue(key).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A reference payload about `key` of the simulator instead of its own issue.
@@ -120,7 +124,10 @@ fn retarget(name: &str, sim: &Simulator, key: &str) -> Vec<u8> {
 
 fn audit_files(data: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    for day in std::fs::read_dir(data.join("raw/events")).into_iter().flatten() {
+    for day in std::fs::read_dir(data.join("raw/events"))
+        .into_iter()
+        .flatten()
+    {
         for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
             out.push(file.unwrap().file_name().into_string().unwrap());
         }
@@ -214,12 +221,19 @@ async fn webhook_reference_payloads_signed_bring_their_issues() {
     // An issue outside the scope (`project = SUP`) is acknowledged and not fetched.
     posted += 1;
     let other = serde_json::to_vec(&reference("webhook_issue_updated.json")).unwrap();
-    assert_eq!(poster.post_signed(&other, "delivery-other-project").await, 202);
+    assert_eq!(
+        poster.post_signed(&other, "delivery-other-project").await,
+        202
+    );
 
     // Every accepted delivery has its audit copy, named by its identifier.
     let files = audit_files(&mirror.data());
     assert_eq!(files.len(), posted, "{files:?}");
-    assert!(files.iter().any(|f| f.ends_with("-webhook-delivery-link.json")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("-webhook-delivery-link.json"))
+    );
 
     let (health, text) = poster.health().await;
     assert_eq!(health["deliveries"]["accepted"], posted);
@@ -228,7 +242,10 @@ async fn webhook_reference_payloads_signed_bring_their_issues() {
     assert!(health["last_success"]["sweep"].is_string(), "{text}");
     assert!(health["last_success"]["webhook"].is_string(), "{text}");
     assert!(!text.contains(SECRET) && !daemon.log().contains(SECRET));
-    assert!(issue_gets(&sim, "TEST-1") == 0, "outside the scope: not fetched");
+    assert!(
+        issue_gets(&sim, "TEST-1") == 0,
+        "outside the scope: not fetched"
+    );
 
     assert!(daemon.terminate().await.success());
 }
@@ -261,7 +278,11 @@ async fn webhook_refuses_unsigned_badly_signed_oversized_and_malformed_posts_lea
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(issue_gets(&sim, "SUP-2"), 0, "nothing was queued");
-    assert_eq!(mirror.snapshot(&sim.base_url()), before, "nothing changed on disk");
+    assert_eq!(
+        mirror.snapshot(&sim.base_url()),
+        before,
+        "nothing changed on disk"
+    );
     assert!(!mirror.data().join("raw/events").exists(), "no audit copy");
     let (health, _) = poster.health().await;
     assert_eq!(
