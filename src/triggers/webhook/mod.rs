@@ -301,12 +301,10 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
         Err(e) => return refuse_malformed(counters, peer, &format!("{e} (delivery {identifier})")),
     };
     // A repeat arriving while the first is handled waits for it (Jira retries later).
-    if !lock(&inner.handling).insert(identifier.clone()) {
+    let Some(_handling) = Handling::start(&inner.handling, &identifier) else {
         return busy("this delivery is being handled");
-    }
-    let result = inner.accept(&identifier, &delivery, body).await;
-    lock(&inner.handling).remove(&identifier);
-    match result {
+    };
+    match inner.accept(&identifier, &delivery, body).await {
         Ok(Accepted::New { queued, ignored }) => {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters
@@ -342,6 +340,28 @@ fn refuse_malformed(counters: &Counters, peer: Option<SocketAddr>, reason: &str)
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An identifier marked as being handled until dropped (also when the request is cancelled
+/// or panics, so a delivery can never stay "busy").
+struct Handling<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    identifier: String,
+}
+
+impl<'a> Handling<'a> {
+    fn start(set: &'a Mutex<HashSet<String>>, identifier: &str) -> Option<Handling<'a>> {
+        lock(set).insert(identifier.to_string()).then(|| Handling {
+            set,
+            identifier: identifier.to_string(),
+        })
+    }
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        lock(self.set).remove(&self.identifier);
+    }
 }
 
 /// The delivery's identifier: `X-Atlassian-Webhook-Identifier` (printable ASCII, at most
