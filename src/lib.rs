@@ -6,7 +6,8 @@
 //! - [`jira`]: the polite HTTP client (budget, retries, paging) and the JQL it sends.
 //! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store on disk.
 //! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures and runs.
-//! - [`triggers`]: what yields keys: the incremental sweep and the backfill.
+//! - [`triggers`]: what yields keys: the sweep, the backfill, maintenance passes, the mailbox
+//!   and (cargo feature `webhook`) the signed webhook receiver.
 //! - [`simulator`]: an in-process Jira Cloud on 127.0.0.1 for tests and `demo`.
 //! - [`cli`] and [`app`]: the command line and the commands built from the pieces above.
 #![warn(missing_docs)]

@@ -128,6 +128,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE issues ADD COLUMN has_sla INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE issues ADD COLUMN fetched_ms INTEGER;
 "#,
+    // 5: the webhook receiver: the `X-Atlassian-Webhook-Identifier` of every delivery it
+    // acknowledged (stable across Jira's retries), so a retried delivery is not queued again;
+    // pruned after `[webhook] retention_days`.
+    r#"
+    CREATE TABLE webhook_deliveries (
+        identifier  TEXT PRIMARY KEY,
+        received_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_ms);
+"#,
 ];
 
 const WATERMARK: &str = "sweep_watermark_ms";
@@ -800,6 +810,58 @@ impl State {
     }
 }
 
+/// The webhook receiver's deliveries, and the last success of each trigger for its health
+/// endpoint.
+impl State {
+    /// Whether a delivery with this identifier was acknowledged before (and not yet pruned).
+    pub fn webhook_delivery_seen(&self, identifier: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM webhook_deliveries WHERE identifier = ?1",
+                [identifier],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+        })
+    }
+
+    /// Remembers an acknowledged delivery; false when it was already remembered.
+    pub fn record_webhook_delivery(&self, identifier: &str, received_ms: i64) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO webhook_deliveries (identifier, received_ms) VALUES (?1, ?2)
+                 ON CONFLICT (identifier) DO NOTHING",
+                params![identifier, received_ms],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    /// Forgets deliveries received before `before_ms`; returns how many.
+    pub fn prune_webhook_deliveries(&self, before_ms: i64) -> Result<usize> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM webhook_deliveries WHERE received_ms < ?1",
+                [before_ms],
+            )
+        })
+    }
+
+    /// For each command, when its latest successful run (outcome `ok`) finished, epoch ms.
+    pub fn last_successes(&self) -> Result<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT command, max(finished_ms) FROM runs
+                 WHERE outcome = 'ok' AND finished_ms IS NOT NULL
+                 GROUP BY command ORDER BY command",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+}
+
 /// The daemon's durable queue: one row per key, so a key named by several triggers is queued
 /// once; a key named while it is processed is marked to run again afterwards.
 impl State {
@@ -918,15 +980,16 @@ impl State {
     }
 
     /// The key failed: the failure is recorded (counting an attempt when `counts`), and the
-    /// key waits until `retry_at_ms`, or is parked (out of the queue, listed by `status`)
-    /// once it has failed `max_attempts` counted times. Returns true when parked.
+    /// key waits `retry_in_ms(attempts)` milliseconds (given its counted attempts so far), or
+    /// is parked (out of the queue, listed by `status`) once it has failed `max_attempts`
+    /// counted times. Returns true when parked.
     pub fn queue_failed(
         &self,
         key: &str,
         error: &str,
         counts: bool,
         max_attempts: i64,
-        retry_at_ms: i64,
+        retry_in_ms: impl Fn(i64) -> i64,
     ) -> Result<bool> {
         let now = now_ms();
         self.with(|c| {
@@ -964,7 +1027,14 @@ impl State {
                 tx.execute(
                     "UPDATE queue SET running = 0, again = 0, not_before_ms = ?2
                      WHERE issue_key = ?1",
-                    params![key, if again { 0 } else { retry_at_ms }],
+                    params![
+                        key,
+                        if again {
+                            0
+                        } else {
+                            now.saturating_add(retry_in_ms(attempts))
+                        }
+                    ],
                 )?;
             }
             tx.commit()?;
@@ -1017,6 +1087,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn webhook_deliveries_are_remembered_once_and_pruned() {
+        let s = State::open_in_memory().unwrap();
+        assert!(!s.webhook_delivery_seen("d-1").unwrap());
+        assert!(s.record_webhook_delivery("d-1", 1_000).unwrap());
+        assert!(!s.record_webhook_delivery("d-1", 2_000).unwrap());
+        assert!(s.webhook_delivery_seen("d-1").unwrap());
+        assert!(s.record_webhook_delivery("d-2", 5_000).unwrap());
+        assert_eq!(s.prune_webhook_deliveries(2_000).unwrap(), 1);
+        assert!(!s.webhook_delivery_seen("d-1").unwrap());
+        assert!(s.webhook_delivery_seen("d-2").unwrap());
+    }
+
+    #[test]
+    fn last_successes_skip_failed_runs() {
+        let s = State::open_in_memory().unwrap();
+        let ok = s.start_run("sweep").unwrap();
+        s.finish_run(ok, "ok", 1, 0).unwrap();
+        let failed = s.start_run("sweep").unwrap();
+        s.finish_run(failed, "error: down", 0, 0).unwrap();
+        let mail = s.start_run("mail").unwrap();
+        s.finish_run(mail, "partial", 1, 1).unwrap();
+        let successes = s.last_successes().unwrap();
+        assert_eq!(successes.len(), 1);
+        assert_eq!(successes[0].0, "sweep");
+    }
+
+    #[test]
     fn the_queue_coalesces_and_runs_a_key_again_when_named_while_running() {
         let s = State::open_in_memory().unwrap();
         assert_eq!(s.queue_push("A-1", "mail", None).unwrap(), Pushed::Queued);
@@ -1051,7 +1148,7 @@ mod tests {
     fn failures_back_off_then_park_until_the_issue_changes() {
         let s = State::open_in_memory().unwrap();
         s.queue_push("A-1", "sweep", Some(7)).unwrap();
-        let far = now_ms() + 60_000;
+        let far = |_| 60_000;
         for attempt in 1..=3 {
             assert!(s.queue_take().unwrap().is_some(), "attempt {attempt}");
             let parked = s.queue_failed("A-1", "boom", true, 3, far).unwrap();
@@ -1083,7 +1180,7 @@ mod tests {
         // Uncounted (transient) failures never park.
         for _ in 0..5 {
             s.queue_take().unwrap().unwrap();
-            assert!(!s.queue_failed("A-1", "503", false, 3, 0).unwrap());
+            assert!(!s.queue_failed("A-1", "503", false, 3, |_| -1).unwrap());
         }
         // A restart makes running keys due again.
         s.queue_take().unwrap().unwrap();

@@ -1,81 +1,15 @@
 //! `jira-mirror run` end to end: the binary as a service, against the simulator and a real
 //! Dovecot on 127.0.0.1, stopped with SIGTERM like systemd does.
 
-use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use jira_mirror::simulator::Simulator;
-
+use crate::support::daemon::{Daemon, wait_saved};
 use crate::support::dovecot::Dovecot;
 use crate::support::*;
 
 const JIRA: &str = "jira@example.atlassian.net";
 /// A schedule that never fires during a test (03:00 daily): only the catch-up sweep runs.
 const NEVER: &str = "0 0 3 * * *";
-
-/// A running `jira-mirror run`; killed if the test ends without [`Daemon::terminate`].
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(mirror: &Mirror) -> Daemon {
-        Daemon::start_with(mirror, &["run", "-v"])
-    }
-
-    /// Starts `jira-mirror <args>` (e.g. `run` at the default log level).
-    fn start_with(mirror: &Mirror, args: &[&str]) -> Daemon {
-        let log = mirror.data().with_extension("daemon.log");
-        let file = std::fs::File::create(&log).expect("daemon log");
-        let child = mirror
-            .command(args)
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start run");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    async fn terminate(mut self) -> ExitStatus {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(45);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run did not exit within 45 s of SIGTERM\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Daemon {
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("wait").is_none()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn mail_for(key: &str, n: usize) -> Vec<u8> {
     format!(
@@ -122,16 +56,6 @@ fn status_json(mirror: &Mirror) -> serde_json::Value {
 fn drained(mirror: &Mirror) -> bool {
     let v = status_json(mirror);
     v["queue"]["depth"] == 0 && v["pending_table_rows"] == 0
-}
-
-async fn wait_saved(sim: &Simulator, mirror: &Mirror, key: &str, within: Duration) -> bool {
-    let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
-    wait_for(within, || {
-        mirror
-            .issue(key)
-            .is_some_and(|i| i["fields"]["updated"] == updated)
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,7 +482,7 @@ async fn a_second_signal_exits_at_once_and_the_next_start_repairs() {
     );
     let mut daemon = Daemon::start(&mirror);
     assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() >= 10).await);
-    let pid = i32::try_from(daemon.child.id()).expect("pid");
+    let pid = daemon.pid();
     for _ in 0..2 {
         // SAFETY: kill(2) on our own child, not yet reaped.
         unsafe {
@@ -568,7 +492,7 @@ async fn a_second_signal_exits_at_once_and_the_next_start_repairs() {
     }
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = daemon.child.try_wait().expect("wait") {
+        if let Some(status) = daemon.try_wait() {
             break status;
         }
         assert!(started.elapsed() < Duration::from_secs(5), "exits at once");

@@ -11,3 +11,5 @@ mod mail_imap;
 mod maintenance;
 mod pull;
 mod tables;
+#[cfg(feature = "webhook")]
+mod webhook;

@@ -63,6 +63,8 @@ pub const DEFAULT_IMAP_MAILBOX: &str = "INBOX";
 pub const DEFAULT_IMAP_POLL_INTERVAL_SECS: u64 = 60;
 /// Default `[imap] max_message_bytes` (10 MiB).
 pub const DEFAULT_IMAP_MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
+/// Default `[webhook] retention_days`.
+pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u32 = 30;
 /// Default `[sla] first_response`: the JSM SLA name feeding the `first_response_*` columns.
 pub const DEFAULT_SLA_FIRST_RESPONSE: &str = "Time to first response";
 /// Default `[sla] time_to_resolution`: the JSM SLA name feeding `time_to_resolution_*`.
@@ -289,6 +291,9 @@ pub struct WebhookConfig {
     pub listen: SocketAddr,
     /// Shared HMAC secret that signs deliveries; checked before a body is parsed.
     pub secret: Secret,
+    /// Days the audit copies (`raw/events/<date>/`) and the delivery identifiers remembered
+    /// for deduplication are kept.
+    pub retention_days: u32,
 }
 
 /// `[sla]`: names of the JSM SLAs that feed the `issues` table's SLA columns.

@@ -102,6 +102,7 @@ pub(super) struct RawImap {
 pub(super) struct RawWebhook {
     pub(super) listen: Option<String>,
     pub(super) secret: Option<String>,
+    pub(super) retention_days: Option<i64>,
 }
 
 /// `[sla]` as written.

@@ -737,6 +737,16 @@ fn webhook_is_checked() {
     let text = format!("{MINIMAL}\n[webhook]\nlisten = \"0.0.0.0:9000\"\nsecret = \"s\"\n");
     let webhook = parse(&text).unwrap().webhook.unwrap();
     assert_eq!(webhook.listen.port(), 9000);
+    assert_eq!(webhook.retention_days, DEFAULT_WEBHOOK_RETENTION_DAYS);
+    let text = format!(
+        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"s\"\nretention_days = 0\n"
+    );
+    let found = self::problems(&text);
+    assert_problem(&found, "webhook.retention_days", "between 1 and 3650");
+    let text = format!(
+        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"s\"\nretention_days = 7\n"
+    );
+    assert_eq!(parse(&text).unwrap().webhook.unwrap().retention_days, 7);
 }
 
 #[test]

@@ -396,9 +396,17 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
         }
     });
     let secret = required(p, "webhook.secret", raw.secret);
+    let retention_days = int_in_range(
+        p,
+        "webhook.retention_days",
+        raw.retention_days,
+        i64::from(DEFAULT_WEBHOOK_RETENTION_DAYS),
+        1..=3650,
+    ) as u32;
     Some(WebhookConfig {
         listen: listen?,
         secret: Secret::new(secret?),
+        retention_days,
     })
 }
 

@@ -42,7 +42,6 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::state::{self, Pushed, now_ms};
 use crate::triggers::mail::extract::Notification;
@@ -75,6 +74,10 @@ pub enum Error {
     /// The mailbox trigger failed fatally.
     #[error(transparent)]
     Mail(#[from] mail_pass::Error),
+    /// The webhook receiver failed (its address could not be bound).
+    #[cfg(feature = "webhook")]
+    #[error(transparent)]
+    Webhook(#[from] crate::triggers::webhook::Error),
 }
 
 /// How the daemon runs.
@@ -138,11 +141,13 @@ pub async fn run(
 
     // Workers, then the table writer (it ends after them: see below).
     let workers_stop = stop.clone();
+    let projects = Arc::new(scope_projects(&config.jira.jql));
     let mut workers: JoinSet<Result<(), Error>> = JoinSet::new();
     for n in 0..options.parallel.max(1) {
         workers.spawn(worker(
             n,
             pipeline.clone(),
+            projects.clone(),
             queue.clone(),
             tables.clone(),
             recovering.clone(),
@@ -224,6 +229,12 @@ pub async fn run(
             .await
             .map_err(Error::from)
         });
+    }
+
+    #[cfg(feature = "webhook")]
+    if config.webhook.is_some() {
+        let receiver = crate::triggers::webhook::run(config.clone(), queue.clone(), stop.clone());
+        tasks.spawn(async move { receiver.await.map_err(Error::from) });
     }
 
     // Until a signal, or a task ends with a fatal error.
@@ -448,9 +459,14 @@ async fn maintenance_runner(
 }
 
 /// Takes keys from the queue and runs them through the pipeline until shutdown.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the worker's shared handles; a context struct is a refactor of its own"
+)]
 async fn worker(
     n: usize,
     pipeline: Pipeline,
+    projects: Arc<Vec<String>>,
     queue: Arc<Queue>,
     tables: Arc<Notify>,
     recovering: Arc<AtomicBool>,
@@ -458,7 +474,6 @@ async fn worker(
     stop: CancellationToken,
 ) -> Result<(), Error> {
     let state = pipeline.state().clone();
-    let mut counted_failures: u32 = 0;
     loop {
         if stop.is_cancelled() {
             return Ok(());
@@ -476,20 +491,25 @@ async fn worker(
             }
             continue;
         };
-        let key = match IssueKey::parse(&item.issue_key) {
-            Ok(key) => key,
-            Err(e) => {
-                tracing::warn!(key = %item.issue_key, error = %e, "Queued key is not an issue key; dropped.");
+        let result = match queue::Entry::parse(&item.issue_key) {
+            Some(queue::Entry::Key(key)) => pipeline
+                .process_key_since(&key, item.enqueued_ms)
+                .await
+                .map(Some),
+            Some(queue::Entry::Id(id)) => pipeline.process_id(id, &projects).await,
+            None => {
+                tracing::warn!(key = %item.issue_key, "Queued key is not an issue key; dropped.");
                 queue.done(&item.issue_key)?;
                 continue;
             }
         };
-        match pipeline.process_key_since(&key, item.enqueued_ms).await {
+        let key = &item.issue_key;
+        match result {
             Ok(outcome) => {
                 queue.done(&item.issue_key)?;
                 tables.notify_one();
                 match &outcome {
-                    Outcome::Unchanged(_) => {
+                    Some(Outcome::Unchanged(_)) => {
                         tracing::debug!(worker = n, %key, source = %item.source, "Already fresh; not fetched again.")
                     }
                     _ => {
@@ -503,36 +523,40 @@ async fn worker(
                         queue.wake_all();
                     }
                 }
-                counted_failures = 0;
             }
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 let transient = e.is_transient();
-                let delay = if transient {
+                if transient {
                     recovering.store(true, Ordering::SeqCst);
-                    TRANSIENT_RETRY
-                } else {
-                    counted_failures = counted_failures.saturating_add(1);
-                    Duration::from_secs(30u64 << counted_failures.min(7))
-                };
-                let retry_at = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                }
                 let parked = state.queue_failed(
                     &item.issue_key,
                     &e.to_string(),
                     !transient,
                     max_attempts,
-                    retry_at,
+                    |attempts| retry_delay_ms(transient, attempts),
                 )?;
                 if parked {
                     tracing::warn!(%key, error = %e, attempts = max_attempts, "Issue parked after repeated failures; retried when it changes (see `status`).");
                 } else if pipeline.jira().is_down() {
                     tracing::debug!(%key, error = %e, "Issue failed while Jira is down; queued for retry.");
                 } else {
-                    tracing::warn!(%key, error = %e, retry_in_secs = delay.as_secs(), "Issue failed; queued for retry.");
+                    tracing::warn!(%key, error = %e, "Issue failed; queued for retry.");
                 }
             }
         }
     }
+}
+
+/// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
+/// doubling with the key's counted attempts, up to about two hours.
+fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
+    if transient {
+        return i64::try_from(TRANSIENT_RETRY.as_millis()).unwrap_or(i64::MAX);
+    }
+    let doublings = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    60_000i64 << doublings
 }
 
 /// Applies pending table rows whenever told, and once more when stopped.

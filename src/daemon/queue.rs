@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::key::IssueKey;
 use crate::state::{self, Pushed, QueueItem, State};
 
 /// Keys that may wait at once before producers wait too.
@@ -89,5 +90,51 @@ impl Queue {
     /// The state database behind the queue.
     pub fn state(&self) -> &Arc<State> {
         &self.state
+    }
+}
+
+/// What a queue row names. Most rows are issue keys. A trigger that learns only a Jira issue
+/// id the mirror does not know, and must not wait for Jira to resolve it (the webhook receiver
+/// answers within milliseconds), queues [`Entry::id`] (`id:<id>`) instead; a worker then
+/// fetches the issue by id. Coalescing, retries and parking work for such rows as for keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// An issue key.
+    Key(IssueKey),
+    /// A Jira issue id, to be resolved through Jira.
+    Id(i64),
+}
+
+const ID_PREFIX: &str = "id:";
+
+impl Entry {
+    /// The queue row naming Jira issue id `id`.
+    pub fn id(id: i64) -> String {
+        format!("{ID_PREFIX}{id}")
+    }
+
+    /// Reads a queue row; `None` when it is neither a key nor an id row.
+    pub fn parse(row: &str) -> Option<Entry> {
+        match row.strip_prefix(ID_PREFIX) {
+            Some(id) => id.parse().ok().filter(|id| *id > 0).map(Entry::Id),
+            None => IssueKey::parse(row).ok().map(Entry::Key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_name_keys_or_ids() {
+        assert_eq!(
+            Entry::parse("SUP-1"),
+            Some(Entry::Key(IssueKey::parse("SUP-1").unwrap()))
+        );
+        assert_eq!(Entry::parse(&Entry::id(18715)), Some(Entry::Id(18715)));
+        for bad in ["id:", "id:-3", "id:x", "../x", ""] {
+            assert_eq!(Entry::parse(bad), None, "{bad}");
+        }
     }
 }

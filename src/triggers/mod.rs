@@ -13,6 +13,8 @@ pub mod mail;
 pub mod reconcile;
 pub mod sla_poll;
 pub mod sweep;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 use futures::StreamExt;
 use indicatif::ProgressBar;

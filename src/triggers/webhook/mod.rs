@@ -1,0 +1,504 @@
+//! The webhook receiver (cargo feature `webhook`): one more trigger into the daemon's queue,
+//! for sites that can expose an endpoint to Jira's admin webhooks.
+//!
+//! ```text
+//!  POST /webhooks/jira ─▶ ≤ 1 MiB ─▶ HMAC (X-Hub-Signature) ─▶ parse ─▶ seen? ─▶ audit file
+//!                          413        401                      400      200      │
+//!                                                                                ▼
+//!                              202 ◀─ delivery id remembered ◀─ keys / id rows queued
+//!  GET /webhooks/jira/health ─▶ what is configured, last success per trigger, counters
+//! ```
+//!
+//! - **Nothing before the signature.** The body is read (at most [`MAX_BODY_BYTES`], within
+//!   [`BODY_TIMEOUT`]) and its HMAC checked in constant time before anything parses it. A
+//!   refused delivery only counts (health) and logs one line (rate-limited); nothing is
+//!   written or queued.
+//! - **Acknowledge after durability.** 2xx is sent only after the audit copy is written and
+//!   every issue is in the durable queue, then the delivery identifier
+//!   (`X-Atlassian-Webhook-Identifier`, stable across Jira's retries) is remembered. A crash
+//!   before the answer makes Jira retry; a crash between queueing and remembering makes the
+//!   retry queue the same keys again, which the queue coalesces: at least once, never lost.
+//! - **Nothing waits for Jira.** Issue ids (`issuelink_*`, comment URLs) the state knows
+//!   become their key; others are queued as `id:<id>` rows ([`crate::daemon::queue::Entry`])
+//!   that a worker resolves through Jira. So an answer costs two SQLite commits and one
+//!   fsynced file, whatever Jira's latency.
+//! - **Bounded.** At most [`MAX_IN_FLIGHT`] deliveries are handled at once (more get 503 and
+//!   Jira retries); a full queue is waited for at most [`QUEUE_WAIT`], then 503.
+
+pub mod audit;
+pub mod payload;
+pub mod signature;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State as Shared};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::daemon::queue::{Entry, Queue};
+use crate::state::{self, State};
+use crate::triggers::mail::pass::scope_projects;
+use audit::Audit;
+use payload::IssueRef;
+use signature::Verifier;
+
+/// Where Jira posts deliveries.
+pub const PATH: &str = "/webhooks/jira";
+/// The health endpoint.
+pub const HEALTH_PATH: &str = "/webhooks/jira/health";
+/// Larger bodies are refused with 413, without reading further.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Deliveries handled at once; more are answered 503 at once.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Time allowed to send a body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for room in a full queue before answering 503.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// How often old audit folders and delivery identifiers are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The queue source of keys from webhooks.
+pub const SOURCE: &str = "webhook";
+/// The delivery identifier header.
+pub const IDENTIFIER_HEADER: &str = "x-atlassian-webhook-identifier";
+
+/// What stops the receiver.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("webhook receiver cannot listen on {addr}: {source}")]
+    Bind {
+        /// `[webhook] listen`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("webhook receiver: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What the receiver did, since it started (shown by the health endpoint).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Deliveries acknowledged and queued.
+    pub accepted: AtomicU64,
+    /// Deliveries acknowledged as repeats of an earlier one (nothing queued).
+    pub duplicates: AtomicU64,
+    /// Refused: signature missing or wrong (401).
+    pub unauthorized: AtomicU64,
+    /// Refused: body over [`MAX_BODY_BYTES`] (413).
+    pub oversized: AtomicU64,
+    /// Refused: signed, but not a delivery this receiver understands (400).
+    pub malformed: AtomicU64,
+    /// When a delivery was last accepted, epoch ms (0: never).
+    pub last_accepted_ms: AtomicI64,
+}
+
+/// The receiver: build it with [`Receiver::new`], serve it with [`Receiver::serve`].
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    verifier: Verifier,
+    queue: Arc<Queue>,
+    audit: Audit,
+    projects: Vec<String>,
+    retention_days: u32,
+    jira_sla: bool,
+    imap: bool,
+    counters: Counters,
+    in_flight: Semaphore,
+    /// Identifiers being handled, so a repeat arriving meanwhile waits for the first.
+    handling: Mutex<HashSet<String>>,
+}
+
+/// How an accepted delivery ended.
+enum Accepted {
+    New { queued: usize, ignored: usize },
+    Duplicate,
+}
+
+impl Receiver {
+    /// The receiver for `config` (which must have `[webhook]`), feeding `queue`.
+    pub fn new(config: &Config, queue: Arc<Queue>) -> Receiver {
+        let webhook = config
+            .webhook
+            .as_ref()
+            .expect("the receiver is built only when [webhook] is configured");
+        Receiver {
+            inner: Arc::new(Inner {
+                verifier: Verifier::new(webhook.secret.expose().as_bytes()),
+                queue,
+                audit: Audit::new(&config.data_dir),
+                projects: scope_projects(&config.jira.jql),
+                retention_days: webhook.retention_days,
+                jira_sla: config.jira_sla.is_some(),
+                imap: config.imap.is_some(),
+                counters: Counters::default(),
+                in_flight: Semaphore::new(MAX_IN_FLIGHT),
+                handling: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// What the receiver did so far.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// The HTTP routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(PATH, post(receive))
+            .route(HEALTH_PATH, get(health))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self.inner.clone())
+    }
+
+    /// Serves on `listener` until `stop` is cancelled (requests in flight are finished),
+    /// pruning old audit folders and delivery identifiers at start and every [`PRUNE_EVERY`].
+    pub async fn serve(self, listener: TcpListener, stop: CancellationToken) -> Result<(), Error> {
+        let pruner = tokio::spawn(prune_loop(self.inner.clone(), stop.clone()));
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
+        pruner.abort();
+        served.map_err(Error::Serve)
+    }
+}
+
+/// Binds `[webhook] listen` and serves until `stop` (what `run` starts).
+pub async fn run(
+    config: Arc<Config>,
+    queue: Arc<Queue>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    let Some(webhook) = config.webhook.as_ref() else {
+        return Ok(());
+    };
+    let addr = webhook.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(Error::Serve)?;
+    tracing::info!(listen = %local, path = PATH, "Webhook receiver listening.");
+    let receiver = Receiver::new(&config, queue);
+    let served = receiver.serve(listener, stop).await;
+    tracing::info!("Webhook receiver stopped.");
+    served
+}
+
+async fn prune_loop(inner: Arc<Inner>, stop: CancellationToken) {
+    loop {
+        let audit = inner.audit.clone();
+        let days = inner.retention_days;
+        let today = Utc::now().date_naive();
+        match tokio::task::spawn_blocking(move || audit.prune(today, days)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "Old webhook audit folders removed."),
+            Ok(Err(e)) => tracing::warn!(error = %e, "Could not prune webhook audit folders."),
+            Err(_) => {}
+        }
+        let before = state::now_ms() - i64::from(days) * 86_400_000;
+        if let Err(e) = inner.queue.state().prune_webhook_deliveries(before) {
+            tracing::warn!(error = %e, "Could not prune remembered webhook deliveries.");
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
+/// Logs a refusal at warn for the first ten and every thousandth, debug otherwise, so a
+/// flood of bad requests cannot flood the log.
+fn log_refusal(count: u64, peer: Option<SocketAddr>, status: StatusCode, reason: &str) {
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+    if count <= 10 || count.is_multiple_of(1000) {
+        tracing::warn!(%peer, status = status.as_u16(), reason, refused_so_far = count, "Webhook delivery refused.");
+    } else {
+        tracing::debug!(%peer, status = status.as_u16(), reason, "Webhook delivery refused.");
+    }
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn busy(reason: &str) -> Response {
+    let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": reason }));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    response
+}
+
+async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Response {
+    let Ok(_permit) = inner.in_flight.try_acquire() else {
+        return busy("too many deliveries at once");
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let headers = request.headers().clone();
+    let counters = &inner.counters;
+    let body = match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &())).await {
+        Err(_) => {
+            return answer(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({ "error": "body too slow" }),
+            );
+        }
+        Ok(Err(rejection)) => {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                let n = counters.oversized.fetch_add(1, Ordering::Relaxed) + 1;
+                log_refusal(n, peer, status, "body over 1 MiB");
+            }
+            return answer(status, json!({ "error": "body not readable or too large" }));
+        }
+        Ok(Ok(body)) => body,
+    };
+    if let Err(e) = inner
+        .verifier
+        .verify_headers(headers.get_all(signature::HEADER), &body)
+    {
+        let n = counters.unauthorized.fetch_add(1, Ordering::Relaxed) + 1;
+        log_refusal(n, peer, StatusCode::UNAUTHORIZED, &e.to_string());
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "bad signature" }),
+        );
+    }
+    // Signed by the holder of the secret from here on.
+    let identifier = match identifier(&headers, &body) {
+        Ok(id) => id,
+        Err(reason) => return refuse_malformed(counters, peer, reason),
+    };
+    let delivery = match payload::parse(&body) {
+        Ok(d) => d,
+        Err(e) => return refuse_malformed(counters, peer, &format!("{e} (delivery {identifier})")),
+    };
+    // A repeat arriving while the first is handled waits for it (Jira retries later).
+    let Some(_handling) = Handling::start(&inner.handling, &identifier) else {
+        return busy("this delivery is being handled");
+    };
+    match inner.accept(&identifier, &delivery, body).await {
+        Ok(Accepted::New { queued, ignored }) => {
+            counters.accepted.fetch_add(1, Ordering::Relaxed);
+            counters
+                .last_accepted_ms
+                .store(state::now_ms(), Ordering::Relaxed);
+            tracing::debug!(delivery = %identifier, event = %delivery.event, queued, ignored, "Webhook delivery queued.");
+            answer(StatusCode::ACCEPTED, json!({ "queued": queued }))
+        }
+        Ok(Accepted::Duplicate) => {
+            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(delivery = %identifier, "Webhook delivery seen before; nothing queued.");
+            answer(StatusCode::OK, json!({ "duplicate": true }))
+        }
+        Err(AcceptError::QueueFull) => {
+            tracing::warn!(delivery = %identifier, "Queue full; webhook delivery answered 503 (Jira retries).");
+            busy("queue full")
+        }
+        Err(e) => {
+            tracing::error!(delivery = %identifier, error = %e, "Webhook delivery could not be stored; answered 503 (Jira retries).");
+            busy("not stored")
+        }
+    }
+}
+
+fn refuse_malformed(counters: &Counters, peer: Option<SocketAddr>, reason: &str) -> Response {
+    let n = counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+    log_refusal(n, peer, StatusCode::BAD_REQUEST, reason);
+    answer(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": "not a Jira issue webhook this receiver understands" }),
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An identifier marked as being handled until dropped (also when the request is cancelled
+/// or panics, so a delivery can never stay "busy").
+struct Handling<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    identifier: String,
+}
+
+impl<'a> Handling<'a> {
+    fn start(set: &'a Mutex<HashSet<String>>, identifier: &str) -> Option<Handling<'a>> {
+        lock(set).insert(identifier.to_string()).then(|| Handling {
+            set,
+            identifier: identifier.to_string(),
+        })
+    }
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        lock(self.set).remove(&self.identifier);
+    }
+}
+
+/// The delivery's identifier: `X-Atlassian-Webhook-Identifier` (printable ASCII, at most
+/// 128 characters), or, when Jira sent none, `body-sha256-<hex>` (a retry repeats the body,
+/// whose `timestamp` makes it unique).
+fn identifier(headers: &HeaderMap, body: &[u8]) -> Result<String, &'static str> {
+    match headers.get(IDENTIFIER_HEADER) {
+        Some(value) => {
+            let id = value
+                .to_str()
+                .map_err(|_| "X-Atlassian-Webhook-Identifier is not ASCII")?
+                .trim();
+            if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err("X-Atlassian-Webhook-Identifier is empty, too long or not printable");
+            }
+            Ok(id.to_string())
+        }
+        None => {
+            use sha2::Digest;
+            Ok(format!(
+                "body-sha256-{}",
+                hex::encode(sha2::Sha256::digest(body))
+            ))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AcceptError {
+    #[error(transparent)]
+    State(#[from] state::Error),
+    #[error("audit copy: {0}")]
+    Audit(#[from] std::io::Error),
+    #[error("queue full")]
+    QueueFull,
+}
+
+impl Inner {
+    fn state(&self) -> &State {
+        self.queue.state()
+    }
+
+    /// Audit copy, queue, remember: in that order, so that each step's crash is retried by
+    /// Jira (see the module docs).
+    async fn accept(
+        &self,
+        identifier: &str,
+        delivery: &payload::Delivery,
+        body: Bytes,
+    ) -> Result<Accepted, AcceptError> {
+        if self.state().webhook_delivery_seen(identifier)? {
+            return Ok(Accepted::Duplicate);
+        }
+        let received = Utc::now();
+        let audit = self.audit.clone();
+        let id = identifier.to_string();
+        tokio::task::spawn_blocking(move || audit.write(received, &id, &body))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let (mut queued, mut ignored) = (0, 0);
+        for issue in &delivery.issues {
+            let row = match issue {
+                IssueRef::Key(key) => {
+                    if !self.projects.is_empty()
+                        && !self.projects.iter().any(|p| p == key.project())
+                    {
+                        tracing::debug!(%key, "Webhook names an issue outside the scope; ignored.");
+                        ignored += 1;
+                        continue;
+                    }
+                    key.as_str().to_string()
+                }
+                IssueRef::Id(id) => match self.state().key_of_id(*id)? {
+                    Some(key) => key,
+                    None => Entry::id(*id),
+                },
+            };
+            tokio::time::timeout(QUEUE_WAIT, self.queue.push(&row, SOURCE, None))
+                .await
+                .map_err(|_| AcceptError::QueueFull)??;
+            queued += 1;
+        }
+        self.state()
+            .record_webhook_delivery(identifier, received.timestamp_millis())?;
+        Ok(Accepted::New { queued, ignored })
+    }
+}
+
+async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
+    let mut last = serde_json::Map::new();
+    for name in ["sweep", "mail", "poll-sla", "reconcile", "webhook"] {
+        last.insert(name.to_string(), serde_json::Value::Null);
+    }
+    let runs = match inner.state().last_successes() {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(error = %e, "Health: state database unreadable.");
+            return answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "state database unreadable" }),
+            );
+        }
+    };
+    for (command, finished_ms) in runs {
+        if last.contains_key(&command) {
+            last.insert(command, json!(rfc3339(finished_ms)));
+        }
+    }
+    let c = &inner.counters;
+    let webhook_ms = c.last_accepted_ms.load(Ordering::Relaxed);
+    if webhook_ms > 0 {
+        last.insert("webhook".into(), json!(rfc3339(webhook_ms)));
+    }
+    answer(
+        StatusCode::OK,
+        json!({
+            "status": "ok",
+            "configured": {
+                "webhook_secret": true,
+                "jira": true,
+                "jira_sla": inner.jira_sla,
+                "imap": inner.imap,
+            },
+            "last_success": last,
+            "deliveries": {
+                "accepted": c.accepted.load(Ordering::Relaxed),
+                "duplicate": c.duplicates.load(Ordering::Relaxed),
+                "unauthorized": c.unauthorized.load(Ordering::Relaxed),
+                "oversized": c.oversized.load(Ordering::Relaxed),
+                "malformed": c.malformed.load(Ordering::Relaxed),
+            },
+            "queued": inner.state().queue_depth().ok(),
+        }),
+    )
+}
+
+fn rfc3339(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
