@@ -122,6 +122,27 @@ async fn a_mail_pass_fetches_the_issues_named_and_marks_the_mails_seen() {
     }
     assert!(seen(&dovecot, a).await);
     assert!(seen(&dovecot, b).await);
+    // Each mail acted on leaves one audit record (not the mail itself) in raw/events/<day>/.
+    let records: Vec<serde_json::Value> = std::fs::read_dir(mirror.data().join("raw/events"))
+        .unwrap()
+        .flat_map(|day| std::fs::read_dir(day.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("-mail-"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["keys"] == serde_json::json!(["SUP-3"])
+                && r["uid"] == a
+                && r["mailbox"] == "INBOX")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["issue_ids"] == serde_json::json!([sup5_id]))
+    );
     // The tables follow: SUP-3's changelog rows include the new history.
     let tables = mirror.tables();
     let rows = tables["changelog"]

@@ -237,6 +237,16 @@ pub async fn run(
         tasks.spawn(async move { receiver.await.map_err(Error::from) });
     }
 
+    // The webhook receiver prunes `raw/events/` itself; without it the mail records would
+    // pile up, so the daemon prunes them with the same default retention.
+    if config.webhook.is_none() && config.imap.is_some() {
+        tasks.spawn(prune_events(
+            pipeline.audit().clone(),
+            crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS,
+            stop.clone(),
+        ));
+    }
+
     // Until a signal, or a task ends with a fatal error.
     let mut failure: Option<Error> = None;
     tokio::select! {
@@ -549,6 +559,26 @@ async fn worker(
     }
 }
 
+/// Removes `raw/events/` day folders older than `days`, at start and every hour.
+async fn prune_events(
+    audit: crate::pipeline::events::Audit,
+    days: u32,
+    stop: CancellationToken,
+) -> Result<(), Error> {
+    loop {
+        let (audit2, today) = (audit.clone(), chrono::Utc::now().date_naive());
+        match tokio::task::spawn_blocking(move || audit2.prune(today, days)).await {
+            Ok(Ok(0)) | Err(_) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "Old audit folders removed."),
+            Ok(Err(e)) => tracing::warn!(error = %e, "Could not prune raw/events."),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
 /// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
 /// doubling with the key's counted attempts, up to about two hours.
 fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
@@ -614,6 +644,10 @@ impl Sink for QueueSink<'_> {
             }
         }
         Ok(ok)
+    }
+
+    fn audit(&self) -> Option<&crate::pipeline::events::Audit> {
+        Some(self.pipeline.audit())
     }
 }
 

@@ -11,6 +11,7 @@
 //! the fate of each attachment.
 
 pub mod archive;
+pub mod events;
 pub mod lock;
 
 use std::collections::HashSet;
@@ -24,6 +25,7 @@ use crate::state::{self, IssueDetails, SavedIssue, State};
 use crate::time::jira_time_ms;
 use crate::transform::Transformer;
 use archive::{RawStore, attachment_file_name};
+use events::Audit;
 use lock::IssueLocks;
 
 /// The top-level key of the saved issue JSON that holds what the mirror adds.
@@ -116,6 +118,7 @@ pub struct Pipeline {
     attachments: AttachmentPolicy,
     transformer: Arc<Transformer>,
     locks: IssueLocks,
+    audit: Audit,
 }
 
 impl Pipeline {
@@ -129,6 +132,7 @@ impl Pipeline {
         transformer: Arc<Transformer>,
     ) -> Self {
         let locks = IssueLocks::new(store.data_dir());
+        let audit = Audit::new(store.data_dir());
         Pipeline {
             jira,
             sla,
@@ -137,7 +141,13 @@ impl Pipeline {
             attachments,
             transformer,
             locks,
+            audit,
         }
+    }
+
+    /// The trigger audit log (`raw/events/`).
+    pub fn audit(&self) -> &Audit {
+        &self.audit
     }
 
     /// The transform stage.

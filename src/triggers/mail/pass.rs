@@ -17,6 +17,7 @@ use super::extract::{self, ExtractOptions, Verdict};
 use super::imap::{self, ImapSettings, Session};
 use crate::config::{ImapConfig, RejectPolicy};
 use crate::key::IssueKey;
+use crate::pipeline::events::Audit;
 use crate::pipeline::{self, Outcome, Pipeline};
 use crate::state::State;
 use crate::triggers::{Summary, process_keys};
@@ -99,6 +100,11 @@ pub trait Sink {
         summary: &mut Summary,
         progress: &ProgressBar,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Where a record of each mail acted on goes (`raw/events/`), if anywhere.
+    fn audit(&self) -> Option<&Audit> {
+        None
+    }
 }
 
 /// The `mail` command's sink: each notification's issues run through the pipeline, and
@@ -129,6 +135,10 @@ impl Sink for ProcessNow<'_> {
             progress,
         )
         .await
+    }
+
+    fn audit(&self) -> Option<&Audit> {
+        Some(self.pipeline.audit())
     }
 }
 
@@ -234,6 +244,9 @@ pub async fn pass_on(
                     .take(&notification, &mut summary.issues, progress)
                     .await?;
                 if ok {
+                    if let Some(audit) = sink.audit() {
+                        record(audit, config, validity, uid, &notification).await;
+                    }
                     session.mark_seen(uid).await?;
                     summary.acknowledged += 1;
                     tracing::info!(uid, keys = ?notification.keys, ids = ?notification.issue_ids, "Mail handled.");
@@ -294,6 +307,41 @@ async fn handle(
     .await?;
     pipeline.apply_pending().await?;
     Ok(summary.failed == failed_before)
+}
+
+/// Writes the audit record of a mail acted on (`raw/events/<date>/…-mail-<validity>-<uid>.json`).
+/// A failure is logged, not fatal: the issues are durable already and the mail is still
+/// acknowledged.
+async fn record(
+    audit: &Audit,
+    config: &ImapConfig,
+    validity: u32,
+    uid: u32,
+    notification: &extract::Notification,
+) {
+    let at = chrono::Utc::now();
+    let body = serde_json::json!({
+        "source": "mail",
+        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "mailbox": config.mailbox,
+        "uid_validity": validity,
+        "uid": uid,
+        "message_id": notification.message_id,
+        "keys": notification.keys.iter().map(IssueKey::as_str).collect::<Vec<_>>(),
+        "issue_ids": notification.issue_ids,
+        "deletion": notification.deletion,
+    });
+    let audit = audit.clone();
+    let id = format!("{validity}-{uid}");
+    let written = tokio::task::spawn_blocking(move || {
+        audit.write(at, "mail", &id, body.to_string().as_bytes())
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(uid, error = %e, "Could not write the mail's audit record."),
+        Err(e) => tracing::warn!(uid, error = %e, "Could not write the mail's audit record."),
+    }
 }
 
 async fn reject(

@@ -25,7 +25,6 @@
 //! - **Bounded.** At most [`MAX_IN_FLIGHT`] deliveries are handled at once (more get 503 and
 //!   Jira retries); a full queue is waited for at most [`QUEUE_WAIT`], then 503.
 
-pub mod audit;
 pub mod payload;
 pub mod signature;
 
@@ -49,9 +48,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon::queue::{Entry, Queue};
+use crate::pipeline::events::Audit;
 use crate::state::{self, State};
 use crate::triggers::mail::pass::scope_projects;
-use audit::Audit;
 use payload::IssueRef;
 use signature::Verifier;
 
@@ -418,7 +417,7 @@ impl Inner {
         let received = Utc::now();
         let audit = self.audit.clone();
         let id = identifier.to_string();
-        tokio::task::spawn_blocking(move || audit.write(received, &id, &body))
+        tokio::task::spawn_blocking(move || audit.write(received, "webhook", &id, &body))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
         let (mut queued, mut ignored) = (0, 0);

@@ -1,11 +1,16 @@
-//! The audit copy of every accepted delivery: `raw/events/<YYYY-MM-DD>/<HHMMSS.mmm>-webhook-
-//! <identifier>.json`, the body exactly as received (UTC dates and times), written atomically
-//! before the delivery is acknowledged. Day folders older than the retention are removed.
+//! The audit log of triggers, `raw/events/<YYYY-MM-DD>/<HHMMSS.mmm>-<kind>-<identifier>.json`
+//! (UTC dates and times), each file written atomically before its trigger is acknowledged:
 //!
-//! The identifier comes from a request header: only ASCII letters, digits, `-` and `_` of
-//! it reach the file name (others become `_`, at most 80 characters), so it can never name
-//! another folder. Refused deliveries (bad signature, too large, not understood) leave no
-//! file, and neither does a repeated delivery.
+//! - `webhook`: the body of every accepted delivery exactly as received, named by its
+//!   `X-Atlassian-Webhook-Identifier`. Refused deliveries (bad signature, too large, not
+//!   understood) leave no file, and neither does a repeated delivery.
+//! - `mail`: one small JSON record per Jira notification acted on (mailbox, UIDVALIDITY,
+//!   UID, Message-ID, the keys and ids it named), named `<uidvalidity>-<uid>`. Not the mail
+//!   itself: it is hostile input of up to `max_message_bytes`, and stays in the mailbox.
+//!
+//! Identifiers may come from a request header: only ASCII letters, digits, `-` and `_` of
+//! them reach the file name (others become `_`, at most 80 characters), so they can never
+//! name another folder. Day folders older than the retention are removed by [`Audit::prune`].
 
 use std::fs;
 use std::io;
@@ -29,11 +34,18 @@ impl Audit {
         }
     }
 
-    /// Writes `body` received at `at` under `identifier`; returns the file.
-    pub fn write(&self, at: DateTime<Utc>, identifier: &str, body: &[u8]) -> io::Result<PathBuf> {
+    /// Writes `body` of a `kind` event (`webhook`, `mail`) at `at` under `identifier`;
+    /// returns the file.
+    pub fn write(
+        &self,
+        at: DateTime<Utc>,
+        kind: &'static str,
+        identifier: &str,
+        body: &[u8],
+    ) -> io::Result<PathBuf> {
         let day = self.dir.join(at.format("%Y-%m-%d").to_string());
         let name = format!(
-            "{}-webhook-{}.json",
+            "{}-{kind}-{}.json",
             at.format("%H%M%S%.3f"),
             sanitise(identifier)
         );
@@ -103,7 +115,9 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-03-04T05:06:07.089Z")
             .unwrap()
             .with_timezone(&Utc);
-        let path = audit.write(at, "../../etc/passwd", b"{}").unwrap();
+        let path = audit
+            .write(at, "webhook", "../../etc/passwd", b"{}")
+            .unwrap();
         assert_eq!(
             path,
             dir.path()
@@ -111,13 +125,19 @@ mod tests {
         );
         assert_eq!(fs::read(&path).unwrap(), b"{}");
         let uuid = "6f1e1d3a-0c7b-4a53-9d55-0e4f2d7c8b21";
-        let path = audit.write(at, uuid, b"[]").unwrap();
+        let path = audit.write(at, "webhook", uuid, b"[]").unwrap();
         assert!(path.ends_with(format!("050607.089-webhook-{uuid}.json")));
         assert!(
             audit
-                .write(at, "", b"")
+                .write(at, "webhook", "", b"")
                 .unwrap()
                 .ends_with("050607.089-webhook-unknown.json")
+        );
+        assert!(
+            audit
+                .write(at, "mail", "1700000000-42", b"{}")
+                .unwrap()
+                .ends_with("050607.089-mail-1700000000-42.json")
         );
     }
 
