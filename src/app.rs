@@ -371,10 +371,8 @@ impl Context {
                 let (saved, failed) = done.counts();
                 let complete = done.complete();
                 let outcome = if complete { "ok" } else { "partial" };
-                state.finish_run(run, outcome, saved as i64, failed as i64)?;
-                if let Ok(detail) = serde_json::to_value(&done) {
-                    state.set_run_detail(run, &detail)?;
-                }
+                let detail = serde_json::to_value(&done).unwrap_or_default();
+                state.finish_run_with_detail(run, outcome, saved as i64, failed as i64, &detail)?;
                 println!("{command}: {} ({stats})", done.line());
                 tracing::debug!(command, summary = %done.line(), requests = %stats, "Command finished.");
                 Ok(if complete { Exit::Ok } else { Exit::Partial })

@@ -773,12 +773,20 @@ impl State {
         })
     }
 
-    /// Attaches what a run counted (JSON) to its record.
-    pub fn set_run_detail(&self, id: i64, detail: &serde_json::Value) -> Result<()> {
+    /// [`State::finish_run`] with what the run counted (JSON), in the same write.
+    pub fn finish_run_with_detail(
+        &self,
+        id: i64,
+        outcome: &str,
+        saved: i64,
+        failed: i64,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "UPDATE runs SET detail = ?1 WHERE id = ?2",
-                params![detail.to_string(), id],
+                "UPDATE runs SET finished_ms = ?1, outcome = ?2, issues_saved = ?3,
+                   issues_failed = ?4, detail = ?5 WHERE id = ?6",
+                params![now_ms(), outcome, saved, failed, detail.to_string(), id],
             )
             .map(drop)
         })

@@ -364,13 +364,13 @@ async fn sweep_runner(
                     unchanged = report.unchanged,
                     "Sweep done."
                 );
-                state.finish_run(
+                state.finish_run_with_detail(
                     run,
                     "ok",
                     i64::try_from(report.queued).unwrap_or(i64::MAX),
                     0,
+                    &serde_json::json!(report),
                 )?;
-                state.set_run_detail(run, &serde_json::json!(report))?;
             }
             Ok(None) => state.finish_run(run, "stopped", 0, 0)?,
             Err(e) if e.is_fatal() => {
@@ -445,13 +445,13 @@ async fn maintenance_runner(
             Ok((line, changed, failed, detail)) => {
                 tracing::info!(job = kind.name(), summary = %line, "Scheduled run done.");
                 let outcome = if failed == 0 { "ok" } else { "partial" };
-                state.finish_run(
+                state.finish_run_with_detail(
                     run,
                     outcome,
                     i64::try_from(changed).unwrap_or(i64::MAX),
                     i64::try_from(failed).unwrap_or(i64::MAX),
+                    &detail,
                 )?;
-                state.set_run_detail(run, &detail)?;
             }
             Err(reconcile::Error::Pipeline(e)) if e.is_fatal() => {
                 let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
@@ -668,13 +668,13 @@ fn record_mail(state: &state::State, summary: &MailSummary) {
         "ok"
     };
     let result = state.start_run("mail").and_then(|run| {
-        state.finish_run(
+        state.finish_run_with_detail(
             run,
             outcome,
             i64::try_from(summary.acknowledged).unwrap_or(i64::MAX),
             i64::try_from(summary.retry_later).unwrap_or(i64::MAX),
-        )?;
-        state.set_run_detail(run, &serde_json::json!(summary))
+            &serde_json::json!(summary),
+        )
     });
     if let Err(e) = result {
         tracing::warn!(error = %e, "Could not record the mail pass.");
