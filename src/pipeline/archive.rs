@@ -167,7 +167,9 @@ pub fn attachment_file_name(id: &str, filename: &str) -> String {
             .filter(|e| e.len() <= 16)
             .map(|e| format!(".{e}"))
             .unwrap_or_default();
-        let mut cut = budget - ext.len();
+        // No arithmetic here may underflow, whatever the id's length: the cut is clamped to
+        // the name and walked down to a character boundary (0 is always one).
+        let mut cut = budget.saturating_sub(ext.len()).min(safe.len());
         while !safe.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -270,6 +272,32 @@ mod tests {
         // Multi-byte characters are never cut in half.
         let wide = "é".repeat(200);
         assert!(attachment_file_name("123", &wide).len() <= MAX_NAME_BYTES);
+    }
+
+    proptest::proptest! {
+        /// Any id (the pipeline only passes ids of at most 19 digits, but the name builder
+        /// must not depend on it) and any file name: no panic, no endless loop, nothing that
+        /// leaves the folder; with a real id, never longer than the limit.
+        #[test]
+        fn names_are_safe_for_any_id_and_file_name(
+            id in "[0-9]{1,200}|\\PC{0,300}",
+            filename in "\\PC{0,400}",
+        ) {
+            let got = attachment_file_name(&id, &filename);
+            let rest = &got[id.len()..];
+            proptest::prop_assert!(!rest.contains('/') && !rest.contains('\\') && !rest.contains('\0'));
+            if id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()) {
+                proptest::prop_assert!(got.len() <= MAX_NAME_BYTES, "{}", got.len());
+                proptest::prop_assert!(Path::new("/base").join(&got).parent() == Some(Path::new("/base")));
+            }
+        }
+    }
+
+    #[test]
+    fn a_200_digit_id_builds_a_name_without_underflow() {
+        let id = "9".repeat(200);
+        let got = attachment_file_name(&id, "report.final.pdf");
+        assert!(got.starts_with(&id));
     }
 
     #[test]
