@@ -89,6 +89,8 @@ struct Inner {
     budget: Arc<RequestBudget>,
     options: ClientOptions,
     health: Health,
+    /// When `/myself` last answered 2xx (see [`ACCOUNT_CHECK_TTL`]).
+    account_ok_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// How one attempt ended when it did not succeed.
@@ -101,6 +103,32 @@ enum Failure {
         retry_after: Option<Duration>,
         throttled: bool,
     },
+    /// 401/403: the credentials, or only this item? Decided outside the budget slot (see
+    /// [`JiraClient::refused`]).
+    Refused { status: u16, message: String },
+    /// A 2xx answer that looks like JSON but does not parse: retried once, then
+    /// [`Error::Body`] (see [`body_failure`]).
+    Unusable { message: String },
+}
+
+/// How long a successful `/myself` vouches for the credentials when a 401/403 on one item
+/// must be told apart from wrong credentials.
+const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(60);
+
+/// Requests about the account or the whole site rather than one issue: a 401/403 on them
+/// means the credentials are refused (fatal), never that one item is hidden.
+fn is_account_level(path: &str) -> bool {
+    const ACCOUNT_LEVEL: &[&str] = &[
+        "/rest/api/3/myself",
+        "/rest/api/3/field",
+        "/rest/api/3/search",
+        "/rest/api/2/myself",
+        "/rest/api/2/field",
+        "/rest/api/2/search",
+        "/rest/api/2/serverInfo",
+        "/rest/api/3/serverInfo",
+    ];
+    ACCOUNT_LEVEL.iter().any(|p| path.starts_with(p))
 }
 
 impl JiraClient {
@@ -130,6 +158,7 @@ impl JiraClient {
                 credentials,
                 budget,
                 options,
+                account_ok_at: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -169,6 +198,22 @@ impl JiraClient {
         self.json(Method::GET, path, query, None).await
     }
 
+    /// One attempt at `/myself`, without retries: does Jira answer, and accept these
+    /// credentials? Used to tell a request that fails by itself (one unusable search page)
+    /// from Jira failing, without waiting through a second round of retries in an outage.
+    /// `Ok` when it answers 2xx; [`Error::Auth`] when refused; otherwise the failure.
+    pub async fn probe(&self) -> Result<()> {
+        let url = self.url(MYSELF)?;
+        self.with_retries_up_to(MYSELF, 0, || async {
+            let request = self
+                .authorized(Method::GET, url.clone())
+                .timeout(self.inner.options.timeout)
+                .header(ACCEPT, "application/json");
+            self.send(MYSELF, request).await.map(drop)
+        })
+        .await
+    }
+
     /// POST a JSON body to a read-only endpoint (search) and parse the JSON answer.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
         self.json(Method::POST, path, &[], Some(body)).await
@@ -193,11 +238,7 @@ impl JiraClient {
             }
             let response = self.send(path, request).await?;
             let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| Failure::Transient {
-                what: format!("unreadable JSON body ({e})"),
-                retry_after: None,
-                throttled: false,
-            })
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| body_failure(&bytes, &e))
         })
         .await
     }
@@ -224,40 +265,118 @@ impl JiraClient {
 
     /// The request loop: each attempt holds a budget slot while on the wire; between
     /// attempts [`Self::wait_or_give_up`] sleeps outside the slot or ends the request.
-    async fn with_retries<T, F, Fut>(&self, path: &str, mut attempt: F) -> Result<T>
+    async fn with_retries<T, F, Fut>(&self, path: &str, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        self.with_retries_up_to(path, self.inner.options.max_retries, attempt)
+            .await
+    }
+
+    /// [`Self::with_retries`] with at most `max_retries` retries.
+    async fn with_retries_up_to<T, F, Fut>(
+        &self,
+        path: &str,
+        max_retries: u32,
+        mut attempt: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
         let mut backoff = self.backoff();
         let mut attempts = 0u32;
+        let mut unusable = false;
         loop {
             attempts += 1;
             let outcome = {
                 let _slot = self.inner.budget.acquire().await;
                 attempt().await
             };
-            match outcome {
+            let failure = match outcome {
                 Ok(value) => {
                     self.inner.health.succeeded();
+                    if path == MYSELF {
+                        self.vouch_for_account();
+                    }
                     return Ok(value);
                 }
-                Err(failure) => {
-                    match &failure {
-                        // A 404 or 401 is still Jira answering; a 429 is Jira pacing us.
-                        Failure::Permanent(_)
-                        | Failure::Transient {
-                            throttled: true, ..
-                        } => {
-                            self.inner.health.succeeded();
-                        }
-                        Failure::Transient { what, .. } => self.inner.health.failed(what),
-                    }
-                    self.wait_or_give_up(path, failure, attempts, &mut backoff)
-                        .await?
-                }
+                Err(failure) => failure,
+            };
+            match &failure {
+                Failure::Transient {
+                    what,
+                    throttled: false,
+                    ..
+                } => self.inner.health.failed(what),
+                // A 404, 401 or odd body is still Jira answering; a 429 is Jira pacing us.
+                _ => self.inner.health.succeeded(),
             }
+            let failure = match failure {
+                Failure::Refused { status, message } => {
+                    return Err(self.refused(path, status, message).await);
+                }
+                // The same unparseable answer twice is the data, not the wire.
+                Failure::Unusable { message } if unusable => {
+                    return Err(Error::Body {
+                        path: path.to_string(),
+                        message,
+                    });
+                }
+                Failure::Unusable { message } => {
+                    unusable = true;
+                    Failure::Transient {
+                        what: format!("unreadable JSON body ({message})"),
+                        retry_after: None,
+                        throttled: false,
+                    }
+                }
+                other => other,
+            };
+            self.wait_or_give_up(path, failure, attempts, max_retries, &mut backoff)
+                .await?
         }
+    }
+
+    /// The error for a 401/403 on `path`: [`Error::Auth`] (fatal) when `path` is about the
+    /// account or the site, or when `/myself` is refused too; otherwise the credentials are
+    /// fine and only this item is hidden from them: [`Error::Forbidden`]. `/myself` is asked
+    /// outside any budget slot, at most once a minute while it keeps answering.
+    async fn refused(&self, path: &str, status: u16, message: String) -> Error {
+        let auth = || Error::Auth {
+            account: self.inner.credentials.email.clone(),
+            status,
+            path: path.to_string(),
+        };
+        if is_account_level(path) {
+            return auth();
+        }
+        let vouched = self
+            .inner
+            .account_ok_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
+        // Refused too: the credentials. Jira failing meanwhile: no verdict on this item
+        // either; that error (transient) is returned and the item tried again later.
+        if !vouched && let Err(e) = Box::pin(self.get_json(MYSELF, &[])).await {
+            return e;
+        }
+        Error::Forbidden {
+            account: self.inner.credentials.email.clone(),
+            status,
+            path: path.to_string(),
+            message,
+        }
+    }
+
+    fn vouch_for_account(&self) {
+        *self
+            .inner
+            .account_ok_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
     }
 
     /// Sleeps before the next attempt, or returns the error that ends the request.
@@ -266,6 +385,7 @@ impl JiraClient {
         path: &str,
         failure: Failure,
         attempts: u32,
+        max_retries: u32,
         backoff: &mut ExponentialBackoff,
     ) -> Result<()> {
         let (what, retry_after, throttled) = match failure {
@@ -275,6 +395,15 @@ impl JiraClient {
                 retry_after,
                 throttled,
             } => (what, retry_after, throttled),
+            Failure::Refused { status, message } => {
+                return Err(self.refused(path, status, message).await);
+            }
+            Failure::Unusable { message } => {
+                return Err(Error::Body {
+                    path: path.to_string(),
+                    message,
+                });
+            }
         };
         let stats = self.inner.budget.stats();
         if throttled {
@@ -282,7 +411,7 @@ impl JiraClient {
         } else {
             RequestStats::add(&stats.transient, 1);
         }
-        if attempts > self.inner.options.max_retries {
+        if attempts > max_retries {
             return Err(Error::Exhausted {
                 path: path.to_string(),
                 attempts,
@@ -307,11 +436,13 @@ impl JiraClient {
         let status = response.status();
         let retry_after = retry_after(response.headers());
         match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::Permanent(Error::Auth {
-                account: self.inner.credentials.email.clone(),
-                status: status.as_u16(),
-                path: path.to_string(),
-            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                let body = response.text().await.unwrap_or_default();
+                Failure::Refused {
+                    status: status.as_u16(),
+                    message: error_message(&body),
+                }
+            }
             StatusCode::NOT_FOUND => Failure::Permanent(Error::NotFound {
                 path: path.to_string(),
             }),
@@ -433,6 +564,31 @@ async fn stream_to_file(
         size,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// `/myself`: who the credentials are (the account check behind [`JiraClient::refused`]).
+const MYSELF: &str = "/rest/api/3/myself";
+
+/// A 2xx body that did not parse. Cut short (the parser ran out of input) or not JSON at all
+/// (an HTML page from a proxy or an error page with status 200): a passing fault, retried
+/// like a 5xx. JSON that breaks in the middle: [`Failure::Unusable`], which a second identical
+/// failure makes final.
+fn body_failure(bytes: &[u8], e: &serde_json::Error) -> Failure {
+    let looks_like_json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[');
+    if e.is_eof() || !looks_like_json {
+        Failure::Transient {
+            what: format!("unreadable JSON body ({e})"),
+            retry_after: None,
+            throttled: false,
+        }
+    } else {
+        Failure::Unusable {
+            message: e.to_string(),
+        }
+    }
 }
 
 fn transport_failure(e: &reqwest::Error) -> Failure {

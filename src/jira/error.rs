@@ -5,7 +5,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// 401/403: the account was refused. Fatal: retrying would only hammer Jira.
+    /// 401/403 on an account-level request (`/myself`, search, `/field`), or on any request
+    /// while `/myself` is refused too: the credentials are wrong or revoked. Fatal: retrying
+    /// would only hammer Jira.
     #[error(
         "Jira refused the credentials of {account} (HTTP {status} on {path}): check the email and API token"
     )]
@@ -16,6 +18,30 @@ pub enum Error {
         status: u16,
         /// The request path.
         path: String,
+    },
+    /// 401/403 on one issue's resource (an issue, an attachment's content, its remote links,
+    /// changelog, comments or SLA) while the account itself is fine (`/myself` answers):
+    /// that item is refused, nothing else. Not fatal, not worth retrying soon.
+    #[error("Jira refused {account} access to {path} (HTTP {status}): {message}")]
+    Forbidden {
+        /// The account (email) that was refused; never the token.
+        account: String,
+        /// 401 or 403.
+        status: u16,
+        /// The request path.
+        path: String,
+        /// Jira's `errorMessages`, or the start of the body.
+        message: String,
+    },
+    /// A 2xx answer whose body is not usable JSON, the same way twice (e.g. text with a lone
+    /// UTF-16 surrogate escape): a property of the data, not a passing fault, so it is not
+    /// retried further.
+    #[error("unreadable JSON from {path}: {message}")]
+    Body {
+        /// The request path.
+        path: String,
+        /// The parser's message.
+        message: String,
     },
     /// 404: the issue (or resource) does not exist or is not visible.
     #[error("not found: {path}")]
@@ -78,6 +104,26 @@ impl Error {
     /// command must stop with a clear message instead of moving on to the next issue.
     pub fn is_fatal(&self) -> bool {
         matches!(self, Error::Auth { .. } | Error::Setup(_))
+    }
+
+    /// True when the error is Jira's answer about this one resource (refused, a 4xx other
+    /// than 404, a body that cannot be read or has the wrong shape): the rest of the issue it
+    /// belongs to can still be mirrored, and trying again soon would get the same answer.
+    pub fn is_item_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::Forbidden { .. }
+                | Error::Status { .. }
+                | Error::Body { .. }
+                | Error::Protocol { .. }
+        )
+    }
+
+    /// True when Jira (or the way to it) was failing: server errors, timeouts or broken
+    /// connections until the retries ran out. Worth trying again later by itself, unlike an
+    /// answer about this very request (404, 403, 400, unreadable JSON), which would repeat.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Exhausted { .. } | Error::Io { .. })
     }
 }
 

@@ -24,6 +24,12 @@ pub fn all(scope: &str, created_since_epoch_ms: Option<i64>) -> String {
     }
 }
 
+/// The issues named by `keys` (a few, listed by an earlier search), in key order.
+pub fn keys_in<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
+    let list: Vec<&str> = keys.into_iter().collect();
+    format!("key in ({}) ORDER BY key ASC", list.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +47,10 @@ mod tests {
         assert_eq!(
             all(" project = SUP ", None),
             "(project = SUP) ORDER BY created ASC, key ASC"
+        );
+        assert_eq!(
+            keys_in(["SUP-1", "SUP-20"]),
+            "key in (SUP-1, SUP-20) ORDER BY key ASC"
         );
     }
 }

@@ -21,4 +21,4 @@ mod paging;
 pub use budget::{RequestBudget, RequestStats};
 pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
 pub use error::{Error, Result};
-pub use paging::SearchPage;
+pub use paging::{PartError, SearchPage};

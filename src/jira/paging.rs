@@ -15,6 +15,15 @@ const MAX_PAGES: usize = 10_000;
 /// Page size for changelog and comment pages (Jira's documented maximum).
 const PAGE: usize = 100;
 
+/// A part of an issue Jira would not give (see [`JiraClient::complete_issue`]).
+#[derive(Debug)]
+pub struct PartError {
+    /// `changelog` or `comments`.
+    pub part: &'static str,
+    /// Jira's answer.
+    pub error: Error,
+}
+
 /// One page of `POST /rest/api/3/search/jql`.
 #[derive(Debug, Clone)]
 pub struct SearchPage {
@@ -109,7 +118,13 @@ impl JiraClient {
     /// sub-resources whenever the embedded `total` exceeds what was embedded (or nothing was
     /// embedded). The changelog is stored newest first, like Jira's embedded page; comments
     /// oldest first, like Jira's comment pages.
-    pub async fn complete_issue(&self, issue: &mut Value) -> Result<()> {
+    ///
+    /// A sub-resource Jira refuses for this issue alone ([`Error::is_item_refusal`]: 403, a
+    /// 4xx, an unreadable page) does not stop the issue: what was embedded is kept, and the
+    /// part is returned as a [`PartError`] so the caller can record it. Any other error (Jira
+    /// failing, wrong credentials, a 404: the issue is gone) is returned as is.
+    pub async fn complete_issue(&self, issue: &mut Value) -> Result<Vec<PartError>> {
+        let mut refused = Vec::new();
         let key = issue["key"].as_str().unwrap_or_default().to_string();
         if key.is_empty() {
             return Err(Error::Protocol {
@@ -126,8 +141,22 @@ impl JiraClient {
             None => true,
             Some((have, total)) => total.is_some_and(|t| t as usize > have),
         };
-        if changelog_missing {
-            let paged = self.changelog(&key).await?;
+        let paged = if changelog_missing {
+            match self.changelog(&key).await {
+                Ok(paged) => Some(paged),
+                Err(error) if error.is_item_refusal() => {
+                    refused.push(PartError {
+                        part: "changelog",
+                        error,
+                    });
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        if let Some(paged) = paged {
             let mut by_id: BTreeMap<(u64, String), Value> = BTreeMap::new();
             let embedded_histories = issue
                 .get_mut("changelog")
@@ -149,22 +178,37 @@ impl JiraClient {
                 json!({ "startAt": 0, "maxResults": n, "total": n, "histories": histories });
         }
 
-        let fields = issue
-            .get_mut("fields")
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| Error::Protocol {
+        if !issue["fields"].is_object() {
+            return Err(Error::Protocol {
                 path: format!("issue {key}"),
                 message: "issue without `fields`".into(),
-            })?;
-        let comments_missing = match fields.get("comment") {
+            });
+        }
+        let comments_missing = match issue["fields"].get("comment") {
             None | Some(Value::Null) => true,
             Some(c) => {
                 let have = c["comments"].as_array().map_or(0, Vec::len);
                 c["total"].as_u64().is_some_and(|t| t as usize > have) || !c["comments"].is_array()
             }
         };
-        if comments_missing {
-            let comments = self.comments(&key).await?;
+        let comments = if comments_missing {
+            match self.comments(&key).await {
+                Ok(comments) => Some(comments),
+                Err(error) if error.is_item_refusal() => {
+                    refused.push(PartError {
+                        part: "comments",
+                        error,
+                    });
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        if let Some(comments) = comments
+            && let Some(fields) = issue.get_mut("fields").and_then(Value::as_object_mut)
+        {
             let n = comments.len();
             let mut comment = match fields.remove("comment") {
                 Some(Value::Object(map)) => map,
@@ -176,7 +220,7 @@ impl JiraClient {
             comment.insert("total".into(), json!(n));
             fields.insert("comment".into(), Value::Object(comment));
         }
-        Ok(())
+        Ok(refused)
     }
 
     /// Every changelog history of `key`, oldest first (`/issue/{key}/changelog`).
@@ -213,7 +257,10 @@ impl JiraClient {
             let mut page = match self.get_json(&path, &query).await {
                 Ok(page) => page,
                 Err(Error::NotFound { .. }) => return Ok(None),
-                Err(Error::Auth { status: 403, .. }) => return Ok(None),
+                Err(e @ Error::Forbidden { .. }) => {
+                    tracing::debug!(%key, error = %e, "The JSM account may not see this request's SLAs.");
+                    return Ok(None);
+                }
                 Err(e) => return Err(e),
             };
             let batch = match page.get_mut("values").map(Value::take) {
