@@ -260,7 +260,8 @@ impl Context {
                 sla: config.sla.clone(),
             },
         ));
-        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer);
+        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer)
+            .with_max_attempts(config.run.max_attempts);
         let repaired = pipeline.apply_pending().await?;
         if repaired > 0 {
             tracing::info!(
@@ -509,12 +510,12 @@ impl Reported for Summary {
         (self.saved, self.failed)
     }
     fn complete(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && self.incomplete == 0
     }
     fn line(&self) -> String {
         format!(
-            "{} saved, {} unchanged, {} moved, {} deleted, {} failed",
-            self.saved, self.unchanged, self.moved, self.deleted, self.failed
+            "{} saved, {} unchanged, {} moved, {} deleted, {} failed, {} incomplete",
+            self.saved, self.unchanged, self.moved, self.deleted, self.failed, self.incomplete
         )
     }
 }
@@ -524,7 +525,7 @@ impl Reported for mail::MailSummary {
         self.issues.counts()
     }
     fn complete(&self) -> bool {
-        self.retry_later == 0 && self.issues.failed == 0
+        self.retry_later == 0 && self.issues.failed == 0 && self.issues.incomplete == 0
     }
     fn line(&self) -> String {
         format!(
@@ -645,6 +646,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let backfill = state.backfill()?;
     let issues = state.issue_count()?;
     let tables = table_row_counts(config)?;
+    let table_writer = state.table_writer_problem()?;
     if as_json {
         let out = json!({
             "data_dir": config.data_dir,
@@ -659,6 +661,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "pending_table_rows": state.pending()?.len(),
             "queue": { "depth": state.queue_depth()? },
             "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
+            "table_writer": table_writer,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
@@ -691,14 +694,24 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("failures:  {}", failures.len());
+    let parked = failures.iter().filter(|f| f.parked_ms.is_some()).count();
+    println!("failures:  {} ({parked} parked)", failures.len());
     for f in &failures {
         println!(
-            "  {} ({} attempts, last {}): {}",
+            "  {}{} ({} attempts, last {}): {}",
             f.issue_key,
+            if f.parked_ms.is_some() { " parked" } else { "" },
             f.attempts,
             ms_to_rfc3339(f.last_failed_ms),
             f.last_error
+        );
+    }
+    if let Some(p) = &table_writer {
+        println!(
+            "table writer: failing since {} ({} attempts; rows stay pending): {}",
+            ms_to_rfc3339(p.since_ms),
+            p.attempts,
+            p.error
         );
     }
     for r in &runs {

@@ -138,9 +138,28 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_ms);
 "#,
+    // 6: every command parks a key after `[run] max_attempts` counted failures (not only the
+    // daemon), and a later sweep gives each parked key one more try: `parked_retried` says
+    // that try was made (it is reset when the key is parked anew).
+    r#"
+    ALTER TABLE failures ADD COLUMN parked_retried INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 const WATERMARK: &str = "sweep_watermark_ms";
+const TABLE_WRITER_PROBLEM: &str = "table_writer_problem";
+
+/// The daemon's table writer is failing (see [`State::table_writer_problem`]): Parquet
+/// output is behind while raw JSON keeps being saved; the writer retries with backoff.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableWriterProblem {
+    /// The last error.
+    pub error: String,
+    /// When it started failing, epoch ms.
+    pub since_ms: i64,
+    /// Failed attempts since.
+    pub attempts: u64,
+}
 
 /// The saved form of one issue, as the state remembers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +183,9 @@ pub struct IssueDetails {
     pub has_sla: bool,
     /// When the fetch that saved it started, epoch ms.
     pub fetched_ms: Option<i64>,
+    /// Saved without some part Jira refused: its failure record is kept (and counted by the
+    /// caller), so it is fetched again and parked if it never completes.
+    pub incomplete: bool,
 }
 
 /// A recorded failure.
@@ -414,10 +436,12 @@ impl State {
                     details.fetched_ms,
                 ],
             )?;
-            tx.execute(
-                "DELETE FROM failures WHERE issue_key = ?1",
-                [&issue.issue_key],
-            )?;
+            if !details.incomplete {
+                tx.execute(
+                    "DELETE FROM failures WHERE issue_key = ?1",
+                    [&issue.issue_key],
+                )?;
+            }
             tx.commit()
         })
     }
@@ -431,18 +455,58 @@ impl State {
         })
     }
 
-    /// Counts one more failure of `key`.
+    /// Counts one more failure of `key` (never parks it; see [`State::note_failure`]).
     pub fn record_failure(&self, key: &str, error: &str) -> Result<()> {
-        let now = now_ms();
+        self.note_failure(key, error, true, i64::MAX).map(drop)
+    }
+
+    /// Records a failure of `key` with its reason, counting an attempt when `counts` (a
+    /// failure of the issue's own data or permissions; not Jira failing), and parks the key
+    /// once it has failed `max_attempts` counted times. Returns true when it is parked.
+    pub fn note_failure(
+        &self,
+        key: &str,
+        error: &str,
+        counts: bool,
+        max_attempts: i64,
+    ) -> Result<bool> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO failures (issue_key, attempts, last_error, first_failed_ms, last_failed_ms)
-                 VALUES (?1, 1, ?2, ?3, ?3)
-                 ON CONFLICT (issue_key) DO UPDATE SET attempts = attempts + 1,
-                   last_error = excluded.last_error, last_failed_ms = excluded.last_failed_ms",
-                params![key, error, now],
-            )
-            .map(drop)
+            let tx = c.transaction()?;
+            let attempts = upsert_failure(&tx, key, error, counts)?;
+            let parked = attempts >= max_attempts;
+            if parked {
+                park(&tx, key, None)?;
+            }
+            tx.commit()?;
+            Ok(parked)
+        })
+    }
+
+    /// Keys a sweep retries before listing: every failure not parked, and each parked key
+    /// that has not had its one retry since it was parked (oldest failure first).
+    pub fn failures_to_retry(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT issue_key FROM failures WHERE parked_ms IS NULL OR parked_retried = 0
+                 ORDER BY first_failed_ms, issue_key",
+            )?;
+            stmt.query_map([], |r| r.get(0))?.collect()
+        })
+    }
+
+    /// Marks the parked keys among `keys` as retried (their one retry after parking is
+    /// being made now), so a crash during it does not make them retried over and over.
+    pub fn mark_parked_retried(&self, keys: &[String]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for key in keys {
+                tx.execute(
+                    "UPDATE failures SET parked_retried = 1
+                     WHERE issue_key = ?1 AND parked_ms IS NOT NULL",
+                    [key],
+                )?;
+            }
+            tx.commit()
         })
     }
 
@@ -576,6 +640,36 @@ impl State {
             }
             tx.commit()
         })
+    }
+
+    /// Removes a stored value.
+    pub fn clear_meta(&self, name: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM meta WHERE name = ?1 OR name = ?1 || '.stored_ms'",
+                [name],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Records that the daemon's table writer is failing (`error`, since `since_ms`, after
+    /// `attempts` tries), for `status` and the health endpoint.
+    pub fn set_table_writer_problem(&self, problem: &TableWriterProblem) -> Result<()> {
+        let json = serde_json::to_string(problem).unwrap_or_default();
+        self.set_meta(TABLE_WRITER_PROBLEM, &json)
+    }
+
+    /// The table writer works again.
+    pub fn clear_table_writer_problem(&self) -> Result<()> {
+        self.clear_meta(TABLE_WRITER_PROBLEM)
+    }
+
+    /// The daemon's table writer's current problem, if it is failing.
+    pub fn table_writer_problem(&self) -> Result<Option<TableWriterProblem>> {
+        Ok(self
+            .meta(TABLE_WRITER_PROBLEM)?
+            .and_then(|(json, _)| serde_json::from_str(&json).ok()))
     }
 
     /// The mailbox cursor: `(uid_validity, last_uid)`.
@@ -1002,34 +1096,24 @@ impl State {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO failures (issue_key, attempts, last_error, first_failed_ms, last_failed_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (issue_key) DO UPDATE SET attempts = attempts + ?2,
-                   last_error = excluded.last_error, last_failed_ms = excluded.last_failed_ms",
-                params![key, i64::from(counts), error, now],
-            )?;
-            let attempts: i64 = tx.query_row(
-                "SELECT attempts FROM failures WHERE issue_key = ?1",
-                [key],
-                |r| r.get(0),
-            )?;
+            let attempts = upsert_failure(&tx, key, error, counts)?;
             let again: bool = tx
-                .query_row(
-                    "SELECT again FROM queue WHERE issue_key = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT again FROM queue WHERE issue_key = ?1", [key], |r| {
+                    r.get(0)
+                })
                 .optional()?
                 .unwrap_or(false);
             let parked = attempts >= max_attempts && !again;
             if parked {
-                tx.execute(
-                    "UPDATE failures SET parked_ms = ?2,
-                       parked_updated_ms = (SELECT updated_hint FROM queue WHERE issue_key = ?1)
-                     WHERE issue_key = ?1",
-                    params![key, now],
-                )?;
+                let hint: Option<i64> = tx
+                    .query_row(
+                        "SELECT updated_hint FROM queue WHERE issue_key = ?1",
+                        [key],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                park(&tx, key, hint)?;
                 tx.execute("DELETE FROM queue WHERE issue_key = ?1", [key])?;
             } else {
                 tx.execute(
@@ -1047,6 +1131,39 @@ impl State {
             }
             tx.commit()?;
             Ok(parked)
+        })
+    }
+
+    /// Queues every parked key that has not had its one retry since it was parked (source
+    /// `retry`) and marks that retry made. The key stays parked meanwhile: if the retry
+    /// fails it is parked again at once, with no further retries until it changes. Returns
+    /// the keys queued.
+    pub fn queue_retry_parked(&self) -> Result<Vec<String>> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let keys: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT issue_key FROM failures
+                     WHERE parked_ms IS NOT NULL AND parked_retried = 0
+                       AND issue_key NOT IN (SELECT issue_key FROM queue)
+                     ORDER BY first_failed_ms, issue_key",
+                )?;
+                stmt.query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for key in &keys {
+                tx.execute(
+                    "INSERT INTO queue (issue_key, source, enqueued_ms) VALUES (?1, 'retry', ?2)",
+                    params![key, now],
+                )?;
+                tx.execute(
+                    "UPDATE failures SET parked_retried = 1 WHERE issue_key = ?1",
+                    [key],
+                )?;
+            }
+            tx.commit()?;
+            Ok(keys)
         })
     }
 
@@ -1080,6 +1197,44 @@ impl State {
             )
         })
     }
+}
+
+/// Inserts or updates `key`'s failure record (one more attempt when `counts`); returns its
+/// counted attempts.
+fn upsert_failure(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    error: &str,
+    counts: bool,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO failures (issue_key, attempts, last_error, first_failed_ms, last_failed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (issue_key) DO UPDATE SET attempts = attempts + ?2,
+           last_error = excluded.last_error, last_failed_ms = excluded.last_failed_ms",
+        params![key, i64::from(counts), error, now_ms()],
+    )?;
+    tx.query_row(
+        "SELECT attempts FROM failures WHERE issue_key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+}
+
+/// Parks `key` (its failure record exists) at `updated_hint`. Parked anew, it is owed one
+/// retry by a later sweep; parked again (that retry failed), it is not.
+fn park(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    updated_hint: Option<i64>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE failures SET parked_retried = (parked_ms IS NOT NULL), parked_ms = ?2,
+           parked_updated_ms = COALESCE(?3, parked_updated_ms)
+         WHERE issue_key = ?1",
+        params![key, now_ms(), updated_hint],
+    )
+    .map(drop)
 }
 
 fn saved_issue(r: &rusqlite::Row<'_>) -> rusqlite::Result<SavedIssue> {
@@ -1194,6 +1349,65 @@ mod tests {
         s.queue_take().unwrap().unwrap();
         assert_eq!(s.queue_recover().unwrap(), 1);
         assert!(s.queue_take().unwrap().is_some());
+    }
+
+    #[test]
+    fn every_command_parks_after_max_attempts_and_a_later_sweep_retries_once() {
+        let s = State::open_in_memory().unwrap();
+        // Jira failing does not count.
+        for _ in 0..5 {
+            assert!(!s.note_failure("A-1", "HTTP 503", false, 3).unwrap());
+        }
+        assert!(!s.note_failure("A-1", "HTTP 403", true, 3).unwrap());
+        assert!(!s.note_failure("A-1", "HTTP 403", true, 3).unwrap());
+        assert_eq!(s.failures_to_retry().unwrap(), ["A-1"]);
+        assert!(s.note_failure("A-1", "HTTP 403", true, 3).unwrap());
+        let f = &s.failures().unwrap()[0];
+        assert!(f.parked_ms.is_some());
+        assert_eq!((f.attempts, f.last_error.as_str()), (3, "HTTP 403"));
+        // Parked anew: one retry owed.
+        assert_eq!(s.failures_to_retry().unwrap(), ["A-1"]);
+        s.mark_parked_retried(&["A-1".to_string()]).unwrap();
+        assert!(s.note_failure("A-1", "HTTP 403", true, 3).unwrap());
+        assert!(s.failures_to_retry().unwrap().is_empty());
+        // The daemon's way: the owed retry is queued once, the key stays parked.
+        assert!(s.note_failure("B-1", "bad", true, 1).unwrap());
+        assert_eq!(s.queue_retry_parked().unwrap(), ["B-1"]);
+        assert!(s.queue_retry_parked().unwrap().is_empty());
+        let item = s.queue_take().unwrap().unwrap();
+        assert_eq!(
+            (item.issue_key.as_str(), item.source.as_str()),
+            ("B-1", "retry")
+        );
+        assert!(s.queue_failed("B-1", "bad", true, 1, |_| 0).unwrap());
+        assert!(s.queue_retry_parked().unwrap().is_empty());
+        assert_eq!(s.queue_depth().unwrap(), 0);
+        // A change (a new `updated`) unparks with fresh attempts and a retry owed again.
+        assert_eq!(
+            s.queue_push("B-1", "sweep", Some(9)).unwrap(),
+            Pushed::Queued
+        );
+        s.queue_take().unwrap().unwrap();
+        assert!(s.queue_failed("B-1", "bad", true, 1, |_| 0).unwrap());
+        assert_eq!(s.queue_retry_parked().unwrap(), ["B-1"]);
+    }
+
+    #[test]
+    fn an_incomplete_save_keeps_the_failure_record() {
+        let s = State::open_in_memory().unwrap();
+        s.record_failure("A-1", "attachment refused").unwrap();
+        s.record_saved_with(
+            &issue(10, "A-1", 5),
+            &IssueDetails {
+                incomplete: true,
+                ..IssueDetails::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.failures().unwrap().len(), 1);
+        s.record_saved_with(&issue(10, "A-1", 5), &IssueDetails::default())
+            .unwrap();
+        assert!(s.failures().unwrap().is_empty());
     }
 
     fn issue(id: i64, key: &str, updated_ms: i64) -> SavedIssue {

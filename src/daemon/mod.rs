@@ -42,7 +42,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::{self, Outcome, Pipeline};
+use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 use crate::state::{self, Pushed, now_ms};
 use crate::triggers::mail::extract::Notification;
 use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, scope_projects};
@@ -78,6 +78,54 @@ pub enum Error {
     #[cfg(feature = "webhook")]
     #[error(transparent)]
     Webhook(#[from] crate::triggers::webhook::Error),
+    /// A task of the daemon panicked (a bug): the daemon drains and exits non-zero, so a
+    /// service manager restarts it.
+    #[error("the daemon's {task} task panicked: {message}")]
+    Panicked {
+        /// Which task (`worker`, `sweep`, `mail watch`, …).
+        task: &'static str,
+        /// The panic message.
+        message: String,
+    },
+    /// A task that runs until shutdown ended by itself (a bug).
+    #[error("the daemon's {task} task ended unexpectedly")]
+    Ended {
+        /// Which task.
+        task: &'static str,
+    },
+}
+
+/// What a supervised task of the daemon returns: its name and how it ended.
+type TaskEnd = (&'static str, Result<(), Error>);
+
+/// Turns the end of a supervised task into the error that stops the daemon, if any. A task
+/// that returns `Ok` before shutdown was asked for ended by mistake; a panic is an error
+/// whatever the time.
+fn task_error(
+    ended: Result<TaskEnd, tokio::task::JoinError>,
+    task_of_panic: &'static str,
+    stopping: bool,
+) -> Option<Error> {
+    match ended {
+        Ok((_, Err(e))) => Some(e),
+        Ok((task, Ok(()))) if !stopping => Some(Error::Ended { task }),
+        Ok(_) => None,
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            tracing::error!(task = task_of_panic, %message, "A daemon task panicked; stopping.");
+            Some(Error::Panicked {
+                task: task_of_panic,
+                message,
+            })
+        }
+        // Aborted: only after the grace period, when the outcome no longer matters.
+        Err(_) => None,
+    }
 }
 
 /// How the daemon runs.
@@ -136,15 +184,15 @@ pub async fn run(
         "Daemon started."
     );
     let tables = Arc::new(Notify::new());
-    let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
+    let mut tasks: JoinSet<TaskEnd> = JoinSet::new();
     let recovering = Arc::new(AtomicBool::new(false));
 
     // Workers, then the table writer (it ends after them: see below).
     let workers_stop = stop.clone();
     let projects = Arc::new(scope_projects(&config.jira.jql));
-    let mut workers: JoinSet<Result<(), Error>> = JoinSet::new();
+    let mut workers: JoinSet<TaskEnd> = JoinSet::new();
     for n in 0..options.parallel.max(1) {
-        workers.spawn(worker(
+        let work = worker(
             n,
             pipeline.clone(),
             projects.clone(),
@@ -153,7 +201,8 @@ pub async fn run(
             recovering.clone(),
             options.max_attempts,
             workers_stop.clone(),
-        ));
+        );
+        workers.spawn(async move { ("worker", work.await) });
     }
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(table_writer(
@@ -176,20 +225,21 @@ pub async fn run(
     .await?;
     // The catch-up sweep.
     let _ = sweep_tx.try_send(());
-    tasks.spawn(sweep_runner(
+    let sweeps = sweep_runner(
         pipeline.clone(),
         queue.clone(),
         config.clone(),
         sweep_rx,
         stop.clone(),
-    ));
+    );
+    tasks.spawn(async move { ("sweep", sweeps.await) });
     for (kind, schedule) in [
         (Scheduled::SlaPoll, config.sla_poll.schedule.clone()),
         (Scheduled::Reconcile, config.reconcile.schedule.clone()),
     ] {
         let (tx, rx) = mpsc::channel::<()>(1);
         add_job(&scheduler, kind, schedule, tx).await?;
-        tasks.spawn(maintenance_runner(
+        let runs = maintenance_runner(
             kind,
             pipeline.clone(),
             config.clone(),
@@ -197,7 +247,8 @@ pub async fn run(
             rx,
             tables.clone(),
             stop.clone(),
-        ));
+        );
+        tasks.spawn(async move { (kind.name(), runs.await) });
     }
     scheduler
         .start()
@@ -217,7 +268,7 @@ pub async fn run(
                 queue: &queue,
                 projects: &projects,
             };
-            watch(
+            let watched = watch(
                 pipeline.state(),
                 &imap,
                 &projects,
@@ -227,52 +278,46 @@ pub async fn run(
                 |summary| record_mail(pipeline.state(), summary),
             )
             .await
-            .map_err(Error::from)
+            .map_err(Error::from);
+            ("mail watch", watched)
         });
     }
 
     #[cfg(feature = "webhook")]
     if config.webhook.is_some() {
         let receiver = crate::triggers::webhook::run(config.clone(), queue.clone(), stop.clone());
-        tasks.spawn(async move { receiver.await.map_err(Error::from) });
+        tasks.spawn(async move { ("webhook", receiver.await.map_err(Error::from)) });
     }
 
     // The webhook receiver prunes `raw/events/` itself; without it the mail records would
     // pile up, so the daemon prunes them with the same default retention.
     if config.webhook.is_none() && config.imap.is_some() {
-        tasks.spawn(prune_events(
+        let pruning = prune_events(
             pipeline.audit().clone(),
             crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS,
             stop.clone(),
-        ));
+        );
+        tasks.spawn(async move { ("event pruning", pruning.await) });
     }
 
-    // Until a signal, or a task ends with a fatal error.
+    // Until a signal, or a task ends: with a fatal error, a panic, or by itself (a bug).
     let mut failure: Option<Error> = None;
     tokio::select! {
         () = stop.cancelled() => {}
-        Some(ended) = tasks.join_next() => {
-            if let Ok(Err(e)) = ended {
-                failure = Some(e);
-            }
-        }
-        Some(ended) = workers.join_next() => {
-            if let Ok(Err(e)) = ended {
-                failure = Some(e);
-            }
-        }
+        Some(ended) = tasks.join_next() => failure = task_error(ended, "trigger", stop.is_cancelled()),
+        Some(ended) = workers.join_next() => failure = task_error(ended, "worker", stop.is_cancelled()),
     }
     stop.cancel();
     tracing::info!("Daemon stopping: no new work is taken; issues in hand are finished.");
     let _ = scheduler.shutdown().await;
     let drained = tokio::time::timeout(options.grace, async {
         while let Some(ended) = tasks.join_next().await {
-            if let Ok(Err(e)) = ended {
+            if let Some(e) = task_error(ended, "trigger", true) {
                 failure.get_or_insert(e);
             }
         }
         while let Some(ended) = workers.join_next().await {
-            if let Ok(Err(e)) = ended {
+            if let Some(e) = task_error(ended, "worker", true) {
                 failure.get_or_insert(e);
             }
         }
@@ -288,10 +333,13 @@ pub async fn run(
     }
     writer_stop.cancel();
     match tokio::time::timeout(options.grace, writer).await {
-        Ok(Ok(Err(e))) => {
-            failure.get_or_insert(e);
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let ended = Err(e);
+            if let Some(e) = task_error(ended, "table writer", true) {
+                failure.get_or_insert(e);
+            }
         }
-        Ok(_) => {}
         Err(_) => tracing::warn!(
             "Table writer did not finish; pending rows are applied at the next start."
         ),
@@ -515,6 +563,24 @@ async fn worker(
         };
         let key = &item.issue_key;
         match result {
+            // Saved without a part Jira refused: the issue and its rows are in the mirror;
+            // the key is retried like a failure (backoff, then parked) for the missing part.
+            Ok(Some(Outcome::Saved { missing, .. })) if !missing.is_empty() => {
+                tables.notify_one();
+                for m in &missing {
+                    tracing::warn!(%key, part = %m.part, error = %m.error, "Issue saved without a part Jira refused.");
+                }
+                let parked = state.queue_failed(
+                    key,
+                    &MissingPart::summary(&missing),
+                    true,
+                    max_attempts,
+                    |attempts| retry_delay_ms(false, attempts),
+                )?;
+                if parked {
+                    tracing::warn!(%key, attempts = max_attempts, "Issue parked incomplete after repeated refusals; retried when it changes (see `status`).");
+                }
+            }
             Ok(outcome) => {
                 queue.done(&item.issue_key)?;
                 tables.notify_one();
@@ -589,20 +655,69 @@ fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
     60_000i64 << doublings
 }
 
+/// First wait of the table writer after a failed write; doubles up to [`WRITER_BACKOFF_MAX`].
+const WRITER_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Longest wait of the table writer between failed writes.
+const WRITER_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
 /// Applies pending table rows whenever told, and once more when stopped.
-async fn table_writer(
-    pipeline: Pipeline,
-    tables: Arc<Notify>,
-    stop: CancellationToken,
-) -> Result<(), Error> {
+///
+/// It never gives up: a failed write (disk full, a permission error, a month file it cannot
+/// rebuild) is logged, recorded for `status` and the health endpoint, and retried with
+/// exponential backoff while workers keep saving raw JSON (their rows stay pending, durably);
+/// the first write that works again says so and clears the record. A panic inside the
+/// write is such a failure too (the write runs on a blocking thread).
+async fn table_writer(pipeline: Pipeline, tables: Arc<Notify>, stop: CancellationToken) {
+    let state = pipeline.state().clone();
+    let mut problem: Option<state::TableWriterProblem> = None;
+    let mut backoff = WRITER_BACKOFF_MIN;
+    let mut stopping = false;
     loop {
-        let stopping = tokio::select! {
-            () = tables.notified() => false,
-            () = stop.cancelled() => true,
-        };
-        pipeline.apply_pending().await?;
-        if stopping {
-            return Ok(());
+        if !stopping {
+            stopping = tokio::select! {
+                () = tables.notified() => false,
+                () = stop.cancelled() => true,
+            };
+        }
+        match pipeline.apply_pending().await {
+            Ok(_) => {
+                if let Some(p) = problem.take() {
+                    tracing::info!(failed_attempts = p.attempts, "Tables are written again.");
+                    if let Err(e) = state.clear_table_writer_problem() {
+                        tracing::warn!(error = %e, "Could not clear the table writer's problem record.");
+                    }
+                }
+                backoff = WRITER_BACKOFF_MIN;
+                if stopping {
+                    return;
+                }
+            }
+            Err(e) => {
+                let p = problem.get_or_insert_with(|| state::TableWriterProblem {
+                    error: String::new(),
+                    since_ms: now_ms(),
+                    attempts: 0,
+                });
+                p.attempts += 1;
+                p.error = e.to_string();
+                if p.attempts == 1 || p.attempts.is_power_of_two() {
+                    tracing::error!(error = %e, attempts = p.attempts, retry_in_secs = backoff.as_secs(), "Tables could not be written; raw JSON is still saved and the rows stay pending. Retrying.");
+                }
+                if let Err(e) = state.set_table_writer_problem(p) {
+                    tracing::warn!(error = %e, "Could not record the table writer's problem.");
+                }
+                if stopping {
+                    tracing::warn!(
+                        "Tables not written at shutdown; pending rows are applied at the next start."
+                    );
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stop.cancelled() => stopping = true,
+                }
+                backoff = (backoff * 2).min(WRITER_BACKOFF_MAX);
+            }
         }
     }
 }

@@ -39,6 +39,15 @@ pub async fn sweep(
     stopping: impl Fn() -> bool,
 ) -> Result<Option<SweepReport>, pipeline::Error> {
     let state = pipeline.state();
+    // Parked keys get one more try after they were parked (e.g. a permission fixed since).
+    let retried = state.queue_retry_parked()?;
+    if !retried.is_empty() {
+        tracing::info!(
+            count = retried.len(),
+            "Parked issues queued for their one retry."
+        );
+        queue.wake_all();
+    }
     let started_ms = now_ms();
     let since = state.watermark()?.map_or(0, |w| w - overlap_ms);
     let query = jql::updated_since(scope, since);

@@ -64,10 +64,12 @@ impl Error {
     /// True when trying again later may succeed by itself (Jira failing or unreachable), as
     /// opposed to a problem of this issue's data.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Jira(jira::Error::Exhausted { .. } | jira::Error::Io { .. })
-        )
+        match self {
+            Error::Jira(e) => e.is_transient(),
+            // The local disk (full, or a permission changed): not this issue's fault.
+            Error::Io(_) => true,
+            _ => false,
+        }
     }
 
     /// True when the whole command must stop (wrong credentials, unusable state).
@@ -83,6 +85,34 @@ impl Error {
 /// Result alias for the pipeline.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A part of an issue Jira refused while the rest of the issue was saved: an attachment's
+/// content, the remote links, changelog or comment pages, the SLA figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingPart {
+    /// What is missing, e.g. `attachment 10001`, `remote links`, `comments`.
+    pub part: String,
+    /// Why, naming the request (`Jira refused … access to /rest/api/3/… (HTTP 403): …`).
+    pub error: String,
+}
+
+impl MissingPart {
+    fn new(part: impl Into<String>, error: &jira::Error) -> Self {
+        MissingPart {
+            part: part.into(),
+            error: error.to_string(),
+        }
+    }
+
+    /// One line for the failure record: every missing part with its reason.
+    pub fn summary(parts: &[MissingPart]) -> String {
+        let list: Vec<String> = parts
+            .iter()
+            .map(|p| format!("{}: {}", p.part, p.error))
+            .collect();
+        format!("saved without {}", list.join("; "))
+    }
+}
+
 /// What happened to one issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -92,6 +122,9 @@ pub enum Outcome {
         key: IssueKey,
         /// The key it had before, if Jira moved it.
         moved_from: Option<IssueKey>,
+        /// Parts Jira refused (empty when the issue is complete). The issue is saved and in
+        /// the tables without them; the caller records a failure so it is fetched again.
+        missing: Vec<MissingPart>,
     },
     /// Already saved at the same `updated`: nothing fetched, nothing written.
     Unchanged(IssueKey),
@@ -119,7 +152,12 @@ pub struct Pipeline {
     transformer: Arc<Transformer>,
     locks: IssueLocks,
     audit: Audit,
+    max_attempts: i64,
 }
+
+/// Counted failures before a key is parked, unless [`Pipeline::with_max_attempts`] says
+/// otherwise (`[run] max_attempts`).
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
 
 impl Pipeline {
     /// Builds the pipeline from its parts; `sla` is the `[jira_sla]` account, if configured.
@@ -142,7 +180,19 @@ impl Pipeline {
             transformer,
             locks,
             audit,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
+    }
+
+    /// Parks a key after `n` counted failures (at least 1).
+    pub fn with_max_attempts(mut self, n: i64) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Counted failures before a key is parked.
+    pub fn max_attempts(&self) -> i64 {
+        self.max_attempts
     }
 
     /// The trigger audit log (`raw/events/`).
@@ -378,10 +428,32 @@ impl Pipeline {
         fetched_ms: Option<i64>,
     ) -> Result<Outcome> {
         let key = meta.key.clone();
-        self.jira.complete_issue(&mut issue).await?;
-        let remote_links = self.jira.remote_links(key.as_str()).await?;
+        // A part Jira refuses for this issue alone is left out and reported; anything else
+        // (Jira failing, wrong credentials, the issue gone) stops the issue as before.
+        let mut missing: Vec<MissingPart> = self
+            .jira
+            .complete_issue(&mut issue)
+            .await?
+            .into_iter()
+            .map(|p| MissingPart::new(p.part, &p.error))
+            .collect();
+        let remote_links = match self.jira.remote_links(key.as_str()).await {
+            Ok(links) => Value::Array(links),
+            Err(e) if e.is_item_refusal() => {
+                missing.push(MissingPart::new("remote links", &e));
+                Value::Null
+            }
+            Err(e) => return Err(e.into()),
+        };
         let sla = match &self.sla {
-            Some(client) => client.sla(key.as_str()).await?,
+            Some(client) => match client.sla(key.as_str()).await {
+                Ok(sla) => sla,
+                Err(e) if e.is_item_refusal() => {
+                    missing.push(MissingPart::new("SLA", &e));
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
             None => None,
         };
 
@@ -394,13 +466,16 @@ impl Pipeline {
             self.store.move_attachments(old, &key)?;
         }
 
-        let attachments = self.sync_attachments(&key, &issue).await?;
+        let attachments = self.sync_attachments(&key, &issue, &mut missing).await?;
         issue[OVERLAY_KEY] = json!({
             "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
             "remote_links": remote_links,
             "sla": sla_overlay(sla),
             "attachments": attachments,
         });
+        if !missing.is_empty() {
+            issue[OVERLAY_KEY]["incomplete"] = json!(missing);
+        }
         let (status_category, has_sla) = saved_status(&issue);
         // Pending before the raw JSON changes: a crash from here on is repaired at next start.
         if let Some(created) = meta.created_ms {
@@ -434,16 +509,30 @@ impl Pipeline {
                 created_ms: meta.created_ms,
                 status_category,
                 has_sla,
-                fetched_ms,
+                // An incomplete copy is no reason to skip the next fetch of a queued key.
+                fetched_ms: fetched_ms.filter(|_| missing.is_empty()),
+                incomplete: !missing.is_empty(),
             },
         )?;
         tracing::debug!(%key, "Issue saved.");
-        Ok(Outcome::Saved { key, moved_from })
+        Ok(Outcome::Saved {
+            key,
+            moved_from,
+            missing,
+        })
     }
 
     /// Downloads the issue's attachments that are not on disk yet, removes files of
-    /// attachments that are gone, and returns one overlay entry per attachment.
-    async fn sync_attachments(&self, key: &IssueKey, issue: &Value) -> Result<Vec<Value>> {
+    /// attachments that are gone, and returns one overlay entry per attachment. An attachment
+    /// Jira refuses (401/403: `forbidden`; another 4xx: `failed`) or whose id is not an
+    /// attachment id (`invalid_id`: never downloaded, never part of a path) is added to
+    /// `missing`; one that is gone (404) is only marked `failed`.
+    async fn sync_attachments(
+        &self,
+        key: &IssueKey,
+        issue: &Value,
+        missing: &mut Vec<MissingPart>,
+    ) -> Result<Vec<Value>> {
         let listed = issue["fields"]["attachment"]
             .as_array()
             .cloned()
@@ -462,8 +551,24 @@ impl Pipeline {
             };
             let filename = a["filename"].as_str().unwrap_or("");
             let size = a["size"].as_u64();
-            let file_name = attachment_file_name(&id, filename);
             let mut entry = json!({ "id": id, "filename": filename, "size_bytes": size });
+            if !is_attachment_id(&id) {
+                let shown: String = id.chars().take(40).collect();
+                let error = format!(
+                    "attachment id {shown:?}{} is not a number of at most {MAX_ID_DIGITS} digits; not downloaded",
+                    if shown.len() < id.len() { "…" } else { "" }
+                );
+                tracing::warn!(%key, %error, "Attachment with an invalid id.");
+                entry["status"] = json!("invalid_id");
+                entry["error"] = json!(error);
+                missing.push(MissingPart {
+                    part: format!("attachment {shown}"),
+                    error,
+                });
+                out.push(entry);
+                continue;
+            }
+            let file_name = attachment_file_name(&id, filename);
             if !self.attachments.download {
                 entry["status"] = json!("not_downloaded");
             } else if size.is_some_and(|s| s > self.attachments.max_bytes) {
@@ -499,10 +604,21 @@ impl Pipeline {
                         entry["status"] = json!("skipped_too_large");
                         tracing::info!(%key, attachment = %id, "Attachment over max_bytes skipped.");
                     }
-                    Err(e @ (jira::Error::NotFound { .. } | jira::Error::Status { .. })) => {
+                    Err(e @ jira::Error::NotFound { .. }) => {
                         entry["status"] = json!("failed");
                         entry["error"] = json!(e.to_string());
-                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment not downloadable.");
+                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment gone upstream; not downloaded.");
+                    }
+                    Err(e) if e.is_item_refusal() => {
+                        let status = if matches!(e, jira::Error::Forbidden { .. }) {
+                            "forbidden"
+                        } else {
+                            "failed"
+                        };
+                        entry["status"] = json!(status);
+                        entry["error"] = json!(e.to_string());
+                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment refused; the issue is saved without it.");
+                        missing.push(MissingPart::new(format!("attachment {id}"), &e));
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -521,6 +637,15 @@ impl Pipeline {
             .and_then(|v| v[OVERLAY_KEY]["attachments"].as_array().cloned())
             .unwrap_or_default()
     }
+}
+
+/// Longest attachment id accepted, in digits: Jira's ids are 64-bit numbers.
+const MAX_ID_DIGITS: usize = 19;
+
+/// Whether `id` is an attachment id we may request and use in a file name: 1 to
+/// [`MAX_ID_DIGITS`] ASCII digits.
+fn is_attachment_id(id: &str) -> bool {
+    (1..=MAX_ID_DIGITS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What the state keeps of a saved issue's status (see [`Pipeline::record_saved_status`]).

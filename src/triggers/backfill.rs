@@ -4,8 +4,9 @@
 //! token of the next page, so a backfill killed at any instruction resumes at the first
 //! unfinished page; inside that page, issues already saved at the same `updated` are skipped
 //! without a request. A backfill started again after it finished lists everything once more
-//! and fetches only what changed. When it finishes without failures, the sweep watermark
-//! moves to the backfill's start time, so the next sweep covers everything changed since.
+//! and fetches only what changed. When it finishes, the sweep watermark moves to the
+//! backfill's start time, so the next sweep covers everything changed since; an issue that
+//! failed is recorded, and the next sweep retries it first.
 
 use indicatif::ProgressBar;
 
@@ -65,7 +66,8 @@ pub async fn backfill(
     )
     .await?;
 
-    let retry = failed_keys(pipeline)?;
+    let mut retry = failed_keys(pipeline)?;
+    retry.retain(|k| !summary.incomplete_keys.contains(k));
     if !retry.is_empty() {
         tracing::info!(count = retry.len(), "Retrying failed issues once more.");
         let mut again = Summary::default();
@@ -74,11 +76,12 @@ pub async fn backfill(
         summary.deleted += again.deleted;
         summary.moved += again.moved;
         summary.failed = again.failed;
+        summary.incomplete += again.incomplete;
     }
     // Rows of the whole backfill at once: each touched month is rebuilt from raw JSON once.
     pipeline.apply_pending().await?;
     state.finish_backfill()?;
-    if summary.failed == 0 && options.created_since_ms.is_none() {
+    if options.created_since_ms.is_none() {
         state.advance_watermark(started_ms)?;
     }
     Ok(summary)

@@ -20,9 +20,9 @@ use futures::StreamExt;
 use indicatif::ProgressBar;
 use serde_json::Value;
 
-use crate::jira;
+use crate::jira::{self, jql};
 use crate::key::IssueKey;
-use crate::pipeline::{self, Outcome, Pipeline};
+use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 
 /// What a command did to the issues it touched.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -37,16 +37,31 @@ pub struct Summary {
     pub moved: u64,
     /// Issues that failed (recorded, retried later).
     pub failed: u64,
+    /// Issues saved without a part Jira refused (an attachment's content, remote links, …):
+    /// in the mirror, and recorded as failures so they are fetched again.
+    pub incomplete: u64,
+    /// The keys counted in `incomplete` (a retry within the same command would only meet the
+    /// same refusal).
+    #[serde(skip)]
+    pub incomplete_keys: Vec<IssueKey>,
 }
 
 impl Summary {
     /// Counts one outcome.
     pub fn count(&mut self, outcome: &Outcome) {
         match outcome {
-            Outcome::Saved { moved_from, .. } => {
+            Outcome::Saved {
+                key,
+                moved_from,
+                missing,
+            } => {
                 self.saved += 1;
                 if moved_from.is_some() {
                     self.moved += 1;
+                }
+                if !missing.is_empty() {
+                    self.incomplete += 1;
+                    self.incomplete_keys.push(key.clone());
                 }
             }
             Outcome::Unchanged(_) => self.unchanged += 1,
@@ -116,12 +131,25 @@ where
     let mut results = futures::stream::iter(work).buffer_unordered(parallel.max(1));
     while let Some((label, result)) = results.next().await {
         match result {
-            Ok(outcome) => summary.count(&outcome),
+            Ok(outcome) => {
+                summary.count(&outcome);
+                if let Outcome::Saved { key, missing, .. } = &outcome
+                    && !missing.is_empty()
+                {
+                    for m in missing {
+                        tracing::warn!(%key, part = %m.part, error = %m.error, "Issue saved without a part Jira refused.");
+                    }
+                    record_failure(pipeline, key.as_str(), &MissingPart::summary(missing), true)?;
+                }
+            }
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 summary.failed += 1;
-                tracing::warn!(key = %label, error = %e, "Issue failed; recorded for retry.");
-                pipeline.state().record_failure(&label, &e.to_string())?;
+                let transient = e.is_transient();
+                if !transient || !pipeline.jira().is_down() {
+                    tracing::warn!(key = %label, error = %e, "Issue failed; recorded for retry.");
+                }
+                record_failure(pipeline, &label, &e.to_string(), !transient)?;
             }
         }
         progress.inc(1);
@@ -133,8 +161,29 @@ where
     Ok(())
 }
 
+/// Records a failure of `key` (counted unless Jira was failing) and says so when that
+/// parks it.
+fn record_failure(
+    pipeline: &Pipeline,
+    key: &str,
+    error: &str,
+    counts: bool,
+) -> Result<(), pipeline::Error> {
+    let max_attempts = pipeline.max_attempts();
+    if pipeline
+        .state()
+        .note_failure(key, error, counts, max_attempts)?
+    {
+        tracing::warn!(%key, attempts = max_attempts, error, "Issue parked after repeated failures; retried when it changes (see `status`).");
+    }
+    Ok(())
+}
+
 /// Issues per search page (Jira's maximum when all fields are requested).
 pub const PAGE_SIZE: u32 = 100;
+
+/// Issues per search when a page that could not be used is split (see [`isolate_page`]).
+const SPLIT_SIZE: usize = 10;
 
 /// What [`process_search`] lists.
 #[derive(Debug, Clone)]
@@ -151,7 +200,8 @@ pub struct Search<'a> {
 /// issues through the pipeline, writes their table rows when `search.tables_each_page`,
 /// then calls `page_done(next_token, saved)`. A refused start token (Jira's expire after 7
 /// days: HTTP 400) restarts from the first page; issues saved before cost no request when
-/// listed again.
+/// listed again. A page that cannot be used while Jira otherwise answers is split
+/// ([`isolate_page`]), so one bad issue fails alone.
 pub async fn process_search(
     pipeline: &Pipeline,
     search: Search<'_>,
@@ -177,36 +227,149 @@ pub async fn process_search(
                 PAGE_SIZE,
             )
             .await;
-        let page = match found {
-            Ok(page) => page,
+        let before = summary.saved;
+        let next = match found {
+            Ok(page) => {
+                process_listed(pipeline, page.issues, parallel, summary, progress).await?;
+                page.next_page_token
+            }
             Err(jira::Error::Status { status: 400, .. }) if resumed => {
                 tracing::warn!("Stored page token was refused; listing again from the first page.");
                 token = None;
                 resumed = false;
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                let page = PageRef {
+                    query,
+                    token: token.as_deref(),
+                };
+                isolate_page(pipeline, page, e, parallel, summary, progress).await?
+            }
         };
         resumed = false;
-        let before = summary.saved;
-        process_listed(pipeline, page.issues, parallel, summary, progress).await?;
         if tables_each_page {
             pipeline.apply_pending().await?;
         }
-        page_done(page.next_page_token.as_deref(), summary.saved - before)?;
-        match page.next_page_token {
+        page_done(next.as_deref(), summary.saved - before)?;
+        match next {
             Some(next) => token = Some(next),
             None => return Ok(()),
         }
     }
 }
 
-/// Keys recorded as failed by earlier runs, to retry first.
+/// A search page: the query and the token that starts it.
+#[derive(Debug, Clone, Copy)]
+struct PageRef<'a> {
+    query: &'a str,
+    token: Option<&'a str>,
+}
+
+/// Handles a search page Jira could not deliver in one piece (`error`, after the client's
+/// retries): an issue in it that Jira cannot render, or whose JSON cannot be read, must not
+/// hold up every other issue, in this run or any later one.
+///
+/// If Jira does not answer `/myself` either (one attempt), it is failing as a whole and
+/// `error` is returned: nothing to isolate. Otherwise the page is listed again with only
+/// `key` and `updated` (no issue content), the issues that changed are asked for
+/// [`SPLIT_SIZE`] at a time by key, and the keys of a part that still fails are fetched one
+/// by one, where only the bad issue fails (recorded against its key). Returns the listing's
+/// next page token.
+async fn isolate_page(
+    pipeline: &Pipeline,
+    page: PageRef<'_>,
+    error: jira::Error,
+    parallel: usize,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<Option<String>, pipeline::Error> {
+    let jira = pipeline.jira();
+    match jira.probe().await {
+        Ok(()) => {}
+        Err(e) if e.is_fatal() => return Err(e.into()),
+        Err(_) => return Err(error.into()),
+    }
+    tracing::warn!(error = %error, "A search page could not be used; splitting it to find the issue behind it.");
+    let light = jira
+        .search_page(page.query, page.token, &["key", "updated"], None, PAGE_SIZE)
+        .await?;
+    let mut changed = Vec::new();
+    for issue in &light.issues {
+        match listed_identity(issue) {
+            Some((key, id, updated)) => {
+                if is_saved_at(pipeline, &key, id, updated)? {
+                    summary.unchanged += 1;
+                    progress.inc(1);
+                } else {
+                    changed.push(key);
+                }
+            }
+            None => tracing::warn!("A search result without a readable key or id was skipped."),
+        }
+    }
+    for part in changed.chunks(SPLIT_SIZE) {
+        let query = jql::keys_in(part.iter().map(IssueKey::as_str));
+        match jira
+            .search_page(
+                &query,
+                None,
+                &["*all"],
+                Some("changelog"),
+                SPLIT_SIZE as u32,
+            )
+            .await
+        {
+            Ok(found) => {
+                process_listed(pipeline, found.issues, parallel, summary, progress).await?
+            }
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(error = %e, keys = part.len(), "Part of a split page failed too; fetching its issues one by one.");
+                process_keys(pipeline, part.to_vec(), parallel, summary, progress).await?;
+            }
+        }
+    }
+    Ok(light.next_page_token)
+}
+
+/// Key, id and `updated` (epoch ms) of an issue as a search listed it.
+fn listed_identity(issue: &Value) -> Option<(IssueKey, i64, Option<i64>)> {
+    let key = IssueKey::parse(issue["key"].as_str()?).ok()?;
+    let id = match &issue["id"] {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }?;
+    let updated = issue["fields"]["updated"]
+        .as_str()
+        .and_then(crate::time::jira_time_ms);
+    Some((key, id, updated))
+}
+
+/// Whether the mirror holds the issue with id `id` under `key` at `updated` already.
+fn is_saved_at(
+    pipeline: &Pipeline,
+    key: &IssueKey,
+    id: i64,
+    updated: Option<i64>,
+) -> Result<bool, pipeline::Error> {
+    let saved = pipeline.state().issue_by_id(id)?;
+    Ok(
+        saved.is_some_and(|s| s.issue_key == key.as_str() && Some(s.updated_ms) == updated)
+            && pipeline.store().has_issue(key),
+    )
+}
+
+/// Keys recorded as failed by earlier runs, to retry first: every failure not parked, and
+/// each parked key once after it was parked (marked as retried now).
 pub fn failed_keys(pipeline: &Pipeline) -> Result<Vec<IssueKey>, pipeline::Error> {
-    Ok(pipeline
-        .state()
-        .failures()?
+    let state = pipeline.state();
+    let keys = state.failures_to_retry()?;
+    state.mark_parked_retried(&keys)?;
+    Ok(keys
         .into_iter()
-        .filter_map(|f| IssueKey::parse(&f.issue_key).ok())
+        .filter_map(|k| IssueKey::parse(&k).ok())
         .collect())
 }

@@ -1,10 +1,13 @@
 //! The incremental sweep: `(<jql>) AND updated >= <watermark − overlap>` ordered by
 //! `updated`, paged by `nextPageToken`, every listed issue through the pipeline.
 //!
-//! The watermark is the sweep's *start* time (epoch ms) and moves only when every issue the
-//! sweep listed was saved, so an issue updated while the sweep runs, or one that failed, is
-//! always listed again by the next sweep. The overlap re-reads a margin before the watermark
-//! for late index updates and clock skew; re-read issues that did not change cost no request.
+//! The watermark is the sweep's *start* time (epoch ms) and moves only when the listing
+//! finished and every issue it listed was saved or durably recorded as failed, so an issue
+//! updated while the sweep runs is listed again by the next sweep, and one that failed is
+//! retried first by it (from the failure record, until it is parked; a parked issue is listed
+//! again when it changes). A bad issue therefore never holds the watermark back. The overlap
+//! re-reads a margin before the watermark for late index updates and clock skew; re-read
+//! issues that did not change cost no request.
 
 use indicatif::ProgressBar;
 
@@ -38,7 +41,6 @@ pub async fn sweep(
         pipeline.apply_pending().await?;
     }
     let retried_failures = summary.failed;
-
     let started_ms = now_ms();
     let watermark = pipeline.state().watermark()?;
     let since = watermark.map_or(0, |w| w - options.overlap_ms);
@@ -57,12 +59,12 @@ pub async fn sweep(
         |_, _| Ok(()),
     )
     .await?;
-    if summary.failed == retried_failures {
-        pipeline.state().advance_watermark(started_ms)?;
-    } else {
+    // Every listed issue is saved or recorded as failed (retried by the next sweep first).
+    pipeline.state().advance_watermark(started_ms)?;
+    if summary.failed > retried_failures {
         tracing::warn!(
             failed = summary.failed - retried_failures,
-            "Watermark kept: some listed issues failed and will be listed again."
+            "Some listed issues failed; recorded, and retried first by the next sweep."
         );
     }
     Ok(summary)

@@ -493,6 +493,11 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
                 "malformed": c.malformed.load(Ordering::Relaxed),
             },
             "queued": inner.state().queue_depth().ok(),
+            "table_writer": match inner.state().table_writer_problem() {
+                Ok(None) => json!({ "ok": true }),
+                Ok(Some(p)) => json!({ "ok": false, "since": rfc3339(p.since_ms), "attempts": p.attempts, "error": p.error }),
+                Err(_) => json!({ "ok": null }),
+            },
         }),
     )
 }
