@@ -1134,18 +1134,20 @@ impl State {
         })
     }
 
-    /// Queues every parked key that has not had its one retry since it was parked (source
-    /// `retry`) and marks that retry made. The key stays parked meanwhile: if the retry
-    /// fails it is parked again at once, with no further retries until it changes. Returns
-    /// the keys queued.
-    pub fn queue_retry_parked(&self) -> Result<Vec<String>> {
+    /// Queues (source `retry`) every recorded failure that is not in the queue: those another
+    /// command recorded, and each parked key that has not had its one retry since it was
+    /// parked (that retry is marked made; the key stays parked meanwhile, so if it fails it
+    /// is parked again at once, with no further retries until it changes). The daemon's own
+    /// failures not parked are in the queue already, waiting for their backoff. Returns the
+    /// keys queued.
+    pub fn queue_retry_failures(&self) -> Result<Vec<String>> {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
             let keys: Vec<String> = {
                 let mut stmt = tx.prepare(
                     "SELECT issue_key FROM failures
-                     WHERE parked_ms IS NOT NULL AND parked_retried = 0
+                     WHERE (parked_ms IS NULL OR parked_retried = 0)
                        AND issue_key NOT IN (SELECT issue_key FROM queue)
                      ORDER BY first_failed_ms, issue_key",
                 )?;
@@ -1158,7 +1160,8 @@ impl State {
                     params![key, now],
                 )?;
                 tx.execute(
-                    "UPDATE failures SET parked_retried = 1 WHERE issue_key = ?1",
+                    "UPDATE failures SET parked_retried = 1
+                     WHERE issue_key = ?1 AND parked_ms IS NOT NULL",
                     [key],
                 )?;
             }
@@ -1372,15 +1375,16 @@ mod tests {
         assert!(s.failures_to_retry().unwrap().is_empty());
         // The daemon's way: the owed retry is queued once, the key stays parked.
         assert!(s.note_failure("B-1", "bad", true, 1).unwrap());
-        assert_eq!(s.queue_retry_parked().unwrap(), ["B-1"]);
-        assert!(s.queue_retry_parked().unwrap().is_empty());
+        assert_eq!(s.queue_retry_failures().unwrap(), ["B-1"]);
+        // (A-1 had its retry already; a failure another command recorded is queued too.)
+        assert!(s.queue_retry_failures().unwrap().is_empty());
         let item = s.queue_take().unwrap().unwrap();
         assert_eq!(
             (item.issue_key.as_str(), item.source.as_str()),
             ("B-1", "retry")
         );
         assert!(s.queue_failed("B-1", "bad", true, 1, |_| 0).unwrap());
-        assert!(s.queue_retry_parked().unwrap().is_empty());
+        assert!(s.queue_retry_failures().unwrap().is_empty());
         assert_eq!(s.queue_depth().unwrap(), 0);
         // A change (a new `updated`) unparks with fresh attempts and a retry owed again.
         assert_eq!(
@@ -1389,7 +1393,13 @@ mod tests {
         );
         s.queue_take().unwrap().unwrap();
         assert!(s.queue_failed("B-1", "bad", true, 1, |_| 0).unwrap());
-        assert_eq!(s.queue_retry_parked().unwrap(), ["B-1"]);
+        assert_eq!(s.queue_retry_failures().unwrap(), ["B-1"]);
+        // A failure another command recorded (not parked) is queued once.
+        s.queue_take().unwrap().unwrap();
+        s.queue_done("B-1").unwrap();
+        assert!(!s.note_failure("C-1", "HTTP 500", false, 1).unwrap());
+        assert_eq!(s.queue_retry_failures().unwrap(), ["C-1"]);
+        assert!(s.queue_retry_failures().unwrap().is_empty());
     }
 
     #[test]

@@ -795,3 +795,34 @@ fn record_mail(state: &state::State, summary: &MailSummary) {
         tracing::warn!(error = %e, "Could not record the mail pass.");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_or_a_task_ending_by_itself_stops_the_daemon_with_an_error() {
+        let panicked = tokio::spawn(async { panic!("boom in a worker") }).await;
+        let Some(Error::Panicked { task, message }) =
+            task_error(panicked.map(|()| ("worker", Ok(()))), "worker", false)
+        else {
+            panic!("a panic is an error");
+        };
+        assert_eq!((task, message.as_str()), ("worker", "boom in a worker"));
+        let formatted = tokio::spawn(async { panic!("{} failed", "month") }).await;
+        assert!(matches!(
+            task_error(formatted.map(|()| ("sweep", Ok(()))), "trigger", true),
+            Some(Error::Panicked { message, .. }) if message == "month failed"
+        ));
+        // Ending by itself before shutdown is a bug; at shutdown it is the plan.
+        assert!(matches!(
+            task_error(Ok(("sweep", Ok(()))), "trigger", false),
+            Some(Error::Ended { task: "sweep" })
+        ));
+        assert!(task_error(Ok(("sweep", Ok(()))), "trigger", true).is_none());
+        // An aborted task (after the grace period) is no verdict.
+        let aborted = tokio::spawn(std::future::pending::<()>());
+        aborted.abort();
+        assert!(task_error(aborted.await.map(|()| ("x", Ok(()))), "x", true).is_none());
+    }
+}

@@ -39,13 +39,11 @@ pub async fn sweep(
     stopping: impl Fn() -> bool,
 ) -> Result<Option<SweepReport>, pipeline::Error> {
     let state = pipeline.state();
-    // Parked keys get one more try after they were parked (e.g. a permission fixed since).
-    let retried = state.queue_retry_parked()?;
+    // Failures another command recorded, and parked keys owed their one retry (e.g. a
+    // permission fixed since): the watermark has moved past them, so they are queued here.
+    let retried = state.queue_retry_failures()?;
     if !retried.is_empty() {
-        tracing::info!(
-            count = retried.len(),
-            "Parked issues queued for their one retry."
-        );
+        tracing::info!(count = retried.len(), "Failed issues queued for a retry.");
         queue.wake_all();
     }
     let started_ms = now_ms();
