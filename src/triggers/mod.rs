@@ -133,23 +133,12 @@ where
         match result {
             Ok(outcome) => {
                 summary.count(&outcome);
-                if let Outcome::Saved { key, missing, .. } = &outcome
-                    && !missing.is_empty()
-                {
-                    for m in missing {
-                        tracing::warn!(%key, part = %m.part, error = %m.error, "Issue saved without a part Jira refused.");
-                    }
-                    record_failure(pipeline, key.as_str(), &MissingPart::summary(missing), true)?;
-                }
+                record_missing_parts(pipeline, &outcome)?;
             }
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 summary.failed += 1;
-                let transient = e.is_transient();
-                if !transient || !pipeline.jira().is_down() {
-                    tracing::warn!(key = %label, error = %e, "Issue failed; recorded for retry.");
-                }
-                record_failure(pipeline, &label, &e.to_string(), !transient)?;
+                record_issue_failure(pipeline, &label, &e)?;
             }
         }
         progress.inc(1);
@@ -161,8 +150,40 @@ where
     Ok(())
 }
 
-/// Records a failure of `key` (counted unless Jira was failing) and says so when that
-/// parks it.
+/// Logs and records an issue that failed (counted unless Jira was failing: see
+/// [`pipeline::Error::is_transient`]); a failure line while Jira is known to be down is left
+/// to the outage report.
+pub(crate) fn record_issue_failure(
+    pipeline: &Pipeline,
+    key: &str,
+    e: &pipeline::Error,
+) -> Result<(), pipeline::Error> {
+    let transient = e.is_transient();
+    if !transient || !pipeline.jira().is_down() {
+        tracing::warn!(%key, error = %e, "Issue failed; recorded for retry.");
+    }
+    record_failure(pipeline, key, &e.to_string(), !transient)
+}
+
+/// For an issue saved without parts Jira refused: one line per part, and a counted failure
+/// record so it is fetched again (and parked if the part never comes).
+pub(crate) fn record_missing_parts(
+    pipeline: &Pipeline,
+    outcome: &Outcome,
+) -> Result<(), pipeline::Error> {
+    let Outcome::Saved { key, missing, .. } = outcome else {
+        return Ok(());
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for m in missing {
+        tracing::warn!(%key, part = %m.part, error = %m.error, "Issue saved without a part Jira refused.");
+    }
+    record_failure(pipeline, key.as_str(), &MissingPart::summary(missing), true)
+}
+
+/// Records a failure of `key` (counted when `counts`) and says so when that parks it.
 fn record_failure(
     pipeline: &Pipeline,
     key: &str,

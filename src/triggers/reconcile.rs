@@ -137,11 +137,8 @@ pub async fn reconcile(
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 summary.failed += 1;
-                tracing::warn!(%key, error = %e, "Check of an issue missing from the census failed; kept.");
-                pipeline
-                    .state()
-                    .record_failure(&key, &e.to_string())
-                    .map_err(pipeline::Error::from)?;
+                tracing::info!(%key, "Check of an issue missing from the census failed; kept.");
+                crate::triggers::record_issue_failure(pipeline, &key, &e)?;
             }
         }
         progress.inc(1);
@@ -220,7 +217,9 @@ async fn check(
         pipeline.delete_local(&key).await?;
         return Ok(Checked::LeftScope);
     }
-    Ok(match pipeline.process_key(&now_key).await? {
+    let outcome = pipeline.process_key(&now_key).await?;
+    crate::triggers::record_missing_parts(pipeline, &outcome)?;
+    Ok(match outcome {
         Outcome::Deleted(_) => {
             // Deleted between the two requests: the saved copy may be under the old key.
             if now_key != key {

@@ -79,8 +79,7 @@ pub async fn poll_sla(
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 summary.failed += 1;
-                tracing::warn!(%key, error = %e, "SLA poll of issue failed; recorded for retry.");
-                pipeline.state().record_failure(&key, &e.to_string())?;
+                super::record_issue_failure(pipeline, &key, &e)?;
             }
         }
         progress.inc(1);
@@ -130,7 +129,8 @@ async fn poll_one(pipeline: &Pipeline, c: &SlaCandidate) -> pipeline::Result<Pol
     let moved = now["key"].as_str() != Some(key.as_str());
     if resolved || moved || updated_ms != c.issue.updated_ms || !pipeline.store().has_issue(&key) {
         tracing::info!(%key, resolved, moved, "Issue changed upstream without the mirror seeing it; fetching it again.");
-        pipeline.process_key(&key).await?;
+        let outcome = pipeline.process_key(&key).await?;
+        super::record_missing_parts(pipeline, &outcome)?;
         return Ok(Polled::Healed);
     }
     let Some(client) = pipeline.sla_client() else {

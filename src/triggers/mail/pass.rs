@@ -284,12 +284,14 @@ async fn handle(
     let mut keys: BTreeSet<IssueKey> = notification.keys.clone();
     for id in &notification.issue_ids {
         match pipeline.process_id(*id, projects).await {
-            Ok(Some(Outcome::Saved { key, .. })) => {
-                keys.remove(&key);
-                summary.saved += 1;
+            Ok(Some(outcome)) => {
+                summary.count(&outcome);
+                crate::triggers::record_missing_parts(pipeline, &outcome)?;
+                if let Outcome::Saved { key, .. } = outcome {
+                    keys.remove(&key);
+                }
             }
-            Ok(Some(Outcome::Deleted(_))) => summary.deleted += 1,
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(issue_id = id, error = %e, "Issue named by mail failed.");
