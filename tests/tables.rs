@@ -155,6 +155,8 @@ async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
             ("content_url", "VARCHAR"),
             ("local_path", "VARCHAR"),
             ("sha256", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("error", "VARCHAR"),
         ],
     );
     expect(

@@ -627,6 +627,83 @@ mod tests {
         }
     }
 
+    const JAN: Month = Month {
+        year: 2024,
+        month: 1,
+    };
+
+    /// SUP-1..=8 created in January (so changing one or two merges rather than rebuilds the
+    /// month) and SUP-9 in February; SUP-1 has attachments, one downloaded, one refused.
+    fn eight_in_january() -> Fixture {
+        let f = fixture();
+        for i in 1..=8 {
+            let mut v = issue(&format!("SUP-{i}"), i, 1, 0);
+            if i == 1 {
+                v["fields"]["attachment"] = json!([
+                    {"id": "1001", "filename": "a.txt", "size": 3},
+                    {"id": "1002", "filename": "b.txt", "size": 4},
+                ]);
+                v["mirror"]["attachments"] = json!([
+                    {"id": "1001", "status": "downloaded", "local_path": "raw/attachments/SUP-1/1001_a.txt", "sha256": "aa"},
+                    {"id": "1002", "status": "forbidden", "error": "HTTP 403"},
+                ]);
+            }
+            f.save(&v);
+        }
+        f.save(&issue("SUP-9", 9, 2, 0));
+        f
+    }
+
+    impl Fixture {
+        /// `table`'s rows of `column` (a string column) for every row, months in order.
+        fn strings(&self, table: Table, column: &str) -> Vec<Option<String>> {
+            let tables = self.tables();
+            let batch = &tables[table.index()].1;
+            let col = batch
+                .column_by_name(column)
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+                .unwrap();
+            col.iter().map(|v| v.map(str::to_owned)).collect()
+        }
+
+        /// Asserts the tables equal what a rebuild from raw JSON writes.
+        fn assert_equal_to_a_rebuild(&self) {
+            let before = self.tables();
+            self.t.rebuild_all(2).unwrap();
+            assert_eq!(before, self.tables(), "tables differ from a rebuild");
+        }
+    }
+
+    #[test]
+    fn attachments_files_with_the_old_columns_are_rebuilt() {
+        let f = eight_in_january();
+        // An attachments file as written before `status` and `error` existed.
+        let schema = f.t.schemas.get(Table::Attachments);
+        let rows = f.t.store.read(Table::Attachments, JAN, schema).unwrap();
+        let old_schema = Arc::new(schema.project(&(0..10).collect::<Vec<_>>()).unwrap());
+        let old: Vec<RecordBatch> = rows
+            .iter()
+            .map(|b| b.project(&(0..10).collect::<Vec<_>>()).unwrap())
+            .collect();
+        f.t.store
+            .write(Table::Attachments, JAN, &old_schema, &old)
+            .unwrap();
+        assert!(matches!(
+            f.t.store.read(Table::Attachments, JAN, schema),
+            Err(parquet::Error::SchemaChanged { .. })
+        ));
+        f.save(&issue("SUP-4", 4, 1, 1));
+        assert_eq!(
+            f.strings(Table::Attachments, "status"),
+            [Some("downloaded".into()), Some("forbidden".into())]
+        );
+        assert_eq!(
+            f.strings(Table::Attachments, "error"),
+            [None, Some("HTTP 403".into())]
+        );
+        f.assert_equal_to_a_rebuild();
+    }
+
     #[test]
     fn deleting_every_issue_of_a_month_removes_its_files() {
         let f = fixture();

@@ -129,6 +129,7 @@ const FREE_TEXT_COLUMNS: &[&str] = &[
     "content_url",
     "local_path",
     "sha256",
+    "error",
     "url",
     "title",
     "global_id",
