@@ -145,7 +145,10 @@ impl Transformer {
     }
 
     /// Writes every pending change: per month, one merge (or a rebuild of the month when a
-    /// large share of it changed). Returns the number of issues applied.
+    /// large share of it changed, or a table's file is missing). A merge that meets a file a
+    /// rebuild replaces (undecodable bytes, other columns) logs it and rebuilds the month
+    /// once; other errors stop the apply with the month's rows still pending. Returns the
+    /// number of issues applied.
     pub fn apply_pending(&self) -> Result<usize> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.state.pending()?;
@@ -164,21 +167,30 @@ impl Transformer {
             };
             let (start, end) = month.bounds_ms();
             let issues_in_month = self.state.keys_created_between(start, end)?.len();
-            let rebuild = !self.store.path(Table::Issues, month).exists()
+            // Every table of a month has a file once the month is written (an empty one
+            // when the month has no such rows); a missing one cannot be merged into.
+            let rebuild = Table::ALL
+                .into_iter()
+                .any(|t| !self.store.path(t, month).exists())
                 || items.len() as f64 > REBUILD_SHARE * issues_in_month as f64;
             let keys: Vec<&str> = items.iter().map(|p| p.issue_key.as_str()).collect();
-            let done = if rebuild {
-                self.rebuild_month_locked(month, &keys).map(|_| ())
-            } else {
-                match self.merge_month(month, &keys) {
-                    Err(Error::Parquet(parquet::Error::SchemaChanged { path })) => {
-                        tracing::info!(%path, "Columns changed; rebuilding the month from raw JSON.");
-                        self.rebuild_month_locked(month, &keys).map(|_| ())
+            if rebuild {
+                self.rebuild_month_locked(month, &keys)?;
+            } else if let Merge::Replace(files) = self.merge_month(month, &keys)? {
+                for e in &files {
+                    match e {
+                        parquet::Error::SchemaChanged { path } => {
+                            tracing::info!(%path, "Columns changed; rebuilding the month from raw JSON.");
+                        }
+                        e => tracing::warn!(
+                            path = e.path(),
+                            error = %e.cause(),
+                            "Month file cannot be read; rebuilding the month from raw JSON."
+                        ),
                     }
-                    other => other,
                 }
-            };
-            done?;
+                self.rebuild_month_locked(month, &keys)?;
+            }
             self.state.clear_pending(&items)?;
             applied += items.len();
         }
@@ -246,7 +258,7 @@ impl Transformer {
         for table in Table::ALL {
             for month in self.store.months_of(table)? {
                 if !live.contains(&month) {
-                    self.store.remove(table, month)?;
+                    self.remove(table, month)?;
                 }
             }
         }
@@ -270,9 +282,17 @@ impl Transformer {
             .collect()
     }
 
+    /// Forgets a month file and removes it (and its distribution copy).
+    fn remove(&self, table: Table, month: Month) -> Result<()> {
+        self.cache.forget(table, month);
+        Ok(self.store.remove(table, month)?)
+    }
+
     /// Merges the current rows of `keys` into a month: each table's file is read, the rows of
     /// `keys` dropped, the rows of those still saved (and created in this month) merged in.
-    fn merge_month(&self, month: Month, keys: &[&str]) -> Result<()> {
+    /// Files that a rebuild of the month would replace (other columns, undecodable bytes) are
+    /// returned in [`Merge::Replace`]; the other tables' files are merged all the same.
+    fn merge_month(&self, month: Month, keys: &[&str]) -> Result<Merge> {
         let mut sorted: Vec<&str> = keys.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
@@ -303,19 +323,25 @@ impl Transformer {
         };
         let results = largest_first(&merge);
         let mut issue_rows = 0;
+        let mut replace = Vec::new();
         for (table, result) in results {
-            let rows = result?;
-            if table == Table::Issues {
-                issue_rows = rows;
+            match result {
+                Ok(rows) if table == Table::Issues => issue_rows = rows,
+                Ok(_) => {}
+                Err(Error::Parquet(e)) if e.rebuild_replaces() => replace.push(e),
+                Err(e) => return Err(e),
             }
+        }
+        if !replace.is_empty() {
+            return Ok(Merge::Replace(replace));
         }
         if issue_rows == 0 {
             // Every issue of the month is gone: so are its files.
             for table in Table::ALL {
-                self.store.remove(table, month)?;
+                self.remove(table, month)?;
             }
         }
-        Ok(())
+        Ok(Merge::Done)
     }
 
     /// Rebuilds one month from raw JSON: the saved issues created in it plus `extra` keys
@@ -364,7 +390,7 @@ impl Transformer {
         if issues == 0 {
             drop(writers);
             for table in Table::ALL {
-                self.store.remove(table, month)?;
+                self.remove(table, month)?;
             }
             return Ok((0, skipped));
         }
@@ -428,6 +454,14 @@ const BY_SIZE: [Table; 7] = [
     Table::IssueLinks,
     Table::RemoteLinks,
 ];
+
+/// What a merge did with a month.
+enum Merge {
+    /// Every table's file was merged.
+    Done,
+    /// These files must be replaced by a rebuild of the month (the others were merged).
+    Replace(Vec<parquet::Error>),
+}
 
 /// Runs `work` for every table on one thread per core, largest tables first.
 fn largest_first<T: Send>(work: &(impl Fn(Table) -> T + Sync)) -> Vec<(Table, T)> {
@@ -675,6 +709,65 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_issues_file_is_rebuilt_by_the_next_apply() {
+        let f = eight_in_january();
+        let path = f.t.store.path(Table::Issues, JAN);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(len / 2).unwrap();
+        drop(file);
+        // The cache holds this file's rows, but must not hide that it changed on disk.
+        f.save(&issue("SUP-3", 3, 1, 1));
+        let summaries = f.strings(Table::Issues, "summary");
+        assert_eq!(summaries.len(), 9, "{summaries:?}");
+        assert!(summaries.contains(&Some("SUP-3 v1".into())));
+        assert!(f.t.state.pending().unwrap().is_empty());
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_garbage_changelog_file_is_rebuilt_while_issues_is_fine() {
+        let f = eight_in_january();
+        std::fs::write(
+            f.t.store.path(Table::Changelog, JAN),
+            b"PAR1 but then not Parquet at all",
+        )
+        .unwrap();
+        f.save(&issue("SUP-5", 5, 1, 2));
+        // Every issue's changelog rows are back, not only the changed issue's.
+        let keys = f.strings(Table::Changelog, "issue_key");
+        for i in 1..=8 {
+            assert!(
+                keys.contains(&Some(format!("SUP-{i}"))),
+                "SUP-{i}: {keys:?}"
+            );
+        }
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_zero_byte_file_is_rebuilt_by_the_next_apply() {
+        let f = eight_in_january();
+        std::fs::File::create(f.t.store.path(Table::Attachments, JAN)).unwrap();
+        f.save(&issue("SUP-2", 2, 1, 1));
+        assert_eq!(
+            f.strings(Table::Attachments, "status"),
+            [Some("downloaded".into()), Some("forbidden".into())]
+        );
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_missing_file_of_one_table_is_rebuilt_not_merged_into() {
+        let f = eight_in_january();
+        std::fs::remove_file(f.t.store.path(Table::Comments, JAN)).unwrap();
+        f.save(&issue("SUP-2", 2, 1, 1));
+        let keys = f.strings(Table::Comments, "issue_key");
+        assert!(keys.contains(&Some("SUP-7".into())), "{keys:?}");
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
     fn attachments_files_with_the_old_columns_are_rebuilt() {
         let f = eight_in_january();
         // An attachments file as written before `status` and `error` existed.
@@ -702,6 +795,29 @@ mod tests {
             [None, Some("HTTP 403".into())]
         );
         f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_folder_in_place_of_a_month_file_is_an_error_not_a_rebuild() {
+        // A rebuild could not replace it (a file cannot be renamed over a folder): the apply
+        // fails, naming it, and the change stays pending.
+        let f = eight_in_january();
+        let path = f.t.store.path(Table::Sla, JAN);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let v = issue("SUP-6", 6, 1, 1);
+        f.t.mark("SUP-6", created_ms(&v).unwrap()).unwrap();
+        f.raw
+            .save_issue(&IssueKey::parse("SUP-6").unwrap(), &v)
+            .unwrap();
+        let err = f.t.apply_pending().unwrap_err();
+        assert!(
+            matches!(&err, Error::Parquet(e) if !e.rebuild_replaces()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("sla/2024-01.parquet"), "{err}");
+        assert_eq!(f.t.state.pending().unwrap().len(), 1);
+        assert!(path.is_dir());
     }
 
     #[test]

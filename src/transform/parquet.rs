@@ -61,6 +61,53 @@ pub enum Error {
         /// The file.
         path: String,
     },
+    /// The file exists and was opened, but its bytes are not a readable Parquet file
+    /// (truncated, zero bytes, not Parquet, damaged pages): rebuilding the month from raw
+    /// JSON replaces it.
+    #[error("{path}: cannot be decoded: {source}")]
+    Undecodable {
+        /// The file.
+        path: String,
+        /// The decoder's complaint.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// True when rebuilding the month from raw JSON replaces the file this error is about:
+    /// its columns differ from the schema ([`Error::SchemaChanged`]) or its bytes cannot be
+    /// decoded ([`Error::Undecodable`]). A rebuild reads no month file, so it cannot meet
+    /// these again. Failures to open, list or write (permissions, a full disk, a failing
+    /// device) are not such errors: a rebuild would need the same folder and disk.
+    pub fn rebuild_replaces(&self) -> bool {
+        matches!(
+            self,
+            Error::SchemaChanged { .. } | Error::Undecodable { .. }
+        )
+    }
+
+    /// The file or folder the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Error::Io { path, .. }
+            | Error::Parquet { path, .. }
+            | Error::Arrow { path, .. }
+            | Error::SchemaChanged { path }
+            | Error::Undecodable { path, .. } => path,
+        }
+    }
+
+    /// What went wrong, without the path.
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Io { source, .. } => source.to_string(),
+            Error::Parquet { source, .. } => source.to_string(),
+            Error::Arrow { source, .. } => source.to_string(),
+            Error::SchemaChanged { .. } => "its columns differ from the current schema".into(),
+            Error::Undecodable { source, .. } => format!("cannot be decoded: {source}"),
+        }
+    }
 }
 
 /// Result alias for month files.
@@ -211,7 +258,7 @@ impl MonthStore {
             Err(source) => return Err(io_error(&path, source)),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|source| parquet_error(&path, source))?;
+            .map_err(|source| decode_error(&path, source))?;
         if builder.schema().fields() != schema.fields() {
             return Err(Error::SchemaChanged {
                 path: path.display().to_string(),
@@ -220,8 +267,8 @@ impl MonthStore {
         builder
             .with_batch_size(64 * 1024)
             .build()
-            .map_err(|source| parquet_error(&path, source))?
-            .map(|b| b.map_err(|source| arrow_error(&path, source)))
+            .map_err(|source| decode_error(&path, source))?
+            .map(|b| b.map_err(|source| batch_decode_error(&path, source)))
             .collect()
     }
 
@@ -234,7 +281,7 @@ impl MonthStore {
             Err(source) => return Err(io_error(&path, source)),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|source| parquet_error(&path, source))?;
+            .map_err(|source| decode_error(&path, source))?;
         Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
     }
 
@@ -449,10 +496,51 @@ fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
     }
 }
 
-fn arrow_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
-    Error::Arrow {
+/// Whether an I/O error met while decoding an opened month file says its bytes are bad (a
+/// rebuild replaces them) rather than the device or the file type (it would not).
+fn bytes_are_bad(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// A Parquet error met while decoding an opened month file: [`Error::Undecodable`] unless it
+/// is an I/O failure other than bad bytes (a failing disk, a folder in the file's place).
+fn decode_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    let device = match &source {
+        parquet::errors::ParquetError::External(inner) => inner
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| !bytes_are_bad(e)),
+        _ => false,
+    };
+    if device {
+        return parquet_error(path, source);
+    }
+    Error::Undecodable {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
+    }
+}
+
+/// Like [`decode_error`], for the Arrow errors of the batches being decoded.
+fn batch_decode_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
+    let device = match &source {
+        arrow_schema::ArrowError::IoError(_, e) => !bytes_are_bad(e),
+        arrow_schema::ArrowError::ExternalError(inner) => inner
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| !bytes_are_bad(e)),
+        _ => false,
+    };
+    if device {
+        return Error::Arrow {
+            path: path.display().to_string(),
+            source,
+        };
+    }
+    Error::Undecodable {
+        path: path.display().to_string(),
+        source: Box::new(source),
     }
 }
 
@@ -460,25 +548,32 @@ fn arrow_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
 pub type SharedStore = Arc<MonthStore>;
 
 /// Which version of a month file a cached decode belongs to: a rename gives a new inode,
-/// so a file rewritten by another process (a `fetch` beside the daemon) never matches.
+/// so a file rewritten by another process (a `fetch` beside the daemon) never matches; the
+/// change time catches a file damaged in place (truncated, overwritten by a copy tool that
+/// restores the modification time), which userspace cannot set back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
     inode: u64,
     len: u64,
     modified: std::time::SystemTime,
+    changed: (i64, i64),
 }
 
 impl Stamp {
     fn of(path: &Path) -> Option<Stamp> {
         let m = fs::metadata(path).ok()?;
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.ino(), (m.ctime(), m.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, changed) = (0, (0, 0));
         Some(Stamp {
             inode,
             len: m.len(),
             modified: m.modified().ok()?,
+            changed,
         })
     }
 }
