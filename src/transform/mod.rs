@@ -212,7 +212,16 @@ impl Transformer {
         for key in self.raw_keys()? {
             let created = match known.get(&key).copied().flatten() {
                 Some(ms) => Some(ms),
-                None => self.load(&key).ok().flatten().and_then(|v| created_ms(&v)),
+                None => match self.load_for_rows(&key) {
+                    Ok(Loaded::Issue(v)) => created_ms(&v),
+                    Ok(Loaded::Unreadable) => {
+                        skipped += 1;
+                        continue;
+                    }
+                    // As before: a file that cannot be read has no readable created date.
+                    Ok(Loaded::Missing) | Err(Error::Raw { .. }) => None,
+                    Err(e) => return Err(e),
+                },
             };
             match created.and_then(Month::of_epoch_ms) {
                 Some(m) => months.entry(m).or_default().push(key),
@@ -298,7 +307,7 @@ impl Transformer {
         sorted.dedup();
         let mut builder = RowsBuilder::new(self.ctx.clone(), self.schemas.clone());
         for key in &sorted {
-            if let Some(issue) = self.load(key)?
+            if let Loaded::Issue(issue) = self.load_for_rows(key)?
                 && created_ms(&issue).and_then(Month::of_epoch_ms) == Some(month)
                 && let Err(e) = builder.append(&issue)
             {
@@ -369,8 +378,13 @@ impl Transformer {
         let mut builder = RowsBuilder::new(self.ctx.clone(), self.schemas.clone());
         let (mut issues, mut skipped) = (0, 0);
         for key in keys {
-            let Some(issue) = self.load(key)? else {
-                continue;
+            let issue = match self.load_for_rows(key)? {
+                Loaded::Issue(issue) => issue,
+                Loaded::Missing => continue,
+                Loaded::Unreadable => {
+                    skipped += 1;
+                    continue;
+                }
             };
             if created_ms(&issue).and_then(Month::of_epoch_ms) != Some(month) {
                 continue;
@@ -420,6 +434,29 @@ impl Transformer {
             .map_err(|e| raw_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
+    /// [`Transformer::load`] for building rows. Raw JSON that cannot be parsed (truncated,
+    /// garbled) concerns that issue only: it is left out of the tables with a warning and
+    /// recorded as a failure, so the next sweep fetches it again (which replaces the file).
+    /// Other I/O failures (a folder that cannot be read) still stop the month.
+    fn load_for_rows(&self, key: &str) -> Result<Loaded> {
+        match self.load(key) {
+            Ok(Some(issue)) => Ok(Loaded::Issue(issue)),
+            Ok(None) => Ok(Loaded::Missing),
+            Err(Error::Raw { key, source })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                tracing::warn!(%key, error = %source, "Raw JSON unreadable; issue left out of the tables until it is fetched again.");
+                self.state
+                    .record_failure(&key, &format!("raw JSON unreadable: {source}"))?;
+                Ok(Loaded::Unreadable)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn raw_keys(&self) -> Result<Vec<String>> {
         let dir = self.raw.issues_dir();
         let mut keys: Vec<String> = match std::fs::read_dir(&dir) {
@@ -461,6 +498,16 @@ enum Merge {
     Done,
     /// These files must be replaced by a rebuild of the month (the others were merged).
     Replace(Vec<parquet::Error>),
+}
+
+/// A raw issue, as read for the tables.
+enum Loaded {
+    /// Parsed.
+    Issue(Value),
+    /// No file (deleted, moved away).
+    Missing,
+    /// The file cannot be parsed; logged and recorded as a failure.
+    Unreadable,
 }
 
 /// Runs `work` for every table on one thread per core, largest tables first.
@@ -818,6 +865,73 @@ mod tests {
         assert!(err.to_string().contains("sla/2024-01.parquet"), "{err}");
         assert_eq!(f.t.state.pending().unwrap().len(), 1);
         assert!(path.is_dir());
+    }
+
+    #[test]
+    fn unreadable_raw_json_is_left_out_and_recorded_while_its_month_is_written() {
+        let f = eight_in_january();
+        // SUP-4's raw file is cut short (a full disk, a copy tool), then SUP-4 is applied
+        // again together with a real change to SUP-3: a merge.
+        let key = IssueKey::parse("SUP-4").unwrap();
+        let raw_path = f.raw.issue_path(&key);
+        let bytes = std::fs::read(&raw_path).unwrap();
+        std::fs::write(&raw_path, &bytes[..bytes.len() / 2]).unwrap();
+        f.t.mark("SUP-4", created_ms(&issue("SUP-4", 4, 1, 0)).unwrap())
+            .unwrap();
+        f.save(&issue("SUP-3", 3, 1, 1));
+        let keys = f.strings(Table::Issues, "issue_key");
+        assert_eq!(keys.len(), 8, "{keys:?}");
+        assert!(!keys.contains(&Some("SUP-4".into())));
+        assert!(
+            f.strings(Table::Issues, "summary")
+                .contains(&Some("SUP-3 v1".into()))
+        );
+        for table in Table::ALL {
+            assert!(
+                !f.strings(table, "issue_key")
+                    .contains(&Some("SUP-4".into())),
+                "{} keeps SUP-4",
+                table.name()
+            );
+        }
+        let failures = f.t.state.failures().unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].issue_key, "SUP-4");
+        assert!(
+            failures[0].last_error.starts_with("raw JSON unreadable: "),
+            "{}",
+            failures[0].last_error
+        );
+        assert!(f.t.state.pending().unwrap().is_empty());
+
+        // A rebuild leaves it out the same way, and says so.
+        let summary = f.t.rebuild_all(2).unwrap();
+        assert_eq!(
+            summary,
+            RebuildSummary {
+                months: 2,
+                issues: 8,
+                skipped: 1
+            }
+        );
+        assert_eq!(f.t.state.failures().unwrap()[0].attempts, 2);
+        assert_eq!(f.strings(Table::Issues, "issue_key").len(), 8);
+
+        // Fetched again (the next sweep), it is back.
+        f.save(&issue("SUP-4", 4, 1, 1));
+        assert_eq!(f.strings(Table::Issues, "issue_key").len(), 9);
+        assert!(f.t.state.failures().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_raw_file_unknown_to_the_state_is_counted_by_a_rebuild() {
+        let f = fixture();
+        f.save(&issue("SUP-1", 1, 1, 0));
+        let key = IssueKey::parse("SUP-2").unwrap();
+        std::fs::write(f.raw.issue_path(&key), b"{\"id\": \"2\", \"key\": \"SUP-").unwrap();
+        let summary = f.t.rebuild_all(2).unwrap();
+        assert_eq!((summary.issues, summary.skipped), (1, 1));
+        assert_eq!(f.t.state.failures().unwrap()[0].issue_key, "SUP-2");
     }
 
     #[test]
