@@ -67,6 +67,14 @@ pub enum Error {
         #[source]
         source: rows::RowError,
     },
+    /// A worker thread panicked (a bug, or data the Parquet or Arrow code did not expect).
+    #[error("{work}: a transform thread panicked: {message}")]
+    Panicked {
+        /// What the thread was doing: the month, and the table for a merge.
+        work: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Result alias for the transform stage.
@@ -232,27 +240,12 @@ impl Transformer {
             }
         }
         let work: Vec<(Month, Vec<String>)> = months.into_iter().collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<(usize, usize)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parallel.clamp(1, work.len().max(1)))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((month, keys)) = work.get(i) else {
-                                return out;
-                            };
-                            out.push(self.write_month_from_raw(*month, keys));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("a month rebuild thread panicked"))
-                .collect()
-        });
+        let results = in_parallel(
+            parallel,
+            &work,
+            |(month, _)| format!("month {}", month.label()),
+            |(month, keys)| self.write_month_from_raw(*month, keys),
+        )?;
         let mut summary = RebuildSummary {
             skipped,
             ..Default::default()
@@ -330,7 +323,13 @@ impl Transformer {
             self.cache.store(&self.store, table, month, &merged);
             Ok(merged.num_rows())
         };
-        let results = largest_first(&merge);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let results = in_parallel(
+            cores,
+            &BY_SIZE,
+            |table| format!("month {}, table {}", month.label(), table.name()),
+            |&table| (table, merge(table)),
+        )?;
         let mut issue_rows = 0;
         let mut replace = Vec::new();
         for (table, result) in results {
@@ -510,32 +509,66 @@ enum Loaded {
     Unreadable,
 }
 
-/// Runs `work` for every table on one thread per core, largest tables first.
-fn largest_first<T: Send>(work: &(impl Fn(Table) -> T + Sync)) -> Vec<(Table, T)> {
+/// Runs `work` over `items` on `threads` threads (at least one, at most one per item),
+/// handing items out in order; results come in no particular order. A panic in a thread
+/// becomes [`Error::Panicked`] naming (by `name`) the item it was on, once every other thread
+/// has finished.
+fn in_parallel<I: Sync, T: Send>(
+    threads: usize,
+    items: &[I],
+    name: impl Fn(&I) -> String,
+    work: impl Fn(&I) -> T + Sync,
+) -> Result<Vec<T>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(BY_SIZE.len());
+    let threads = threads.clamp(1, items.len().max(1));
+    // The item each thread is on, to name it if the thread panics.
+    let current: Vec<Mutex<Option<usize>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
+        let handles: Vec<_> = current
+            .iter()
+            .map(|slot| {
+                let (next, work) = (&next, &work);
+                scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&table) = BY_SIZE.get(i) else {
+                        let Some(item) = items.get(i) else {
                             return done;
                         };
-                        done.push((table, work(table)));
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(i);
+                        done.push(work(item));
                     }
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a table merge thread panicked"))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        let mut panicked = None;
+        // Every handle is joined, so the scope itself never re-raises a panic.
+        for (handle, slot) in handles.into_iter().zip(&current) {
+            match handle.join() {
+                Ok(done) => out.extend(done),
+                Err(payload) => {
+                    let on = *slot.lock().unwrap_or_else(|p| p.into_inner());
+                    panicked.get_or_insert_with(|| Error::Panicked {
+                        work: on
+                            .and_then(|i| items.get(i))
+                            .map_or_else(|| "transform".into(), &name),
+                        message: panic_message(payload.as_ref()),
+                    });
+                }
+            }
+        }
+        panicked.map_or(Ok(out), Err)
     })
+}
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// `fields.created` of a raw issue, epoch ms (the partition key).
@@ -932,6 +965,30 @@ mod tests {
         let summary = f.t.rebuild_all(2).unwrap();
         assert_eq!((summary.issues, summary.skipped), (1, 1));
         assert_eq!(f.t.state.failures().unwrap()[0].issue_key, "SUP-2");
+    }
+
+    #[test]
+    fn a_panicking_worker_becomes_an_error_naming_what_it_was_doing() {
+        let items = [1, 2, 3, 4, 5];
+        let result = in_parallel(
+            2,
+            &items,
+            |i| format!("item {i}"),
+            |&i| {
+                assert!(i != 3, "hostile data");
+                i * 10
+            },
+        );
+        match result {
+            Err(Error::Panicked { work, message }) => {
+                assert_eq!(work, "item 3");
+                assert_eq!(message, "hostile data");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut fine = in_parallel(3, &items, |i| format!("{i}"), |&i| i * 10).unwrap();
+        fine.sort_unstable();
+        assert_eq!(fine, [10, 20, 30, 40, 50]);
     }
 
     #[test]
