@@ -24,9 +24,8 @@ use crate::state::State;
 use crate::time::ms_to_rfc3339;
 use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
-use crate::transform::parquet::MonthStore;
+use crate::transform::parquet::{MonthStore, RowCounts};
 use crate::transform::rows::RowContext;
-use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
@@ -432,9 +431,11 @@ impl Context {
             println!("transform: {applied} pending issues written");
         }
         let transformer = self.pipeline.transformer().clone();
-        for (table, rows) in tokio::task::spawn_blocking(move || transformer.row_counts()).await?? {
+        let counts = tokio::task::spawn_blocking(move || transformer.row_counts()).await?;
+        for (table, rows) in &counts.rows {
             println!("  {:<13} {rows} rows", table.name());
         }
+        print_table_problems(&self.config, &counts, "  ");
         Ok(Exit::Ok)
     }
 
@@ -644,7 +645,8 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let runs = state.last_runs()?;
     let backfill = state.backfill()?;
     let issues = state.issue_count()?;
-    let tables = table_row_counts(config)?;
+    let counts = table_row_counts(config);
+    let tables: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
     if as_json {
         let out = json!({
             "data_dir": config.data_dir,
@@ -656,6 +658,10 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "failures": failures,
             "runs": runs,
             "tables": tables.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "table_problems": counts.problems.iter().map(|p| json!({
+                "path": relative_to(&config.data_dir, &p.path),
+                "error": p.error,
+            })).collect::<Vec<_>>(),
             "pending_table_rows": state.pending()?.len(),
             "queue": { "depth": state.queue_depth()? },
             "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
@@ -691,6 +697,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    print_table_problems(config, &counts, "");
     println!("failures:  {}", failures.len());
     for f in &failures {
         println!(
@@ -725,20 +732,31 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Rows per table, from the month files' footers.
-fn table_row_counts(config: &Config) -> Result<Vec<(&'static str, u64)>> {
-    let store = MonthStore::new(config.parquet_dir(), None);
-    let months = store.months()?;
-    Table::ALL
-        .into_iter()
-        .map(|t| {
-            let mut n = 0;
-            for m in &months {
-                n += store.row_count(t, *m)?;
-            }
-            Ok((t.name(), n))
-        })
-        .collect()
+/// Rows per table, from the month files' footers; files that cannot be read are listed in
+/// `problems` instead of failing the command.
+fn table_row_counts(config: &Config) -> RowCounts {
+    MonthStore::new(config.parquet_dir(), None).row_counts()
+}
+
+/// The `table problems:` block (nothing when every file was read), each line indented by
+/// `indent`.
+fn print_table_problems(config: &Config, counts: &RowCounts, indent: &str) {
+    if counts.problems.is_empty() {
+        return;
+    }
+    println!("{indent}table problems: {}", counts.problems.len());
+    for p in &counts.problems {
+        println!(
+            "{indent}  {}: {}",
+            relative_to(&config.data_dir, &p.path).display(),
+            p.error
+        );
+    }
+}
+
+/// `path` relative to `dir` when it lies inside it.
+fn relative_to<'a>(dir: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(dir).unwrap_or(path)
 }
 
 async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
@@ -797,9 +815,11 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         "  raw/attachments/  {attachment_files} files ({} KiB)",
         attachment_bytes / 1024
     );
-    for (table, rows) in table_row_counts(&config)? {
-        println!("  parquet/{table:<13} {rows} rows");
+    let counts = table_row_counts(&config);
+    for (table, rows) in &counts.rows {
+        println!("  parquet/{:<13} {rows} rows", table.name());
     }
+    print_table_problems(&config, &counts, "  ");
     println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
     let parquet = config.parquet_dir();

@@ -269,19 +269,10 @@ impl Transformer {
         Ok(summary)
     }
 
-    /// Rows per table over all months (from the files' footers).
-    pub fn row_counts(&self) -> Result<Vec<(Table, u64)>> {
-        let months = self.store.months()?;
-        Table::ALL
-            .into_iter()
-            .map(|t| {
-                let mut n = 0;
-                for m in &months {
-                    n += self.store.row_count(t, *m)?;
-                }
-                Ok((t, n))
-            })
-            .collect()
+    /// Rows per table over all month files (from their footers); files that cannot be read
+    /// are listed, not counted ([`MonthStore::row_counts`]).
+    pub fn row_counts(&self) -> parquet::RowCounts {
+        self.store.row_counts()
     }
 
     /// Forgets a month file and removes it (and its distribution copy).

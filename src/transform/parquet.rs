@@ -285,6 +285,30 @@ impl MonthStore {
         Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
     }
 
+    /// Rows per table over every month file of that table (from the footers, as
+    /// [`MonthStore::row_count`]). Never fails: a file (or a table's folder) that cannot be
+    /// read is not counted and is listed in [`RowCounts::problems`] instead, so `status`
+    /// works on a damaged mirror.
+    pub fn row_counts(&self) -> RowCounts {
+        let mut counts = RowCounts::default();
+        for table in Table::ALL {
+            let mut rows = 0;
+            match self.months_of(table) {
+                Ok(months) => {
+                    for month in months {
+                        match self.row_count(table, month) {
+                            Ok(n) => rows += n,
+                            Err(e) => counts.problems.push(FileProblem::of(&e)),
+                        }
+                    }
+                }
+                Err(e) => counts.problems.push(FileProblem::of(&e)),
+            }
+            counts.rows.push((table, rows));
+        }
+        counts
+    }
+
     /// Replaces a month file with `batches` (atomically), and its distribution copy.
     pub fn write(
         &self,
@@ -363,6 +387,33 @@ impl MonthStore {
             d.join(table.name())
                 .join(format!("{}.parquet", month.label()))
         })
+    }
+}
+
+/// Row counts of every table, and the files that could not be counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// Rows per table (every table, in [`Table::ALL`] order), over the readable files.
+    pub rows: Vec<(Table, u64)>,
+    /// Files (or folders) that could not be read, in table then month order.
+    pub problems: Vec<FileProblem>,
+}
+
+/// A month file (or a table's folder) that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// What went wrong, without the path.
+    pub error: String,
+}
+
+impl FileProblem {
+    fn of(e: &Error) -> FileProblem {
+        FileProblem {
+            path: PathBuf::from(e.path()),
+            error: e.cause(),
+        }
     }
 }
 
@@ -730,6 +781,78 @@ mod tests {
         let out = splice_sorted(&old.schema(), &old, &["A-1", "A-5"], &empty).unwrap();
         assert_eq!(keys_of(&out), ["A-2", "A-3", "A-3"]);
         assert!(splice_sorted(&old.schema(), &old, &["A-1"], &batch(&["A-2"])).is_err());
+    }
+
+    #[test]
+    fn row_counts_list_unreadable_files_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MonthStore::new(dir.path().join("parquet"), None);
+        let jan = Month::parse("2024-01").unwrap();
+        let feb = Month::parse("2024-02").unwrap();
+        let b = batch(&["A-1", "A-2"]);
+        for month in [jan, feb] {
+            for table in Table::ALL {
+                store
+                    .write(table, month, &b.schema(), std::slice::from_ref(&b))
+                    .unwrap();
+            }
+        }
+        // Half of one file, none of another, a third that is not Parquet, a folder.
+        let path = store.path(Table::Issues, feb);
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        fs::write(store.path(Table::Comments, jan), b"").unwrap();
+        fs::write(store.path(Table::Sla, feb), b"not parquet, but long enough").unwrap();
+        let folder = store.path(Table::Changelog, feb);
+        fs::remove_file(&folder).unwrap();
+        fs::create_dir(&folder).unwrap();
+
+        let counts = store.row_counts();
+        let rows: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("issues", 2),
+                ("comments", 2),
+                ("changelog", 2),
+                ("attachments", 4),
+                ("issuelinks", 4),
+                ("remote_links", 4),
+                ("sla", 2)
+            ]
+        );
+        let problems: Vec<(PathBuf, &str)> = counts
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.path.strip_prefix(dir.path()).unwrap().to_path_buf(),
+                    p.error.as_str(),
+                )
+            })
+            .collect();
+        let paths: Vec<&str> = problems.iter().map(|p| p.0.to_str().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "parquet/issues/2024-02.parquet",
+                "parquet/comments/2024-01.parquet",
+                "parquet/changelog/2024-02.parquet",
+                "parquet/sla/2024-02.parquet"
+            ]
+        );
+        for (path, error) in &problems {
+            assert!(
+                !error.is_empty() && !error.contains("parquet/"),
+                "{path:?}: {error}"
+            );
+        }
+        // The same files fail a merge's read: bad bytes as rebuildable, the folder not.
+        let read = |t, m| store.read(t, m, &b.schema()).unwrap_err();
+        assert!(read(Table::Issues, feb).rebuild_replaces());
+        assert!(read(Table::Comments, jan).rebuild_replaces());
+        assert!(read(Table::Sla, feb).rebuild_replaces());
+        assert!(!read(Table::Changelog, feb).rebuild_replaces());
     }
 
     #[test]
