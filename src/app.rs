@@ -128,7 +128,13 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     ctx.reconcile().await
                 }
                 Command::Transform { rebuild } => {
-                    let ctx = Context::build_offline(config).await?;
+                    // A rebuild covers (and clears) every pending row: nothing to repair first.
+                    let repair = if rebuild {
+                        Repair::Skip
+                    } else {
+                        Repair::Pending
+                    };
+                    let ctx = Context::build_offline(config, repair).await?;
                     ctx.transform(rebuild).await
                 }
                 Command::Status { json } => status(&config, json),
@@ -167,6 +173,15 @@ fn validate(path: &Path) -> Result<Exit> {
     }
 }
 
+/// Whether opening the mirror first writes the table rows a crash left pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// Write them (every command but `transform --rebuild`).
+    Pending,
+    /// Leave them: the command rebuilds every month from raw JSON, which covers them.
+    Skip,
+}
+
 /// Everything a pull command needs, built once from the configuration.
 pub struct Context {
     config: Config,
@@ -179,7 +194,7 @@ impl Context {
     /// Opens the stores, builds the clients, loads the field catalogue and repairs table rows
     /// a crash left pending; `parallel` overrides `max_concurrency`.
     pub async fn build(config: Config, parallel: Option<usize>) -> Result<Context> {
-        Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS).await
+        Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS, Repair::Pending).await
     }
 
     /// The validated configuration.
@@ -198,15 +213,17 @@ impl Context {
     }
 
     /// Like [`Context::build`] for work that needs no Jira (`transform`): a cached field
-    /// catalogue is used whatever its age; Jira is asked only when there is none.
-    pub async fn build_offline(config: Config) -> Result<Context> {
-        Self::build_with(config, None, i64::MAX).await
+    /// catalogue is used whatever its age; Jira is asked only when there is none. Pending
+    /// rows are written first unless `repair` is [`Repair::Skip`].
+    pub async fn build_offline(config: Config, repair: Repair) -> Result<Context> {
+        Self::build_with(config, None, i64::MAX, repair).await
     }
 
     async fn build_with(
         config: Config,
         parallel: Option<usize>,
         catalog_max_age_ms: i64,
+        repair: Repair,
     ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
         std::fs::create_dir_all(&config.data_dir)
@@ -260,12 +277,14 @@ impl Context {
             },
         ));
         let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer);
-        let repaired = pipeline.apply_pending().await?;
-        if repaired > 0 {
-            tracing::info!(
-                issues = repaired,
-                "Table rows left pending by an interrupted run were written."
-            );
+        if repair == Repair::Pending {
+            let repaired = pipeline.apply_pending().await?;
+            if repaired > 0 {
+                tracing::info!(
+                    issues = repaired,
+                    "Table rows left pending by an interrupted run were written."
+                );
+            }
         }
         Ok(Context {
             config,
