@@ -7,6 +7,10 @@
 //! it changed, e.g. after a backfill); at start-up it repairs whatever a crash left pending,
 //! so Parquet is never silently stale.
 //!
+//! One bad file never stops the stage: a month file that cannot be decoded is replaced by a
+//! rebuild of its month from raw JSON, and raw JSON that cannot be parsed leaves only that
+//! issue out of the tables, recorded as a failure so that the next sweep fetches it again.
+//!
 //! Layout: [`adf`] renders rich text, [`fields`] knows custom field names and types,
 //! [`schema`] fixes the Arrow schemas, [`rows`] builds rows, [`parquet`] owns month files.
 
