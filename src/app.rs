@@ -24,9 +24,8 @@ use crate::state::State;
 use crate::time::ms_to_rfc3339;
 use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
-use crate::transform::parquet::MonthStore;
+use crate::transform::parquet::{MonthStore, RowCounts};
 use crate::transform::rows::RowContext;
-use crate::transform::schema::Table;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
@@ -129,7 +128,13 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     ctx.reconcile().await
                 }
                 Command::Transform { rebuild } => {
-                    let ctx = Context::build_offline(config).await?;
+                    // A rebuild covers (and clears) every pending row: nothing to repair first.
+                    let repair = if rebuild {
+                        Repair::Skip
+                    } else {
+                        Repair::Pending
+                    };
+                    let ctx = Context::build_offline(config, repair).await?;
                     ctx.transform(rebuild).await
                 }
                 Command::Status { json } => status(&config, json),
@@ -168,6 +173,15 @@ fn validate(path: &Path) -> Result<Exit> {
     }
 }
 
+/// Whether opening the mirror first writes the table rows a crash left pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// Write them (every command but `transform --rebuild`).
+    Pending,
+    /// Leave them: the command rebuilds every month from raw JSON, which covers them.
+    Skip,
+}
+
 /// Everything a pull command needs, built once from the configuration.
 pub struct Context {
     config: Config,
@@ -180,7 +194,7 @@ impl Context {
     /// Opens the stores, builds the clients, loads the field catalogue and repairs table rows
     /// a crash left pending; `parallel` overrides `max_concurrency`.
     pub async fn build(config: Config, parallel: Option<usize>) -> Result<Context> {
-        Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS).await
+        Self::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS, Repair::Pending).await
     }
 
     /// The validated configuration.
@@ -199,15 +213,17 @@ impl Context {
     }
 
     /// Like [`Context::build`] for work that needs no Jira (`transform`): a cached field
-    /// catalogue is used whatever its age; Jira is asked only when there is none.
-    pub async fn build_offline(config: Config) -> Result<Context> {
-        Self::build_with(config, None, i64::MAX).await
+    /// catalogue is used whatever its age; Jira is asked only when there is none. Pending
+    /// rows are written first unless `repair` is [`Repair::Skip`].
+    pub async fn build_offline(config: Config, repair: Repair) -> Result<Context> {
+        Self::build_with(config, None, i64::MAX, repair).await
     }
 
     async fn build_with(
         config: Config,
         parallel: Option<usize>,
         catalog_max_age_ms: i64,
+        repair: Repair,
     ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
         std::fs::create_dir_all(&config.data_dir)
@@ -262,12 +278,14 @@ impl Context {
         ));
         let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer)
             .with_max_attempts(config.run.max_attempts);
-        let repaired = pipeline.apply_pending().await?;
-        if repaired > 0 {
-            tracing::info!(
-                issues = repaired,
-                "Table rows left pending by an interrupted run were written."
-            );
+        if repair == Repair::Pending {
+            let repaired = pipeline.apply_pending().await?;
+            if repaired > 0 {
+                tracing::info!(
+                    issues = repaired,
+                    "Table rows left pending by an interrupted run were written."
+                );
+            }
         }
         Ok(Context {
             config,
@@ -433,9 +451,11 @@ impl Context {
             println!("transform: {applied} pending issues written");
         }
         let transformer = self.pipeline.transformer().clone();
-        for (table, rows) in tokio::task::spawn_blocking(move || transformer.row_counts()).await?? {
+        let counts = tokio::task::spawn_blocking(move || transformer.row_counts()).await?;
+        for (table, rows) in &counts.rows {
             println!("  {:<13} {rows} rows", table.name());
         }
+        print_table_problems(&self.config, &counts, "  ");
         Ok(Exit::Ok)
     }
 
@@ -645,7 +665,8 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let runs = state.last_runs()?;
     let backfill = state.backfill()?;
     let issues = state.issue_count()?;
-    let tables = table_row_counts(config)?;
+    let counts = table_row_counts(config);
+    let tables: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
     let table_writer = state.table_writer_problem()?;
     if as_json {
         let out = json!({
@@ -658,6 +679,10 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "failures": failures,
             "runs": runs,
             "tables": tables.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "table_problems": counts.problems.iter().map(|p| json!({
+                "path": relative_to(&config.data_dir, &p.path),
+                "error": p.error,
+            })).collect::<Vec<_>>(),
             "pending_table_rows": state.pending()?.len(),
             "queue": { "depth": state.queue_depth()? },
             "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
@@ -694,6 +719,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    print_table_problems(config, &counts, "");
     let parked = failures.iter().filter(|f| f.parked_ms.is_some()).count();
     println!("failures:  {} ({parked} parked)", failures.len());
     for f in &failures {
@@ -738,20 +764,31 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Rows per table, from the month files' footers.
-fn table_row_counts(config: &Config) -> Result<Vec<(&'static str, u64)>> {
-    let store = MonthStore::new(config.parquet_dir(), None);
-    let months = store.months()?;
-    Table::ALL
-        .into_iter()
-        .map(|t| {
-            let mut n = 0;
-            for m in &months {
-                n += store.row_count(t, *m)?;
-            }
-            Ok((t.name(), n))
-        })
-        .collect()
+/// Rows per table, from the month files' footers; files that cannot be read are listed in
+/// `problems` instead of failing the command.
+fn table_row_counts(config: &Config) -> RowCounts {
+    MonthStore::new(config.parquet_dir(), None).row_counts()
+}
+
+/// The `table problems:` block (nothing when every file was read), each line indented by
+/// `indent`.
+fn print_table_problems(config: &Config, counts: &RowCounts, indent: &str) {
+    if counts.problems.is_empty() {
+        return;
+    }
+    println!("{indent}table problems: {}", counts.problems.len());
+    for p in &counts.problems {
+        println!(
+            "{indent}  {}: {}",
+            relative_to(&config.data_dir, &p.path).display(),
+            p.error
+        );
+    }
+}
+
+/// `path` relative to `dir` when it lies inside it.
+fn relative_to<'a>(dir: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(dir).unwrap_or(path)
 }
 
 async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
@@ -810,9 +847,11 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         "  raw/attachments/  {attachment_files} files ({} KiB)",
         attachment_bytes / 1024
     );
-    for (table, rows) in table_row_counts(&config)? {
-        println!("  parquet/{table:<13} {rows} rows");
+    let counts = table_row_counts(&config);
+    for (table, rows) in &counts.rows {
+        println!("  parquet/{:<13} {rows} rows", table.name());
     }
+    print_table_problems(&config, &counts, "  ");
     println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
     let parquet = config.parquet_dir();

@@ -1,5 +1,5 @@
 //! The Parquet tables: read back through DuckDB, kept current incrementally, identical to a
-//! rebuild, repaired after a crash.
+//! rebuild, repaired after a crash, healed when a month file or a raw file is damaged.
 
 use std::process::Command;
 
@@ -155,6 +155,8 @@ async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
             ("content_url", "VARCHAR"),
             ("local_path", "VARCHAR"),
             ("sha256", "VARCHAR"),
+            ("status", "VARCHAR"),
+            ("error", "VARCHAR"),
         ],
     );
     expect(
@@ -390,5 +392,201 @@ async fn the_distribution_folder_receives_every_changed_file() {
         there.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
     assert!(here == there, "distribution copies differ");
+    sim.shutdown().await;
+}
+
+/// The `YYYY-MM` partition of a saved issue.
+fn month_of(mirror: &Mirror, key: &str) -> String {
+    let issue = mirror.issue(key).expect("saved");
+    let created = jira_mirror::time::jira_time_ms(issue["fields"]["created"].as_str().unwrap())
+        .expect("created");
+    chrono::DateTime::from_timestamp_millis(created)
+        .unwrap()
+        .format("%Y-%m")
+        .to_string()
+}
+
+/// The month holding the most saved issues, and its keys.
+fn busiest_month(mirror: &Mirror) -> (String, Vec<String>) {
+    let mut months = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for key in mirror.saved_keys() {
+        months.entry(month_of(mirror, &key)).or_default().push(key);
+    }
+    months
+        .into_iter()
+        .max_by_key(|(_, keys)| keys.len())
+        .expect("some month")
+}
+
+/// Cuts a file to half its size, as a full disk or an interrupted copy leaves it.
+fn truncate_to_half(path: &std::path::Path) {
+    let len = std::fs::metadata(path).expect("file").len();
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len(len / 2).unwrap();
+}
+
+/// Rows per table as DuckDB counts them.
+fn duckdb_rows(mirror: &Mirror) -> Vec<(String, u64)> {
+    let d = duckdb_describe(&mirror.data().join("parquet"));
+    [
+        "issues",
+        "comments",
+        "changelog",
+        "attachments",
+        "issuelinks",
+        "remote_links",
+        "sla",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), d[t]["rows"].as_u64().unwrap()))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_month_files_are_reported_by_status_and_healed_by_the_next_change() {
+    let sim = simulator(80).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    let (month, keys) = busiest_month(&mirror);
+    // Enough issues that changing one merges into the files rather than rebuilding them.
+    assert!(keys.len() >= 4, "{month}: {keys:?}");
+    let issues = format!("parquet/issues/{month}.parquet");
+    let changelog = format!("parquet/changelog/{month}.parquet");
+    truncate_to_half(&mirror.data().join(&issues));
+    std::fs::write(mirror.data().join(&changelog), b"PAR1 and then not Parquet").unwrap();
+
+    let text = stdout(&mirror.run_ok(&["status"]).await);
+    assert!(text.contains("table problems: 2"), "{text}");
+    for path in [&issues, &changelog] {
+        assert!(
+            text.contains(&format!("  {path}: ")),
+            "{path} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("tables:    issues "), "{text}");
+    let v: Value =
+        serde_json::from_slice(&mirror.run_ok(&["status", "--json"]).await.stdout).unwrap();
+    let problems = v["table_problems"].as_array().unwrap();
+    let paths: Vec<&str> = problems
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [issues.as_str(), changelog.as_str()]);
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p["error"].as_str().unwrap().is_empty())
+    );
+    // The readable files are still counted.
+    assert!(v["tables"]["comments"].as_u64().unwrap() > 0);
+
+    // Changing one issue of that month rewrites it: the damaged files are rebuilt.
+    let out = mirror.run_ok(&["fetch", &keys[1]]).await;
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("Month file cannot be read; rebuilding the month from raw JSON.")
+            .count(),
+        2,
+        "{err}"
+    );
+    for path in [&issues, &changelog] {
+        assert!(err.contains(path.as_str()), "{path} not named:\n{err}");
+    }
+    let v: Value =
+        serde_json::from_slice(&mirror.run_ok(&["status", "--json"]).await.stdout).unwrap();
+    assert_eq!(v["table_problems"], serde_json::json!([]));
+    let healed_counts = duckdb_rows(&mirror);
+    let healed = mirror.tables();
+    mirror.run_ok(&["transform", "--rebuild"]).await;
+    assert_eq!(healed_counts, duckdb_rows(&mirror));
+    assert!(
+        healed == mirror.tables(),
+        "healed tables differ from a rebuild"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_does_not_apply_pending_rows_first_and_replaces_a_truncated_file() {
+    let sim = simulator(20).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    // A crash left SUP-3 pending (new raw JSON, old rows), and its month's issues file is
+    // cut short: applying the pending row first would have to merge into that file.
+    let path = mirror.data().join("raw/issues/SUP-3.json");
+    let mut issue: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    issue["fields"]["summary"] = "changed before the crash".into();
+    std::fs::write(&path, serde_json::to_vec(&issue).unwrap()).unwrap();
+    let month = month_of(&mirror, "SUP-3");
+    let conn = rusqlite::Connection::open(mirror.data().join("state.db")).unwrap();
+    conn.execute(
+        "INSERT INTO pending_rows (issue_key, month, seq) VALUES ('SUP-3', ?1, 1)",
+        [&month],
+    )
+    .unwrap();
+    drop(conn);
+    truncate_to_half(
+        &mirror
+            .data()
+            .join(format!("parquet/issues/{month}.parquet")),
+    );
+
+    let out = mirror.run_ok(&["transform", "--rebuild"]).await;
+    let err = stderr(&out);
+    assert!(
+        !err.contains("left pending by an interrupted run were written"),
+        "pending rows were applied before the rebuild:\n{err}"
+    );
+    assert!(!err.contains("Month file cannot be read"), "{err}");
+    assert!(stdout(&out).contains("(0 left out)"), "{}", stdout(&out));
+    assert_eq!(summary_of(&mirror, "SUP-3"), "\"changed before the crash\"");
+    let v: Value =
+        serde_json::from_slice(&mirror.run_ok(&["status", "--json"]).await.stdout).unwrap();
+    assert_eq!(v["pending_table_rows"], 0);
+    assert_eq!(v["table_problems"], serde_json::json!([]));
+    assert_eq!(v["tables"]["issues"], 20);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_raw_file_is_left_out_recorded_and_fetched_again_by_the_next_sweep() {
+    let sim = simulator(12).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    let raw = mirror.data().join("raw/issues/SUP-5.json");
+    truncate_to_half(&raw);
+
+    let out = mirror.run_ok(&["transform", "--rebuild"]).await;
+    let text = stdout(&out);
+    assert!(text.contains("from 11 issues (1 left out)"), "{text}");
+    assert!(
+        stderr(&out).contains("Raw JSON unreadable"),
+        "{}",
+        stderr(&out)
+    );
+    let tables = mirror.tables();
+    assert!(
+        !tables["issues"]
+            .iter()
+            .any(|r| r["issue_key"] == "\"SUP-5\"")
+    );
+    let status = stdout(&mirror.run_ok(&["status"]).await);
+    assert!(status.contains("failures:  1"), "{status}");
+    assert!(
+        status.contains("  SUP-5 (1 attempts, last ") && status.contains("raw JSON unreadable: "),
+        "{status}"
+    );
+
+    let out = mirror.run_ok(&["sweep"]).await;
+    assert!(stdout(&out).contains("sweep: 1 saved"), "{}", stdout(&out));
+    assert!(
+        mirror.issue("SUP-5").is_some(),
+        "the raw file is whole again"
+    );
+    let v: Value =
+        serde_json::from_slice(&mirror.run_ok(&["status", "--json"]).await.stdout).unwrap();
+    assert_eq!(v["failures"], serde_json::json!([]));
+    assert_eq!(v["tables"]["issues"], 12);
+    assert!(summary_of(&mirror, "SUP-5").len() > 2);
     sim.shutdown().await;
 }

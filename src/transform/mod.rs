@@ -7,6 +7,10 @@
 //! it changed, e.g. after a backfill); at start-up it repairs whatever a crash left pending,
 //! so Parquet is never silently stale.
 //!
+//! One bad file never stops the stage: a month file that cannot be decoded is replaced by a
+//! rebuild of its month from raw JSON, and raw JSON that cannot be parsed leaves only that
+//! issue out of the tables, recorded as a failure so that the next sweep fetches it again.
+//!
 //! Layout: [`adf`] renders rich text, [`fields`] knows custom field names and types,
 //! [`schema`] fixes the Arrow schemas, [`rows`] builds rows, [`parquet`] owns month files.
 
@@ -66,6 +70,14 @@ pub enum Error {
         /// The cause.
         #[source]
         source: rows::RowError,
+    },
+    /// A worker thread panicked (a bug, or data the Parquet or Arrow code did not expect).
+    #[error("{work}: a transform thread panicked: {message}")]
+    Panicked {
+        /// What the thread was doing: the month, and the table for a merge.
+        work: String,
+        /// The panic's message.
+        message: String,
     },
 }
 
@@ -145,7 +157,10 @@ impl Transformer {
     }
 
     /// Writes every pending change: per month, one merge (or a rebuild of the month when a
-    /// large share of it changed). Returns the number of issues applied.
+    /// large share of it changed, or a table's file is missing). A merge that meets a file a
+    /// rebuild replaces (undecodable bytes, other columns) logs it and rebuilds the month
+    /// once; other errors stop the apply with the month's rows still pending. Returns the
+    /// number of issues applied.
     pub fn apply_pending(&self) -> Result<usize> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let pending = self.state.pending()?;
@@ -164,21 +179,30 @@ impl Transformer {
             };
             let (start, end) = month.bounds_ms();
             let issues_in_month = self.state.keys_created_between(start, end)?.len();
-            let rebuild = !self.store.path(Table::Issues, month).exists()
+            // Every table of a month has a file once the month is written (an empty one
+            // when the month has no such rows); a missing one cannot be merged into.
+            let rebuild = Table::ALL
+                .into_iter()
+                .any(|t| !self.store.path(t, month).exists())
                 || items.len() as f64 > REBUILD_SHARE * issues_in_month as f64;
             let keys: Vec<&str> = items.iter().map(|p| p.issue_key.as_str()).collect();
-            let done = if rebuild {
-                self.rebuild_month_locked(month, &keys).map(|_| ())
-            } else {
-                match self.merge_month(month, &keys) {
-                    Err(Error::Parquet(parquet::Error::SchemaChanged { path })) => {
-                        tracing::info!(%path, "Columns changed; rebuilding the month from raw JSON.");
-                        self.rebuild_month_locked(month, &keys).map(|_| ())
+            if rebuild {
+                self.rebuild_month_locked(month, &keys)?;
+            } else if let Merge::Replace(files) = self.merge_month(month, &keys)? {
+                for e in &files {
+                    match e {
+                        parquet::Error::SchemaChanged { path } => {
+                            tracing::info!(%path, "Columns changed; rebuilding the month from raw JSON.");
+                        }
+                        e => tracing::warn!(
+                            path = e.path(),
+                            error = %e.cause(),
+                            "Month file cannot be read; rebuilding the month from raw JSON."
+                        ),
                     }
-                    other => other,
                 }
-            };
-            done?;
+                self.rebuild_month_locked(month, &keys)?;
+            }
             self.state.clear_pending(&items)?;
             applied += items.len();
         }
@@ -200,7 +224,16 @@ impl Transformer {
         for key in self.raw_keys()? {
             let created = match known.get(&key).copied().flatten() {
                 Some(ms) => Some(ms),
-                None => self.load(&key).ok().flatten().and_then(|v| created_ms(&v)),
+                None => match self.load_for_rows(&key) {
+                    Ok(Loaded::Issue(v)) => created_ms(&v),
+                    Ok(Loaded::Unreadable) => {
+                        skipped += 1;
+                        continue;
+                    }
+                    // As before: a file that cannot be read has no readable created date.
+                    Ok(Loaded::Missing) | Err(Error::Raw { .. }) => None,
+                    Err(e) => return Err(e),
+                },
             };
             match created.and_then(Month::of_epoch_ms) {
                 Some(m) => months.entry(m).or_default().push(key),
@@ -211,27 +244,12 @@ impl Transformer {
             }
         }
         let work: Vec<(Month, Vec<String>)> = months.into_iter().collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<(usize, usize)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..parallel.clamp(1, work.len().max(1)))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((month, keys)) = work.get(i) else {
-                                return out;
-                            };
-                            out.push(self.write_month_from_raw(*month, keys));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("a month rebuild thread panicked"))
-                .collect()
-        });
+        let results = in_parallel(
+            parallel,
+            &work,
+            |(month, _)| format!("month {}", month.label()),
+            |(month, keys)| self.write_month_from_raw(*month, keys),
+        )?;
         let mut summary = RebuildSummary {
             skipped,
             ..Default::default()
@@ -246,7 +264,7 @@ impl Transformer {
         for table in Table::ALL {
             for month in self.store.months_of(table)? {
                 if !live.contains(&month) {
-                    self.store.remove(table, month)?;
+                    self.remove(table, month)?;
                 }
             }
         }
@@ -255,30 +273,29 @@ impl Transformer {
         Ok(summary)
     }
 
-    /// Rows per table over all months (from the files' footers).
-    pub fn row_counts(&self) -> Result<Vec<(Table, u64)>> {
-        let months = self.store.months()?;
-        Table::ALL
-            .into_iter()
-            .map(|t| {
-                let mut n = 0;
-                for m in &months {
-                    n += self.store.row_count(t, *m)?;
-                }
-                Ok((t, n))
-            })
-            .collect()
+    /// Rows per table over all month files (from their footers); files that cannot be read
+    /// are listed, not counted ([`MonthStore::row_counts`]).
+    pub fn row_counts(&self) -> parquet::RowCounts {
+        self.store.row_counts()
+    }
+
+    /// Forgets a month file and removes it (and its distribution copy).
+    fn remove(&self, table: Table, month: Month) -> Result<()> {
+        self.cache.forget(table, month);
+        Ok(self.store.remove(table, month)?)
     }
 
     /// Merges the current rows of `keys` into a month: each table's file is read, the rows of
     /// `keys` dropped, the rows of those still saved (and created in this month) merged in.
-    fn merge_month(&self, month: Month, keys: &[&str]) -> Result<()> {
+    /// Files that a rebuild of the month would replace (other columns, undecodable bytes) are
+    /// returned in [`Merge::Replace`]; the other tables' files are merged all the same.
+    fn merge_month(&self, month: Month, keys: &[&str]) -> Result<Merge> {
         let mut sorted: Vec<&str> = keys.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
         let mut builder = RowsBuilder::new(self.ctx.clone(), self.schemas.clone());
         for key in &sorted {
-            if let Some(issue) = self.load(key)?
+            if let Loaded::Issue(issue) = self.load_for_rows(key)?
                 && created_ms(&issue).and_then(Month::of_epoch_ms) == Some(month)
                 && let Err(e) = builder.append(&issue)
             {
@@ -301,21 +318,33 @@ impl Transformer {
             self.cache.store(&self.store, table, month, &merged);
             Ok(merged.num_rows())
         };
-        let results = largest_first(&merge);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let results = in_parallel(
+            cores,
+            &BY_SIZE,
+            |table| format!("month {}, table {}", month.label(), table.name()),
+            |&table| (table, merge(table)),
+        )?;
         let mut issue_rows = 0;
+        let mut replace = Vec::new();
         for (table, result) in results {
-            let rows = result?;
-            if table == Table::Issues {
-                issue_rows = rows;
+            match result {
+                Ok(rows) if table == Table::Issues => issue_rows = rows,
+                Ok(_) => {}
+                Err(Error::Parquet(e)) if e.rebuild_replaces() => replace.push(e),
+                Err(e) => return Err(e),
             }
+        }
+        if !replace.is_empty() {
+            return Ok(Merge::Replace(replace));
         }
         if issue_rows == 0 {
             // Every issue of the month is gone: so are its files.
             for table in Table::ALL {
-                self.store.remove(table, month)?;
+                self.remove(table, month)?;
             }
         }
-        Ok(())
+        Ok(Merge::Done)
     }
 
     /// Rebuilds one month from raw JSON: the saved issues created in it plus `extra` keys
@@ -343,8 +372,13 @@ impl Transformer {
         let mut builder = RowsBuilder::new(self.ctx.clone(), self.schemas.clone());
         let (mut issues, mut skipped) = (0, 0);
         for key in keys {
-            let Some(issue) = self.load(key)? else {
-                continue;
+            let issue = match self.load_for_rows(key)? {
+                Loaded::Issue(issue) => issue,
+                Loaded::Missing => continue,
+                Loaded::Unreadable => {
+                    skipped += 1;
+                    continue;
+                }
             };
             if created_ms(&issue).and_then(Month::of_epoch_ms) != Some(month) {
                 continue;
@@ -364,7 +398,7 @@ impl Transformer {
         if issues == 0 {
             drop(writers);
             for table in Table::ALL {
-                self.store.remove(table, month)?;
+                self.remove(table, month)?;
             }
             return Ok((0, skipped));
         }
@@ -392,6 +426,29 @@ impl Transformer {
         parse::parse_issue(&bytes)
             .map(Some)
             .map_err(|e| raw_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    }
+
+    /// [`Transformer::load`] for building rows. Raw JSON that cannot be parsed (truncated,
+    /// garbled) concerns that issue only: it is left out of the tables with a warning and
+    /// recorded as a failure, so the next sweep fetches it again (which replaces the file).
+    /// Other I/O failures (a folder that cannot be read) still stop the month.
+    fn load_for_rows(&self, key: &str) -> Result<Loaded> {
+        match self.load(key) {
+            Ok(Some(issue)) => Ok(Loaded::Issue(issue)),
+            Ok(None) => Ok(Loaded::Missing),
+            Err(Error::Raw { key, source })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                tracing::warn!(%key, error = %source, "Raw JSON unreadable; issue left out of the tables until it is fetched again.");
+                self.state
+                    .record_failure(&key, &format!("raw JSON unreadable: {source}"))?;
+                Ok(Loaded::Unreadable)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn raw_keys(&self) -> Result<Vec<String>> {
@@ -429,32 +486,84 @@ const BY_SIZE: [Table; 7] = [
     Table::RemoteLinks,
 ];
 
-/// Runs `work` for every table on one thread per core, largest tables first.
-fn largest_first<T: Send>(work: &(impl Fn(Table) -> T + Sync)) -> Vec<(Table, T)> {
+/// What a merge did with a month.
+enum Merge {
+    /// Every table's file was merged.
+    Done,
+    /// These files must be replaced by a rebuild of the month (the others were merged).
+    Replace(Vec<parquet::Error>),
+}
+
+/// A raw issue, as read for the tables.
+enum Loaded {
+    /// Parsed.
+    Issue(Value),
+    /// No file (deleted, moved away).
+    Missing,
+    /// The file cannot be parsed; logged and recorded as a failure.
+    Unreadable,
+}
+
+/// Runs `work` over `items` on `threads` threads (at least one, at most one per item),
+/// handing items out in order; results come in no particular order. A panic in a thread
+/// becomes [`Error::Panicked`] naming (by `name`) the item it was on, once every other thread
+/// has finished.
+fn in_parallel<I: Sync, T: Send>(
+    threads: usize,
+    items: &[I],
+    name: impl Fn(&I) -> String,
+    work: impl Fn(&I) -> T + Sync,
+) -> Result<Vec<T>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(BY_SIZE.len());
+    let threads = threads.clamp(1, items.len().max(1));
+    // The item each thread is on, to name it if the thread panics.
+    let current: Vec<Mutex<Option<usize>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
+        let handles: Vec<_> = current
+            .iter()
+            .map(|slot| {
+                let (next, work) = (&next, &work);
+                scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&table) = BY_SIZE.get(i) else {
+                        let Some(item) = items.get(i) else {
                             return done;
                         };
-                        done.push((table, work(table)));
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(i);
+                        done.push(work(item));
                     }
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a table merge thread panicked"))
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        let mut panicked = None;
+        // Every handle is joined, so the scope itself never re-raises a panic.
+        for (handle, slot) in handles.into_iter().zip(&current) {
+            match handle.join() {
+                Ok(done) => out.extend(done),
+                Err(payload) => {
+                    let on = *slot.lock().unwrap_or_else(|p| p.into_inner());
+                    panicked.get_or_insert_with(|| Error::Panicked {
+                        work: on
+                            .and_then(|i| items.get(i))
+                            .map_or_else(|| "transform".into(), &name),
+                        message: panic_message(payload.as_ref()),
+                    });
+                }
+            }
+        }
+        panicked.map_or(Ok(out), Err)
     })
+}
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// `fields.created` of a raw issue, epoch ms (the partition key).
@@ -625,6 +734,256 @@ mod tests {
             incremental.t.rebuild_all(2).unwrap();
             prop_assert_eq!(&before, &incremental.tables());
         }
+    }
+
+    const JAN: Month = Month {
+        year: 2024,
+        month: 1,
+    };
+
+    /// SUP-1..=8 created in January (so changing one or two merges rather than rebuilds the
+    /// month) and SUP-9 in February; SUP-1 has attachments, one downloaded, one refused.
+    fn eight_in_january() -> Fixture {
+        let f = fixture();
+        for i in 1..=8 {
+            let mut v = issue(&format!("SUP-{i}"), i, 1, 0);
+            if i == 1 {
+                v["fields"]["attachment"] = json!([
+                    {"id": "1001", "filename": "a.txt", "size": 3},
+                    {"id": "1002", "filename": "b.txt", "size": 4},
+                ]);
+                v["mirror"]["attachments"] = json!([
+                    {"id": "1001", "status": "downloaded", "local_path": "raw/attachments/SUP-1/1001_a.txt", "sha256": "aa"},
+                    {"id": "1002", "status": "forbidden", "error": "HTTP 403"},
+                ]);
+            }
+            f.save(&v);
+        }
+        f.save(&issue("SUP-9", 9, 2, 0));
+        f
+    }
+
+    impl Fixture {
+        /// `table`'s rows of `column` (a string column) for every row, months in order.
+        fn strings(&self, table: Table, column: &str) -> Vec<Option<String>> {
+            let tables = self.tables();
+            let batch = &tables[table.index()].1;
+            let col = batch
+                .column_by_name(column)
+                .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+                .unwrap();
+            col.iter().map(|v| v.map(str::to_owned)).collect()
+        }
+
+        /// Asserts the tables equal what a rebuild from raw JSON writes.
+        fn assert_equal_to_a_rebuild(&self) {
+            let before = self.tables();
+            self.t.rebuild_all(2).unwrap();
+            assert_eq!(before, self.tables(), "tables differ from a rebuild");
+        }
+    }
+
+    #[test]
+    fn a_truncated_issues_file_is_rebuilt_by_the_next_apply() {
+        let f = eight_in_january();
+        let path = f.t.store.path(Table::Issues, JAN);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(len / 2).unwrap();
+        drop(file);
+        // The cache holds this file's rows, but must not hide that it changed on disk.
+        f.save(&issue("SUP-3", 3, 1, 1));
+        let summaries = f.strings(Table::Issues, "summary");
+        assert_eq!(summaries.len(), 9, "{summaries:?}");
+        assert!(summaries.contains(&Some("SUP-3 v1".into())));
+        assert!(f.t.state.pending().unwrap().is_empty());
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_garbage_changelog_file_is_rebuilt_while_issues_is_fine() {
+        let f = eight_in_january();
+        std::fs::write(
+            f.t.store.path(Table::Changelog, JAN),
+            b"PAR1 but then not Parquet at all",
+        )
+        .unwrap();
+        f.save(&issue("SUP-5", 5, 1, 2));
+        // Every issue's changelog rows are back, not only the changed issue's.
+        let keys = f.strings(Table::Changelog, "issue_key");
+        for i in 1..=8 {
+            assert!(
+                keys.contains(&Some(format!("SUP-{i}"))),
+                "SUP-{i}: {keys:?}"
+            );
+        }
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_zero_byte_file_is_rebuilt_by_the_next_apply() {
+        let f = eight_in_january();
+        std::fs::File::create(f.t.store.path(Table::Attachments, JAN)).unwrap();
+        f.save(&issue("SUP-2", 2, 1, 1));
+        assert_eq!(
+            f.strings(Table::Attachments, "status"),
+            [Some("downloaded".into()), Some("forbidden".into())]
+        );
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_missing_file_of_one_table_is_rebuilt_not_merged_into() {
+        let f = eight_in_january();
+        std::fs::remove_file(f.t.store.path(Table::Comments, JAN)).unwrap();
+        f.save(&issue("SUP-2", 2, 1, 1));
+        let keys = f.strings(Table::Comments, "issue_key");
+        assert!(keys.contains(&Some("SUP-7".into())), "{keys:?}");
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn attachments_files_with_the_old_columns_are_rebuilt() {
+        let f = eight_in_january();
+        // An attachments file as written before `status` and `error` existed.
+        let schema = f.t.schemas.get(Table::Attachments);
+        let rows = f.t.store.read(Table::Attachments, JAN, schema).unwrap();
+        let old_schema = Arc::new(schema.project(&(0..10).collect::<Vec<_>>()).unwrap());
+        let old: Vec<RecordBatch> = rows
+            .iter()
+            .map(|b| b.project(&(0..10).collect::<Vec<_>>()).unwrap())
+            .collect();
+        f.t.store
+            .write(Table::Attachments, JAN, &old_schema, &old)
+            .unwrap();
+        assert!(matches!(
+            f.t.store.read(Table::Attachments, JAN, schema),
+            Err(parquet::Error::SchemaChanged { .. })
+        ));
+        f.save(&issue("SUP-4", 4, 1, 1));
+        assert_eq!(
+            f.strings(Table::Attachments, "status"),
+            [Some("downloaded".into()), Some("forbidden".into())]
+        );
+        assert_eq!(
+            f.strings(Table::Attachments, "error"),
+            [None, Some("HTTP 403".into())]
+        );
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn a_folder_in_place_of_a_month_file_is_an_error_not_a_rebuild() {
+        // A rebuild could not replace it (a file cannot be renamed over a folder): the apply
+        // fails, naming it, and the change stays pending.
+        let f = eight_in_january();
+        let path = f.t.store.path(Table::Sla, JAN);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let v = issue("SUP-6", 6, 1, 1);
+        f.t.mark("SUP-6", created_ms(&v).unwrap()).unwrap();
+        f.raw
+            .save_issue(&IssueKey::parse("SUP-6").unwrap(), &v)
+            .unwrap();
+        let err = f.t.apply_pending().unwrap_err();
+        assert!(
+            matches!(&err, Error::Parquet(e) if !e.rebuild_replaces()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("sla/2024-01.parquet"), "{err}");
+        assert_eq!(f.t.state.pending().unwrap().len(), 1);
+        assert!(path.is_dir());
+    }
+
+    #[test]
+    fn unreadable_raw_json_is_left_out_and_recorded_while_its_month_is_written() {
+        let f = eight_in_january();
+        // SUP-4's raw file is cut short (a full disk, a copy tool), then SUP-4 is applied
+        // again together with a real change to SUP-3: a merge.
+        let key = IssueKey::parse("SUP-4").unwrap();
+        let raw_path = f.raw.issue_path(&key);
+        let bytes = std::fs::read(&raw_path).unwrap();
+        std::fs::write(&raw_path, &bytes[..bytes.len() / 2]).unwrap();
+        f.t.mark("SUP-4", created_ms(&issue("SUP-4", 4, 1, 0)).unwrap())
+            .unwrap();
+        f.save(&issue("SUP-3", 3, 1, 1));
+        let keys = f.strings(Table::Issues, "issue_key");
+        assert_eq!(keys.len(), 8, "{keys:?}");
+        assert!(!keys.contains(&Some("SUP-4".into())));
+        assert!(
+            f.strings(Table::Issues, "summary")
+                .contains(&Some("SUP-3 v1".into()))
+        );
+        for table in Table::ALL {
+            assert!(
+                !f.strings(table, "issue_key")
+                    .contains(&Some("SUP-4".into())),
+                "{} keeps SUP-4",
+                table.name()
+            );
+        }
+        let failures = f.t.state.failures().unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].issue_key, "SUP-4");
+        assert!(
+            failures[0].last_error.starts_with("raw JSON unreadable: "),
+            "{}",
+            failures[0].last_error
+        );
+        assert!(f.t.state.pending().unwrap().is_empty());
+
+        // A rebuild leaves it out the same way, and says so.
+        let summary = f.t.rebuild_all(2).unwrap();
+        assert_eq!(
+            summary,
+            RebuildSummary {
+                months: 2,
+                issues: 8,
+                skipped: 1
+            }
+        );
+        assert_eq!(f.t.state.failures().unwrap()[0].attempts, 2);
+        assert_eq!(f.strings(Table::Issues, "issue_key").len(), 8);
+
+        // Fetched again (the next sweep), it is back.
+        f.save(&issue("SUP-4", 4, 1, 1));
+        assert_eq!(f.strings(Table::Issues, "issue_key").len(), 9);
+        assert!(f.t.state.failures().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_raw_file_unknown_to_the_state_is_counted_by_a_rebuild() {
+        let f = fixture();
+        f.save(&issue("SUP-1", 1, 1, 0));
+        let key = IssueKey::parse("SUP-2").unwrap();
+        std::fs::write(f.raw.issue_path(&key), b"{\"id\": \"2\", \"key\": \"SUP-").unwrap();
+        let summary = f.t.rebuild_all(2).unwrap();
+        assert_eq!((summary.issues, summary.skipped), (1, 1));
+        assert_eq!(f.t.state.failures().unwrap()[0].issue_key, "SUP-2");
+    }
+
+    #[test]
+    fn a_panicking_worker_becomes_an_error_naming_what_it_was_doing() {
+        let items = [1, 2, 3, 4, 5];
+        let result = in_parallel(
+            2,
+            &items,
+            |i| format!("item {i}"),
+            |&i| {
+                assert!(i != 3, "hostile data");
+                i * 10
+            },
+        );
+        match result {
+            Err(Error::Panicked { work, message }) => {
+                assert_eq!(work, "item 3");
+                assert_eq!(message, "hostile data");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut fine = in_parallel(3, &items, |i| format!("{i}"), |&i| i * 10).unwrap();
+        fine.sort_unstable();
+        assert_eq!(fine, [10, 20, 30, 40, 50]);
     }
 
     #[test]

@@ -61,6 +61,53 @@ pub enum Error {
         /// The file.
         path: String,
     },
+    /// The file exists and was opened, but its bytes are not a readable Parquet file
+    /// (truncated, zero bytes, not Parquet, damaged pages): rebuilding the month from raw
+    /// JSON replaces it.
+    #[error("{path}: cannot be decoded: {source}")]
+    Undecodable {
+        /// The file.
+        path: String,
+        /// The decoder's complaint.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// True when rebuilding the month from raw JSON replaces the file this error is about:
+    /// its columns differ from the schema ([`Error::SchemaChanged`]) or its bytes cannot be
+    /// decoded ([`Error::Undecodable`]). A rebuild reads no month file, so it cannot meet
+    /// these again. Failures to open, list or write (permissions, a full disk, a failing
+    /// device) are not such errors: a rebuild would need the same folder and disk.
+    pub fn rebuild_replaces(&self) -> bool {
+        matches!(
+            self,
+            Error::SchemaChanged { .. } | Error::Undecodable { .. }
+        )
+    }
+
+    /// The file or folder the error is about.
+    pub fn path(&self) -> &str {
+        match self {
+            Error::Io { path, .. }
+            | Error::Parquet { path, .. }
+            | Error::Arrow { path, .. }
+            | Error::SchemaChanged { path }
+            | Error::Undecodable { path, .. } => path,
+        }
+    }
+
+    /// What went wrong, without the path.
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Io { source, .. } => source.to_string(),
+            Error::Parquet { source, .. } => source.to_string(),
+            Error::Arrow { source, .. } => source.to_string(),
+            Error::SchemaChanged { .. } => "its columns differ from the current schema".into(),
+            Error::Undecodable { source, .. } => format!("cannot be decoded: {source}"),
+        }
+    }
 }
 
 /// Result alias for month files.
@@ -129,6 +176,7 @@ const FREE_TEXT_COLUMNS: &[&str] = &[
     "content_url",
     "local_path",
     "sha256",
+    "error",
     "url",
     "title",
     "global_id",
@@ -210,7 +258,7 @@ impl MonthStore {
             Err(source) => return Err(io_error(&path, source)),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|source| parquet_error(&path, source))?;
+            .map_err(|source| decode_error(&path, source))?;
         if builder.schema().fields() != schema.fields() {
             return Err(Error::SchemaChanged {
                 path: path.display().to_string(),
@@ -219,8 +267,8 @@ impl MonthStore {
         builder
             .with_batch_size(64 * 1024)
             .build()
-            .map_err(|source| parquet_error(&path, source))?
-            .map(|b| b.map_err(|source| arrow_error(&path, source)))
+            .map_err(|source| decode_error(&path, source))?
+            .map(|b| b.map_err(|source| batch_decode_error(&path, source)))
             .collect()
     }
 
@@ -233,8 +281,32 @@ impl MonthStore {
             Err(source) => return Err(io_error(&path, source)),
         };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|source| parquet_error(&path, source))?;
+            .map_err(|source| decode_error(&path, source))?;
         Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
+    }
+
+    /// Rows per table over every month file of that table (from the footers, as
+    /// [`MonthStore::row_count`]). Never fails: a file (or a table's folder) that cannot be
+    /// read is not counted and is listed in [`RowCounts::problems`] instead, so `status`
+    /// works on a damaged mirror.
+    pub fn row_counts(&self) -> RowCounts {
+        let mut counts = RowCounts::default();
+        for table in Table::ALL {
+            let mut rows = 0;
+            match self.months_of(table) {
+                Ok(months) => {
+                    for month in months {
+                        match self.row_count(table, month) {
+                            Ok(n) => rows += n,
+                            Err(e) => counts.problems.push(FileProblem::of(&e)),
+                        }
+                    }
+                }
+                Err(e) => counts.problems.push(FileProblem::of(&e)),
+            }
+            counts.rows.push((table, rows));
+        }
+        counts
     }
 
     /// Replaces a month file with `batches` (atomically), and its distribution copy.
@@ -315,6 +387,33 @@ impl MonthStore {
             d.join(table.name())
                 .join(format!("{}.parquet", month.label()))
         })
+    }
+}
+
+/// Row counts of every table, and the files that could not be counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// Rows per table (every table, in [`Table::ALL`] order), over the readable files.
+    pub rows: Vec<(Table, u64)>,
+    /// Files (or folders) that could not be read, in table then month order.
+    pub problems: Vec<FileProblem>,
+}
+
+/// A month file (or a table's folder) that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// What went wrong, without the path.
+    pub error: String,
+}
+
+impl FileProblem {
+    fn of(e: &Error) -> FileProblem {
+        FileProblem {
+            path: PathBuf::from(e.path()),
+            error: e.cause(),
+        }
     }
 }
 
@@ -448,10 +547,51 @@ fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
     }
 }
 
-fn arrow_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
-    Error::Arrow {
+/// Whether an I/O error met while decoding an opened month file says its bytes are bad (a
+/// rebuild replaces them) rather than the device or the file type (it would not).
+fn bytes_are_bad(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// A Parquet error met while decoding an opened month file: [`Error::Undecodable`] unless it
+/// is an I/O failure other than bad bytes (a failing disk, a folder in the file's place).
+fn decode_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    let device = match &source {
+        parquet::errors::ParquetError::External(inner) => inner
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| !bytes_are_bad(e)),
+        _ => false,
+    };
+    if device {
+        return parquet_error(path, source);
+    }
+    Error::Undecodable {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
+    }
+}
+
+/// Like [`decode_error`], for the Arrow errors of the batches being decoded.
+fn batch_decode_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
+    let device = match &source {
+        arrow_schema::ArrowError::IoError(_, e) => !bytes_are_bad(e),
+        arrow_schema::ArrowError::ExternalError(inner) => inner
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| !bytes_are_bad(e)),
+        _ => false,
+    };
+    if device {
+        return Error::Arrow {
+            path: path.display().to_string(),
+            source,
+        };
+    }
+    Error::Undecodable {
+        path: path.display().to_string(),
+        source: Box::new(source),
     }
 }
 
@@ -459,25 +599,32 @@ fn arrow_error(path: &Path, source: arrow_schema::ArrowError) -> Error {
 pub type SharedStore = Arc<MonthStore>;
 
 /// Which version of a month file a cached decode belongs to: a rename gives a new inode,
-/// so a file rewritten by another process (a `fetch` beside the daemon) never matches.
+/// so a file rewritten by another process (a `fetch` beside the daemon) never matches; the
+/// change time catches a file damaged in place (truncated, overwritten by a copy tool that
+/// restores the modification time), which userspace cannot set back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
     inode: u64,
     len: u64,
     modified: std::time::SystemTime,
+    changed: (i64, i64),
 }
 
 impl Stamp {
     fn of(path: &Path) -> Option<Stamp> {
         let m = fs::metadata(path).ok()?;
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        let (inode, changed) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.ino(), (m.ctime(), m.ctime_nsec()))
+        };
         #[cfg(not(unix))]
-        let inode = 0;
+        let (inode, changed) = (0, (0, 0));
         Some(Stamp {
             inode,
             len: m.len(),
             modified: m.modified().ok()?,
+            changed,
         })
     }
 }
@@ -634,6 +781,78 @@ mod tests {
         let out = splice_sorted(&old.schema(), &old, &["A-1", "A-5"], &empty).unwrap();
         assert_eq!(keys_of(&out), ["A-2", "A-3", "A-3"]);
         assert!(splice_sorted(&old.schema(), &old, &["A-1"], &batch(&["A-2"])).is_err());
+    }
+
+    #[test]
+    fn row_counts_list_unreadable_files_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MonthStore::new(dir.path().join("parquet"), None);
+        let jan = Month::parse("2024-01").unwrap();
+        let feb = Month::parse("2024-02").unwrap();
+        let b = batch(&["A-1", "A-2"]);
+        for month in [jan, feb] {
+            for table in Table::ALL {
+                store
+                    .write(table, month, &b.schema(), std::slice::from_ref(&b))
+                    .unwrap();
+            }
+        }
+        // Half of one file, none of another, a third that is not Parquet, a folder.
+        let path = store.path(Table::Issues, feb);
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        fs::write(store.path(Table::Comments, jan), b"").unwrap();
+        fs::write(store.path(Table::Sla, feb), b"not parquet, but long enough").unwrap();
+        let folder = store.path(Table::Changelog, feb);
+        fs::remove_file(&folder).unwrap();
+        fs::create_dir(&folder).unwrap();
+
+        let counts = store.row_counts();
+        let rows: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("issues", 2),
+                ("comments", 2),
+                ("changelog", 2),
+                ("attachments", 4),
+                ("issuelinks", 4),
+                ("remote_links", 4),
+                ("sla", 2)
+            ]
+        );
+        let problems: Vec<(PathBuf, &str)> = counts
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.path.strip_prefix(dir.path()).unwrap().to_path_buf(),
+                    p.error.as_str(),
+                )
+            })
+            .collect();
+        let paths: Vec<&str> = problems.iter().map(|p| p.0.to_str().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "parquet/issues/2024-02.parquet",
+                "parquet/comments/2024-01.parquet",
+                "parquet/changelog/2024-02.parquet",
+                "parquet/sla/2024-02.parquet"
+            ]
+        );
+        for (path, error) in &problems {
+            assert!(
+                !error.is_empty() && !error.contains("parquet/"),
+                "{path:?}: {error}"
+            );
+        }
+        // The same files fail a merge's read: bad bytes as rebuildable, the folder not.
+        let read = |t, m| store.read(t, m, &b.schema()).unwrap_err();
+        assert!(read(Table::Issues, feb).rebuild_replaces());
+        assert!(read(Table::Comments, jan).rebuild_replaces());
+        assert!(read(Table::Sla, feb).rebuild_replaces());
+        assert!(!read(Table::Changelog, feb).rebuild_replaces());
     }
 
     #[test]

@@ -21,8 +21,9 @@
 //! # Where values come from
 //! - `issues`, `comments`, `changelog`, `attachments`, `issuelinks`: Jira's issue JSON
 //!   (`fields.*`, `changelog.histories`), rich text through [`super::adf::to_text`].
-//! - `attachments.local_path`/`sha256`: the `mirror.attachments` entry with the same id and
-//!   status `downloaded`; `remote_links`: `mirror.remote_links` (docs/ARCHITECTURE.md).
+//! - `attachments.status`/`error`: the `mirror.attachments` entry with the same id;
+//!   `local_path`/`sha256`: the same entry when its status is `downloaded`; `remote_links`:
+//!   `mirror.remote_links` (docs/ARCHITECTURE.md).
 //! - SLA columns of `issues` and the `sla` table: `mirror.sla.values` when the JSM overlay is
 //!   present, else the issue's SLA custom fields (catalogue [`FieldCatalog::is_sla`], or for a
 //!   field unknown to the catalogue, an SLA-shaped value). The issues columns use the SLA named
@@ -1008,6 +1009,23 @@ struct AttachmentsCols {
     content_url: StringBuilder,
     local_path: StringBuilder,
     sha256: StringBuilder,
+    status: StringBuilder,
+    error: StringBuilder,
+}
+
+/// An attachment's id as the mirror accepts it: a JSON integer, or a string of 1 to 19 ASCII
+/// digits, that fits `BIGINT`. Anything else (signs, spaces, letters, `../`) is not an id the
+/// mirror downloads (`invalid_id` in the overlay), and its row gets a null `attachment_id`.
+fn attachment_id_of(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().filter(|id| *id >= 0),
+        Value::String(s)
+            if (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()
+        }
+        _ => None,
+    }
 }
 
 /// Whether two Jira ids are the same (`10001` and `"10001"` are).
@@ -1033,6 +1051,8 @@ impl AttachmentsCols {
             content_url: StringBuilder::new(),
             local_path: StringBuilder::new(),
             sha256: StringBuilder::new(),
+            status: StringBuilder::new(),
+            error: StringBuilder::new(),
         }
     }
 
@@ -1046,16 +1066,21 @@ impl AttachmentsCols {
             .map_or(&[][..], Vec::as_slice);
         for (i, a) in attachments.iter().enumerate() {
             let id = a.get("id");
-            let is_local =
-                |m: &&Value| same_id(m.get("id"), id) && str_of(m, "status") == Some("downloaded");
+            let same = |m: &&Value| same_id(m.get("id"), id);
             // The overlay lists attachments in the same order, so look at the same index first.
-            let local = saved
+            let entry = saved
                 .get(i)
-                .filter(is_local)
-                .or_else(|| saved.iter().find(is_local))
+                .filter(same)
+                .or_else(|| saved.iter().find(same))
                 .unwrap_or(&NULL);
+            let status = str_of(entry, "status");
+            let local = if status == Some("downloaded") {
+                entry
+            } else {
+                &NULL
+            };
             self.issue_key.append_value(h.key);
-            self.attachment_id.append_option(id_of(id));
+            self.attachment_id.append_option(attachment_id_of(id));
             put_text(&mut self.filename, a.get("filename"));
             put_str(&mut self.mime_type, str_of(a, "mimeType"));
             self.size_bytes
@@ -1065,6 +1090,8 @@ impl AttachmentsCols {
             put_str(&mut self.content_url, str_of(a, "content"));
             put_str(&mut self.local_path, str_of(local, "local_path"));
             put_str(&mut self.sha256, str_of(local, "sha256"));
+            put_str(&mut self.status, status);
+            put_str(&mut self.error, str_of(entry, "error"));
         }
     }
 
@@ -1080,6 +1107,8 @@ impl AttachmentsCols {
             fin(&mut self.content_url),
             fin(&mut self.local_path),
             fin(&mut self.sha256),
+            fin(&mut self.status),
+            fin(&mut self.error),
         ]
     }
 }
@@ -1976,6 +2005,104 @@ mod tests {
         let b = rows_of(&ctx, &[&bare]);
         assert_eq!(strs(&b, t, "local_path"), [None, None, None, None, None]);
         assert_eq!(b[&Table::RemoteLinks].num_rows(), 0);
+    }
+
+    #[test]
+    fn attachments_status_and_error_from_the_overlay_and_strict_ids() {
+        let ctx = ctx(&[]);
+        let issue = json!({
+            "id": "1", "key": "T-1",
+            "fields": {
+                "created": "2024-01-01T00:00:00.000+0000",
+                "attachment": [
+                    {"id": "10", "filename": "ok"},
+                    {"id": 11, "filename": "refused"},
+                    {"id": "../12", "filename": "hostile id"},
+                    {"id": "12345678901234567890", "filename": "twenty digits"},
+                    {"id": " 13", "filename": "padded"},
+                    {"id": "+14", "filename": "signed"},
+                    {"id": -15, "filename": "negative"},
+                    {"id": "16", "filename": "no overlay entry"},
+                    {"id": "17", "filename": "failed"},
+                ]
+            },
+            "mirror": {"attachments": [
+                {"id": "10", "status": "downloaded", "local_path": "raw/attachments/T-1/10_ok", "sha256": "aa"},
+                {"id": "11", "status": "forbidden", "error": "HTTP 403 Forbidden"},
+                {"id": "../12", "status": "invalid_id"},
+                {"id": "12345678901234567890", "status": "invalid_id"},
+                {"id": " 13", "status": "invalid_id"},
+                {"id": "+14", "status": "invalid_id"},
+                {"id": "-15", "status": "invalid_id"},
+                {"id": "17", "status": "failed", "error": "404 Not Found"},
+            ]}
+        });
+        let b = rows_of(&ctx, &[&issue]);
+        let t = Table::Attachments;
+        assert_eq!(b[&t].num_rows(), 9, "every attachment keeps its row");
+        assert_eq!(
+            i64s(&b, t, "attachment_id"),
+            [
+                Some(10),
+                Some(11),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(16),
+                Some(17)
+            ]
+        );
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            strs(&b, t, "status"),
+            [
+                some("downloaded"),
+                some("forbidden"),
+                some("invalid_id"),
+                some("invalid_id"),
+                some("invalid_id"),
+                some("invalid_id"),
+                some("invalid_id"),
+                None,
+                some("failed")
+            ]
+        );
+        assert_eq!(
+            strs(&b, t, "error"),
+            [
+                None,
+                some("HTTP 403 Forbidden"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                some("404 Not Found")
+            ]
+        );
+        assert_eq!(
+            strs(&b, t, "local_path"),
+            [
+                some("raw/attachments/T-1/10_ok"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        // Without an overlay: no status.
+        let mut bare = issue.clone();
+        bare.as_object_mut().unwrap().remove("mirror");
+        let b = rows_of(&ctx, &[&bare]);
+        assert!(strs(&b, t, "status").iter().all(Option::is_none));
+        assert!(strs(&b, t, "error").iter().all(Option::is_none));
     }
 
     #[test]

@@ -219,6 +219,8 @@ const ATTACHMENTS: &[Col] = &[
     ("content_url", Ty::Utf8, true),
     ("local_path", Ty::Utf8, true),
     ("sha256", Ty::Utf8, true),
+    ("status", Ty::Utf8, true),
+    ("error", Ty::Utf8, true),
 ];
 
 const ISSUELINKS: &[Col] = &[
@@ -513,7 +515,9 @@ mod tests {
                 "author",
                 "content_url",
                 "local_path",
-                "sha256"
+                "sha256",
+                "status",
+                "error"
             ]
         );
         assert_eq!(
@@ -617,6 +621,8 @@ mod tests {
                 ("content_url", s_.clone()),
                 ("local_path", s_.clone()),
                 ("sha256", s_.clone()),
+                ("status", s_.clone()),
+                ("error", s_.clone()),
             ],
         );
         expect_types(
