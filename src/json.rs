@@ -74,19 +74,15 @@ where
     }
 }
 
-/// Serialises `value` as compact JSON into `writer` (what `serde_json::to_writer` writes), on
-/// a growing stack.
-pub fn to_writer<W, T>(writer: W, value: &T) -> serde_json::Result<()>
-where
-    W: io::Write,
-    T: Serialize + ?Sized,
-{
+/// Serialises `value` as compact JSON into `writer` (exactly what `serde_json::to_writer`
+/// writes), on a growing stack.
+pub fn to_writer<W: io::Write>(writer: W, value: &Value) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::new(writer);
-    value.serialize(serde_stacker::Serializer::new(&mut ser))
+    Nested(value).serialize(serde_stacker::Serializer::new(&mut ser))
 }
 
 /// Compact JSON bytes of `value` (what `serde_json::to_vec` gives), on a growing stack.
-pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+pub fn to_vec(value: &Value) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(128);
     to_writer(&mut out, value)?;
     Ok(out)
@@ -94,10 +90,27 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
 
 /// Compact JSON text of `value` (what `serde_json::to_string` and `Value`'s `Display` give),
 /// on a growing stack.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+pub fn to_string(value: &Value) -> serde_json::Result<String> {
     let bytes = to_vec(value)?;
     // serde_json writes valid UTF-8; the check cannot fail but costs one pass.
     String::from_utf8(bytes).map_err(<serde_json::Error as serde::ser::Error>::custom)
+}
+
+/// A `Value` that serialises its arrays and objects through `collect_seq` / `collect_map`:
+/// the only calls where `serde_stacker::Serializer` checks the stack (and grows it).
+/// `Value`'s own `Serialize` writes objects entry by entry, which that adapter passes
+/// through unguarded, so objects nested in objects would still recurse on the thread's
+/// stack.
+struct Nested<'a>(&'a Value);
+
+impl Serialize for Nested<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Nested)),
+            Value::Object(map) => serializer.collect_map(map.iter().map(|(k, v)| (k, Nested(v)))),
+            scalar => scalar.serialize(serializer),
+        }
+    }
 }
 
 /// Destroys `value` without recursion: containers that hold containers are taken apart on an
@@ -356,6 +369,17 @@ mod tests {
             drop_deep(v);
             let v = from_str(&text).expect("parses");
             drop(DeepValue::new(v));
+        });
+    }
+
+    #[test]
+    fn deep_objects_parse_serialise_and_drop_on_a_small_stack() {
+        on_small_stack(|| {
+            let text = format!("{}{{}}{}", r#"{"a":1,"b":"#.repeat(DEEP), "}".repeat(DEEP));
+            let v = from_slice(text.as_bytes()).expect("parses");
+            assert_eq!(depth(&v), DEEP);
+            assert!(to_string(&v).expect("serialises") == text);
+            drop_deep(v);
         });
     }
 
