@@ -193,7 +193,7 @@ impl JiraClient {
             }
             let response = self.send(path, request).await?;
             let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| Failure::Transient {
+            crate::json::from_slice(&bytes).map_err(|e| Failure::Transient {
                 what: format!("unreadable JSON body ({e})"),
                 retry_after: None,
                 throttled: false,
