@@ -375,8 +375,8 @@ impl Transformer {
     }
 
     /// The raw issue as the row builders read it ([`parse::parse_issue`]); `None` if there
-    /// is no file.
-    fn load(&self, key: &str) -> Result<Option<Value>> {
+    /// is no file. It may nest arbitrarily deep, hence the `DeepValue`.
+    fn load(&self, key: &str) -> Result<Option<crate::json::DeepValue>> {
         let Ok(parsed) = IssueKey::parse(key) else {
             return Ok(None);
         };
@@ -390,7 +390,7 @@ impl Transformer {
             Err(e) => return Err(raw_error(e)),
         };
         parse::parse_issue(&bytes)
-            .map(Some)
+            .map(|v| Some(crate::json::DeepValue::new(v)))
             .map_err(|e| raw_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
