@@ -608,22 +608,22 @@ async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Res
     let cached = state.meta("field_catalog")?;
     if let Some((json, stored)) = &cached
         && crate::state::now_ms().saturating_sub(*stored) < max_age_ms
-        && let Ok(v) = serde_json::from_str(json)
+        && let Ok(v) = crate::json::from_str(json).map(crate::json::DeepValue::new)
     {
         return Ok(FieldCatalog::from_json(&v));
     }
     match jira.fields().await {
         Ok(fields) => {
-            let v = serde_json::Value::Array(fields);
-            state.set_meta("field_catalog", &v.to_string())?;
+            let v = crate::json::DeepValue::new(serde_json::Value::Array(fields));
+            state.set_meta("field_catalog", &crate::json::to_string(&v)?)?;
             Ok(FieldCatalog::from_json(&v))
         }
         Err(e) if e.is_fatal() => Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "Field catalogue could not be refreshed; using the cached one.");
             Ok(cached
-                .and_then(|(json, _)| serde_json::from_str(&json).ok())
-                .map(|v| FieldCatalog::from_json(&v))
+                .and_then(|(json, _)| crate::json::from_str(&json).ok())
+                .map(|v| FieldCatalog::from_json(&crate::json::DeepValue::new(v)))
                 .unwrap_or_else(FieldCatalog::empty))
         }
     }

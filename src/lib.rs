@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`config`]: TOML → validated [`config::Config`], every problem reported at once.
+//! - [`json`]: stack-safe JSON for what comes from Jira: parsed with no depth limit, serialised
+//!   and dropped without recursion (Jira documents nest arbitrarily deep).
 //! - [`jira`]: the polite HTTP client (budget, retries, paging) and the JQL it sends.
 //! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store on disk.
 //! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures and runs.
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod jira;
+pub mod json;
 pub mod key;
 pub mod pipeline;
 pub mod simulator;

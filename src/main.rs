@@ -15,10 +15,21 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Stack size of the async runtime's worker and blocking threads.
+const THREAD_STACK_BYTES: usize = 16 << 20;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Defence in depth: Jira JSON nests without limit and is parsed, serialised and dropped
+    // stack-safely (`jira_mirror::json`), but a larger stack on every worker and blocking
+    // thread (the default is 2 MiB) leaves a margin for any recursion that slips past review.
+    // Only virtual memory: pages are committed when touched.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

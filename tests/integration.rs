@@ -9,6 +9,7 @@ mod daemon;
 mod mail;
 mod mail_imap;
 mod maintenance;
+mod poison;
 mod pull;
 mod tables;
 #[cfg(feature = "webhook")]

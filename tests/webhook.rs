@@ -328,3 +328,69 @@ async fn webhook_replayed_delivery_is_processed_once() {
     assert_eq!(issue_gets(&sim, "SUP-3"), 0);
     assert!(daemon.terminate().await.success());
 }
+
+/// `fields.updated` of the saved `key` (whatever its depth), if saved.
+fn saved_updated(mirror: &Mirror, key: &str) -> Option<Value> {
+    let bytes = std::fs::read(mirror.data().join(format!("raw/issues/{key}.json"))).ok()?;
+    let issue = jira_mirror::json::from_slice(&bytes).expect("saved issue is JSON");
+    let updated = issue["fields"]["updated"].clone();
+    jira_mirror::json::drop_deep(issue);
+    Some(updated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_delivery_with_a_5000_level_description_is_accepted() {
+    use jira_mirror::simulator::{Poison, PoisonKind, SimConfig};
+    let sim = simulator_with(SimConfig {
+        issues: 4,
+        poison: vec![Poison {
+            issue: 2,
+            kind: PoisonKind::DeepDescription { depth: 5_000 },
+        }],
+        ..SimConfig::default()
+    })
+    .await;
+    let mirror = mirror_with_webhook(&sim);
+    // The catch-up sweep already fetches the deep SUP-3 through GET /issue.
+    let (daemon, base) = start(&sim, &mirror).await;
+    sim.add_comment("SUP-3", "changed before the delivery");
+
+    // The delivery carries the issue as Jira sends it: with its 5,000-list description
+    // (taken out of the truth, not cloned: a clone would recurse).
+    let mut truth = sim.issue("SUP-3").unwrap();
+    let mut body = reference("webhook_issue_updated.json");
+    body["issue"]["key"] = json!("SUP-3");
+    body["issue"]["id"] = truth["id"].clone();
+    body["issue"]["fields"]["description"] = truth["fields"]["description"].take();
+    let updated = truth["fields"]["updated"].clone();
+    jira_mirror::json::drop_deep(truth);
+    let bytes = jira_mirror::json::to_vec(&body).unwrap();
+    jira_mirror::json::drop_deep(body);
+    assert!(bytes.len() < 1024 * 1024, "within the body limit");
+
+    let status = Poster::new(&base)
+        .post_signed(&bytes, "delivery-deep")
+        .await;
+    assert_eq!(status, 202, "{}", daemon.log());
+    assert!(
+        wait_for(Duration::from_secs(30), || saved_updated(&mirror, "SUP-3")
+            .is_some_and(|u| u == updated))
+        .await,
+        "SUP-3 saved after the delivery\n{}",
+        daemon.log()
+    );
+    // Its audit copy is the body as received.
+    let day = std::fs::read_dir(mirror.data().join("raw/events"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let audit = std::fs::read_dir(day)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-webhook-delivery-deep.json"))
+        .expect("audit copy");
+    assert!(std::fs::read(audit).unwrap() == bytes);
+    assert!(daemon.terminate().await.success());
+}

@@ -238,7 +238,7 @@ impl JiraClient {
             }
             let response = self.send(path, request).await?;
             let bytes = response.bytes().await.map_err(|e| transport_failure(&e))?;
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| body_failure(&bytes, &e))
+            crate::json::from_slice(&bytes).map_err(|e| body_failure(&bytes, &e))
         })
         .await
     }

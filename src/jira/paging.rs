@@ -76,6 +76,7 @@ impl JiraClient {
         let sent = next_page_token;
         let next_page_token = next_page_token_from(&v, is_last);
         if next_page_token.is_some() && next_page_token.as_deref() == sent {
+            crate::json::drop_deep(Value::Array(issues));
             return Err(Error::Protocol {
                 path: path.into(),
                 message: "search returned the same nextPageToken again".into(),
@@ -289,7 +290,8 @@ impl JiraClient {
         items: &str,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
+        // Items may nest deep (comment bodies): dropped stack-safely if paging fails.
+        let mut out: Vec<crate::json::DeepValue> = Vec::new();
         for _ in 0..MAX_PAGES {
             let mut query = vec![
                 ("startAt", out.len().to_string()),
@@ -307,13 +309,16 @@ impl JiraClient {
                 }
             };
             let got = batch.len();
-            out.extend(batch);
+            out.extend(batch.into_iter().map(crate::json::DeepValue::new));
             let total = page["total"].as_u64().map(|t| t as usize);
             let done = page["isLast"].as_bool().unwrap_or(false)
                 || got == 0
                 || total.is_some_and(|t| out.len() >= t);
             if done {
-                return Ok(out);
+                return Ok(out
+                    .into_iter()
+                    .map(crate::json::DeepValue::into_inner)
+                    .collect());
             }
         }
         Err(too_many_pages(path))

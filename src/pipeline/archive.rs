@@ -72,15 +72,16 @@ impl RawStore {
         let path = self.issue_path(key);
         // Compact: these files are parsed again by every rebuild, and indentation is a large share of
         // a pretty-printed issue's bytes (`jq .` pretty-prints for people).
-        let bytes = serde_json::to_vec(issue).map_err(io::Error::other)?;
+        let bytes = crate::json::to_vec(issue).map_err(io::Error::other)?;
         write_atomic(&path, &bytes)?;
         Ok(path)
     }
 
-    /// Reads a saved issue, `None` if there is none.
+    /// Reads a saved issue, `None` if there is none. Any depth parses; drop the value with
+    /// [`crate::json::drop_deep`] (or hold it in a [`crate::json::DeepValue`]).
     pub fn load_issue(&self, key: &IssueKey) -> io::Result<Option<Value>> {
         match fs::read(self.issue_path(key)) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+            Ok(bytes) => crate::json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -324,6 +325,35 @@ mod tests {
         store.ensure_dirs().unwrap();
         assert!(!orphan.exists());
         assert!(live.exists());
+    }
+
+    #[test]
+    fn issues_of_any_depth_save_and_load_on_a_small_stack() {
+        let run = || {
+            let dir = tempfile::tempdir().unwrap();
+            let store = RawStore::new(dir.path());
+            store.ensure_dirs().unwrap();
+            let key = IssueKey::parse("A-1").unwrap();
+            let n = 50_000;
+            let text = format!(
+                r#"{{"fields":{{"description":{}"x"{}}},"key":"A-1"}}"#,
+                r#"{"content":["#.repeat(n),
+                "]}".repeat(n)
+            );
+            let issue = crate::json::from_str(&text).unwrap();
+            store.save_issue(&key, &issue).unwrap();
+            crate::json::drop_deep(issue);
+            assert!(fs::read(store.issue_path(&key)).unwrap() == text.as_bytes());
+            let loaded = store.load_issue(&key).unwrap().unwrap();
+            assert_eq!(crate::json::depth(&loaded), 2 + 2 * n);
+            crate::json::drop_deep(loaded);
+        };
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -239,8 +239,9 @@ impl Pipeline {
     }
 
     /// Processes an issue as a search page listed it (all fields, embedded changelog). An
-    /// issue already saved at the same `updated` is skipped without any request.
-    pub async fn process_listed(&self, issue: Value) -> Result<Outcome> {
+    /// issue already saved at the same `updated` is skipped without any request. The issue
+    /// may nest arbitrarily deep: it is dropped stack-safely on every path.
+    pub async fn process_listed(&self, issue: crate::json::DeepValue) -> Result<Outcome> {
         let meta = IssueMeta::of(&issue)?;
         let _guard = self.locks.lock(meta.key.as_str()).await?;
         let unchanged = self.state.issue_by_id(meta.id)?.is_some_and(|saved| {
@@ -284,6 +285,7 @@ impl Pipeline {
         let started = state::now_ms();
         match self.jira.get_issue(key.as_str()).await? {
             Some(issue) => {
+                let issue = crate::json::DeepValue::new(issue);
                 let meta = IssueMeta::of(&issue)?;
                 self.save(issue, meta, Some(started)).await
             }
@@ -302,6 +304,7 @@ impl Pipeline {
         let started = state::now_ms();
         match self.jira.get_issue(&id.to_string()).await? {
             Some(issue) => {
+                let issue = crate::json::DeepValue::new(issue);
                 let meta = IssueMeta::of(&issue)?;
                 if !projects.is_empty() && !projects.iter().any(|p| p == meta.key.project()) {
                     tracing::info!(key = %meta.key, "Issue named by id is outside the scope; ignored.");
@@ -355,12 +358,13 @@ impl Pipeline {
         status: Option<&Value>,
     ) -> Result<bool> {
         let _guard = self.locks.lock(key.as_str()).await?;
-        let Some(mut issue) = self.store.load_issue(key)? else {
+        let Some(issue) = self.store.load_issue(key)? else {
             return Err(Error::Invalid {
                 issue: key.to_string(),
                 message: "no saved copy to refresh".into(),
             });
         };
+        let mut issue = crate::json::DeepValue::new(issue);
         let sla = sla_overlay(sla);
         let status = status.filter(|s| issue["fields"]["status"] != **s);
         if issue[OVERLAY_KEY]["sla"] == sla && status.is_none() {
@@ -393,6 +397,7 @@ impl Pipeline {
         let Some(issue) = self.store.load_issue(key)? else {
             return Ok(None);
         };
+        let issue = crate::json::DeepValue::new(issue);
         let (status_category, has_sla) = saved_status(&issue);
         self.state
             .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
@@ -416,14 +421,15 @@ impl Pipeline {
                 .load_issue(key)
                 .ok()
                 .flatten()
-                .as_ref()
+                .map(crate::json::DeepValue::new)
+                .as_deref()
                 .and_then(created),
         })
     }
 
     async fn save(
         &self,
-        mut issue: Value,
+        mut issue: crate::json::DeepValue,
         meta: IssueMeta,
         fetched_ms: Option<i64>,
     ) -> Result<Outcome> {
@@ -634,6 +640,7 @@ impl Pipeline {
             .load_issue(key)
             .ok()
             .flatten()
+            .map(crate::json::DeepValue::new)
             .and_then(|v| v[OVERLAY_KEY]["attachments"].as_array().cloned())
             .unwrap_or_default()
     }

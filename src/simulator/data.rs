@@ -27,8 +27,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::SimConfig;
 use super::jql::Subject;
+use super::{LONE_SURROGATE_MARKER, Part, PoisonKind, SimConfig, deep_bottom_text};
 
 /// The fixed instant generated data is laid out before: 2025-06-01T00:00:00Z.
 pub(crate) const REFERENCE_MS: i64 = 1_748_736_000_000;
@@ -468,6 +468,8 @@ pub(crate) struct Comment {
 #[derive(Clone, Debug)]
 struct AttachmentRec {
     id: u64,
+    /// The id as rendered instead of `id` ([`PoisonKind::LongAttachmentId`]).
+    long_id: Option<String>,
     filename: String,
     mime: &'static str,
     size: u64,
@@ -568,6 +570,24 @@ pub(crate) struct Issue {
     parent: Option<u64>,
     subtasks: Vec<u64>,
     edits: u64,
+    poison: Poisoned,
+}
+
+/// What [`PoisonKind`]s do to an issue's rendering and answers (its extra attachments are
+/// ordinary [`AttachmentRec`]s; the store knows which of them answer 403).
+#[derive(Clone, Debug, Default)]
+struct Poisoned {
+    /// Nested lists of a deep description.
+    deep_description: Option<usize>,
+    /// Parts that answer 403.
+    forbidden: Vec<Part>,
+}
+
+impl Issue {
+    /// Whether `part` of this issue answers 403 ([`PoisonKind::Forbidden`]).
+    pub(crate) fn forbids(&self, part: Part) -> bool {
+        self.poison.forbidden.contains(&part)
+    }
 }
 
 impl Subject for Issue {
@@ -752,6 +772,10 @@ pub(crate) struct Store {
     rng: ChaCha8Rng,
     /// Ids of issues search does not return (index lag); `GET` still finds them.
     pub hidden: HashSet<u64>,
+    /// Attachments whose content answers 403 ([`PoisonKind::ForbiddenAttachment`]).
+    pub forbidden_attachments: HashSet<u64>,
+    /// Rendered ids of [`PoisonKind::LongAttachmentId`] attachments (their content: 404).
+    pub long_attachment_ids: HashSet<String>,
 }
 
 fn issue_rng(seed: u64, index: u64) -> ChaCha8Rng {
@@ -809,6 +833,7 @@ struct Plan {
     comment_ids: Vec<u64>,
     parent: Option<u64>,
     rng: ChaCha8Rng,
+    poison: Vec<PoisonKind>,
 }
 
 /// `n` strictly increasing instants after `start`, skewed towards `start`.
@@ -956,6 +981,8 @@ impl Store {
             next_remote_link_id: 10_000,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_3A7A_7105),
             hidden: HashSet::new(),
+            forbidden_attachments: HashSet::new(),
+            long_attachment_ids: HashSet::new(),
         };
 
         // Phase 1: plans (instants, parents) per issue.
@@ -989,6 +1016,21 @@ impl Store {
                     )
                 }
             };
+            let poison: Vec<PoisonKind> = cfg
+                .poison
+                .iter()
+                .filter(|p| p.issue == i)
+                .map(|p| p.kind.clone())
+                .collect();
+            // A closed sub-resource must be one the mirror asks for: more than a page embeds.
+            let forced = |part: Part, n: usize| {
+                if poison.contains(&PoisonKind::Forbidden { part }) {
+                    n.max(EMBED_CAP + 20)
+                } else {
+                    n
+                }
+            };
+            let (hc, cc) = (forced(Part::Changelog, hc), forced(Part::Comments, cc));
             let hist_times = event_times(&mut rng, hc, created, window);
             let comment_times = event_times(&mut rng, cc, created, window);
             let pool = &parents_pool[project];
@@ -1010,6 +1052,7 @@ impl Store {
                 comment_ids: Vec::new(),
                 parent,
                 rng,
+                poison,
             });
         }
         // Phase 2: history and comment ids ascending with time across the site, like Jira's.
@@ -1068,7 +1111,7 @@ impl Store {
         if let Some(parent) = issue.parent.and_then(|p| self.issues.get_mut(&p)) {
             parent.subtasks.push(issue.id);
         }
-        for a in &issue.attachments {
+        for a in issue.attachments.iter().filter(|a| a.long_id.is_none()) {
             self.attachments.insert(
                 a.id,
                 Attachment {
@@ -1101,6 +1144,11 @@ impl Store {
         let mut priority = rng.random_range(0..PRIORITIES.len());
         let mut assignee = maybe(rng, 0.7, |r| r.random_range(0..users));
         let mut summary = format!("{} {}", pick(rng, SUBJECTS), pick(rng, PROBLEMS));
+        if plan.poison.contains(&PoisonKind::LoneSurrogate) {
+            // An emoji cut in half; histories that rename the issue keep the stem, marker and all.
+            summary.push(' ');
+            summary.push(LONE_SURROGATE_MARKER);
+        }
         let mut labels: Vec<&'static str> = Vec::new();
         for _ in 0..rng.random_range(0..3) {
             let l = pick(rng, LABELS);
@@ -1291,6 +1339,7 @@ impl Store {
             let author = rng.random_range(0..users);
             attachments.push(AttachmentRec {
                 id,
+                long_id: None,
                 filename: name,
                 mime,
                 size,
@@ -1315,6 +1364,30 @@ impl Store {
                 let (name, mime) = pick(rng, ATTACHMENT_NAMES);
                 let size = rng.random_range(100..=20_480);
                 add_attachment(self, rng, name.to_string(), mime, size);
+            }
+        }
+        let mut poisoned = Poisoned::default();
+        let mut long_ids = Vec::new();
+        for kind in &plan.poison {
+            match kind {
+                PoisonKind::DeepDescription { depth } => poisoned.deep_description = Some(*depth),
+                PoisonKind::Forbidden { part } => poisoned.forbidden.push(*part),
+                PoisonKind::ForbiddenAttachment => {
+                    let id = self.next_attachment_id;
+                    add_attachment(self, rng, "restricted.pdf".into(), "application/pdf", 2048);
+                    self.forbidden_attachments.insert(id);
+                }
+                PoisonKind::LongAttachmentId { len } => {
+                    long_ids.push((self.next_attachment_id, long_id(plan.id, *len)));
+                    add_attachment(self, rng, "long-id.txt".into(), "text/plain", 512);
+                }
+                PoisonKind::LoneSurrogate => {}
+            }
+        }
+        for (id, digits) in long_ids {
+            self.long_attachment_ids.insert(digits.clone());
+            if let Some(a) = attachments.iter_mut().find(|a| a.id == id) {
+                a.long_id = Some(digits);
             }
         }
 
@@ -1471,6 +1544,7 @@ impl Store {
             parent: plan.parent,
             subtasks: Vec::new(),
             edits: 0,
+            poison: poisoned,
         }
     }
 
@@ -1671,7 +1745,8 @@ impl Store {
             "key": other.key,
             "self": format!("{}/rest/api/3/issue/{}", self.base, other.id),
             "fields": {
-                "summary": other.summary,
+                // A broken summary stays with its own issue (see `PoisonKind::LoneSurrogate`).
+                "summary": other.summary.replace(LONE_SURROGATE_MARKER, ""),
                 "status": status_json(&self.base, other.status),
                 "priority": priority_json(&self.base, other.priority),
                 "issuetype": issuetype_json(&self.base, other.type_idx),
@@ -1705,7 +1780,9 @@ impl Store {
         let v = match name {
             "summary" => Value::String(issue.summary.clone()),
             "description" => {
-                if x.has_description {
+                if let Some(depth) = issue.poison.deep_description {
+                    deep_description(depth, &issue.birth_key)
+                } else if x.has_description {
                     let mut rng = ChaCha8Rng::seed_from_u64(issue.content_seed ^ 0xDE5C);
                     description(&mut rng, &issue.birth_key, base, issue.created_ms)
                 } else {
@@ -1776,15 +1853,16 @@ impl Store {
                     .attachments
                     .iter()
                     .map(|a| {
+                        let id = a.long_id.clone().unwrap_or_else(|| a.id.to_string());
                         json!({
-                            "self": format!("{base}/rest/api/3/attachment/{}", a.id),
-                            "id": a.id.to_string(),
+                            "self": format!("{base}/rest/api/3/attachment/{id}"),
                             "filename": a.filename,
                             "author": self.user(a.author),
                             "created": clock.jira(a.created),
                             "size": a.size,
                             "mimeType": a.mime,
-                            "content": format!("{base}/rest/api/3/attachment/content/{}", a.id),
+                            "content": format!("{base}/rest/api/3/attachment/content/{id}"),
+                            "id": id,
                         })
                     })
                     .collect(),
@@ -2087,6 +2165,7 @@ impl Store {
             comment_ids: Vec::new(),
             parent: None,
             rng: issue_rng(self.seed ^ 0xC4EA7E, id),
+            poison: Vec::new(),
         };
         let issue = self.build_issue(&mut plan, now, false, false);
         let key = issue.key.clone();
@@ -2453,6 +2532,54 @@ fn description(rng: &mut ChaCha8Rng, key: &str, base: &str, anchor_ms: i64) -> V
         content.push(block(rng, key, base, anchor_ms));
     }
     json!({"type": "doc", "version": 1, "content": content})
+}
+
+/// A JSON object from its entries (no `json!`: interpolating a deep value would serialise it
+/// recursively).
+fn object(entries: Vec<(&str, Value)>) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// [`PoisonKind::DeepDescription`]: `depth` nested bullet lists around one paragraph, built
+/// from the inside out without recursion.
+fn deep_description(depth: usize, key: &str) -> Value {
+    let text = object(vec![
+        ("type", Value::from("text")),
+        ("text", Value::from(deep_bottom_text(key))),
+    ]);
+    let mut node = object(vec![
+        ("type", Value::from("paragraph")),
+        ("content", Value::Array(vec![text])),
+    ]);
+    for _ in 0..depth {
+        let item = object(vec![
+            ("type", Value::from("listItem")),
+            ("content", Value::Array(vec![node])),
+        ]);
+        node = object(vec![
+            ("type", Value::from("bulletList")),
+            ("content", Value::Array(vec![item])),
+        ]);
+    }
+    object(vec![
+        ("type", Value::from("doc")),
+        ("version", Value::from(1)),
+        ("content", Value::Array(vec![node])),
+    ])
+}
+
+/// [`PoisonKind::LongAttachmentId`]: `len` decimal digits (at least one), starting with 9,
+/// then the issue id's digits over and over.
+fn long_id(issue_id: u64, len: usize) -> String {
+    std::iter::once('9')
+        .chain(issue_id.to_string().chars().cycle())
+        .take(len.max(1))
+        .collect()
 }
 
 fn comment_body(rng: &mut ChaCha8Rng, key: &str, base: &str) -> Value {

@@ -36,6 +36,30 @@
 //!   credential check can verify it); every other endpoint answers it 401.
 //! - Issues whose number (at creation) is a multiple of 7 are not customer requests: the SLA
 //!   endpoint answers 404 and their SLA fields are null.
+//! - [`SimConfig::poison`] gives chosen issues the defects real sites serve ([`PoisonKind`]);
+//!   every other issue, and every other request, behaves as without it:
+//!   - `DeepDescription { depth }`: the description is an ADF document with `depth` nested
+//!     `bulletList`/`listItem` levels (more than 4 × `depth` levels of JSON; Jira sets no
+//!     limit) around one paragraph with the text [`deep_bottom_text`]`(key)`, in search pages,
+//!     `GET /issue` and [`Simulator::issue`] (drop that value with `crate::json::drop_deep`).
+//!   - `ForbiddenAttachment`: one more, ordinary-looking attachment (numeric id, 2,048 bytes)
+//!     whose `GET /attachment/content/{id}` answers 403 with Jira's JSON error body.
+//!   - `LongAttachmentId { len }`: one more attachment whose `id` is a string of `len`
+//!     decimal digits; its content URL answers 404.
+//!   - `Forbidden { part }`: that part of the issue answers 403 (Jira's JSON error body):
+//!     `/remotelink`, `/comment` or `/changelog` (the issue then has more comments, resp.
+//!     histories, than the 100 a page embeds, so a complete mirror must ask), or
+//!     `GET /issue/{key}` itself (`Part::Issue`; search still lists the issue).
+//!   - `LoneSurrogate`: the summary carries an unpaired UTF-16 surrogate escape (`\ud83d`,
+//!     half of an emoji), which serde_json refuses: every search page that carries the
+//!     summary, `GET /issue/{key}` and the issue's changelog histories that quote it cannot
+//!     be parsed, while listings of `id`/`key`/`updated` still can. In-process values
+//!     ([`Simulator::issue`]) show [`LONE_SURROGATE_MARKER`] in its place. Other issues
+//!     quoting this one (links, parent, sub-tasks) show its summary without it.
+//!
+//!   Forced comment or history counts shift the ids of other issues' comments and histories
+//!   (ids grow with time across the site), so a poisoned site's ids differ from an unpoisoned
+//!   one of the same seed.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -97,6 +121,8 @@ pub struct SimConfig {
     pub max_histories: usize,
     /// Comments of an ordinary issue are Binomial(`max_comments`, 0.6) (default 8: median 5).
     pub max_comments: usize,
+    /// Defects given to chosen generated issues (see [`PoisonKind`]). Default none.
+    pub poison: Vec<Poison>,
 }
 
 impl Default for SimConfig {
@@ -118,8 +144,76 @@ impl Default for SimConfig {
             hostile_attachments: true,
             max_histories: 20,
             max_comments: 8,
+            poison: Vec::new(),
         }
     }
+}
+
+/// A defect of one generated issue, as real Jira sites serve them (see the [module
+/// docs](self)); an issue may carry several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Poison {
+    /// The issue: 0-based index in creation order among the generated issues (index `i` is
+    /// number `i / projects + 1` of project `i % projects`, so `SUP-3` is index 2 with one
+    /// project).
+    pub issue: usize,
+    /// What is wrong with it.
+    pub kind: PoisonKind,
+}
+
+/// What a [`Poison`] does to its issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoisonKind {
+    /// The description nests `depth` `bulletList`/`listItem` levels around a paragraph whose
+    /// text is [`deep_bottom_text`] of the issue's key at creation (so at least `4 * depth`
+    /// levels of JSON).
+    DeepDescription {
+        /// Number of nested lists.
+        depth: usize,
+    },
+    /// One more attachment (numeric id, 2,048 bytes, `restricted.pdf`) whose content answers
+    /// 403 with `{"errorMessages":["You do not have permission to view this attachment."],
+    /// "errors":{}}`.
+    ForbiddenAttachment,
+    /// One more attachment (`long-id.txt`, 512 bytes) whose `id` is a string of `len` decimal
+    /// digits; its content answers 404.
+    LongAttachmentId {
+        /// Number of digits (e.g. 200).
+        len: usize,
+    },
+    /// That part of the issue answers 403 with Jira's JSON error body.
+    Forbidden {
+        /// Which part.
+        part: Part,
+    },
+    /// The summary carries an unpaired high surrogate escape (`\ud83d`): bodies carrying it
+    /// are not valid JSON for serde_json. In-process values show [`LONE_SURROGATE_MARKER`].
+    LoneSurrogate,
+}
+
+/// A part of an issue that [`PoisonKind::Forbidden`] closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    /// `GET /rest/api/3/issue/{key}/remotelink`.
+    RemoteLinks,
+    /// `GET /rest/api/3/issue/{key}/comment` (the issue gets more than 100 comments).
+    Comments,
+    /// `GET /rest/api/3/issue/{key}/changelog` (the issue gets more than 100 histories).
+    Changelog,
+    /// `GET /rest/api/3/issue/{key}` (search still lists the issue).
+    Issue,
+}
+
+/// The character that stands for the unpaired surrogate of [`PoisonKind::LoneSurrogate`] in
+/// in-process values; on the wire it is `\ud83d`. A Unicode noncharacter, so generated text
+/// never contains it otherwise.
+pub const LONE_SURROGATE_MARKER: char = '\u{FDD0}';
+
+/// The text at the bottom of a [`PoisonKind::DeepDescription`] of the issue created as `key`.
+pub fn deep_bottom_text(key: &str) -> String {
+    format!("deep bottom of {key}")
 }
 
 /// History and comment counts forced on one of the first issues (to exceed Jira's embed caps).
@@ -316,7 +410,9 @@ impl Simulator {
     }
 
     /// The whole truth about an issue: what `GET /issue/{key}?expand=changelog` returns, but with
-    /// *all* histories (newest first) and *all* comments (oldest first) embedded.
+    /// *all* histories (newest first) and *all* comments (oldest first) embedded. A
+    /// [`PoisonKind::DeepDescription`] makes it deep: drop it with `crate::json::drop_deep`
+    /// and do not clone, compare, print or serialise it with serde_json directly.
     pub fn issue(&self, key: &str) -> Option<serde_json::Value> {
         let st = self.shared.lock();
         let issue = st.store.find(key)?;
@@ -1281,6 +1377,240 @@ mod tests {
             }
         }
         assert!(seen_link);
+        h.sim.shutdown().await;
+    }
+
+    /// The raw answer to a search (its body may not be JSON serde_json accepts).
+    async fn search_raw(h: &H, body: &Value) -> (u16, Vec<u8>) {
+        let r = h
+            .http
+            .post(h.url("/rest/api/3/search/jql"))
+            .basic_auth(&h.cfg.email, Some(&h.cfg.api_token))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+
+    async fn get_raw(h: &H, p: &str) -> (u16, Vec<u8>) {
+        let r = h.get(p).await;
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+
+    fn assert_jira_403(status: u16, body: &[u8], what: &str) {
+        assert_eq!(status, 403, "{what}");
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert!(v["errorMessages"][0].is_string(), "{what}: {v}");
+        assert_eq!(v["errors"], json!({}), "{what}");
+    }
+
+    #[tokio::test]
+    async fn poisoned_issues_answer_as_documented_and_the_others_do_not() {
+        let p = |issue, kind| Poison { issue, kind };
+        let h = H::new(SimConfig {
+            poison: vec![
+                p(2, PoisonKind::DeepDescription { depth: 5_000 }),
+                p(3, PoisonKind::ForbiddenAttachment),
+                p(4, PoisonKind::LongAttachmentId { len: 200 }),
+                p(
+                    5,
+                    PoisonKind::Forbidden {
+                        part: Part::RemoteLinks,
+                    },
+                ),
+                p(
+                    6,
+                    PoisonKind::Forbidden {
+                        part: Part::Comments,
+                    },
+                ),
+                p(
+                    7,
+                    PoisonKind::Forbidden {
+                        part: Part::Changelog,
+                    },
+                ),
+                p(8, PoisonKind::Forbidden { part: Part::Issue }),
+                p(9, PoisonKind::LoneSurrogate),
+            ],
+            ..small()
+        })
+        .await;
+        let poisoned = [
+            "SUP-3", "SUP-4", "SUP-5", "SUP-6", "SUP-7", "SUP-8", "SUP-9", "SUP-10",
+        ];
+
+        // DeepDescription: the same deep document in GET, search and the truth, with the bottom
+        // text 5,000 lists down; far beyond serde_json's default limit.
+        let truth = h.sim.issue("SUP-3").unwrap();
+        let expected = crate::json::to_vec(&truth["fields"]["description"]).unwrap();
+        crate::json::drop_deep(truth);
+        let (status, body) = get_raw(&h, "/rest/api/3/issue/SUP-3").await;
+        assert_eq!(status, 200);
+        assert!(
+            serde_json::from_slice::<Value>(&body).is_err(),
+            "deeper than 128"
+        );
+        let v = crate::json::from_slice(&body).unwrap();
+        let description = &v["fields"]["description"];
+        assert!(crate::json::to_vec(description).unwrap() == expected);
+        assert!(crate::json::depth(description) > 4 * 5_000);
+        let mut node = &description["content"][0];
+        for _ in 0..5_000 {
+            assert_eq!(node["type"], "bulletList");
+            node = &node["content"][0]["content"][0];
+        }
+        assert_eq!(node["content"][0]["text"], deep_bottom_text("SUP-3"));
+        crate::json::drop_deep(v);
+        let (status, body) = search_raw(
+            &h,
+            &json!({"jql": "project = SUP", "fields": ["*all"], "maxResults": 100}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let page = crate::json::from_slice(&body);
+        // The page also holds SUP-10's broken summary.
+        assert!(page.is_err());
+        let (_, body) = search_raw(
+            &h,
+            &json!({"jql": "key = SUP-3", "fields": ["description"]}),
+        )
+        .await;
+        let page = crate::json::from_slice(&body).unwrap();
+        let listed = &page["issues"][0]["fields"]["description"];
+        assert!(crate::json::to_vec(listed).unwrap() == expected);
+        crate::json::drop_deep(page);
+
+        // ForbiddenAttachment: an ordinary-looking attachment whose content answers 403.
+        let v = h
+            .get_json("/rest/api/3/issue/SUP-4?fields=attachment")
+            .await;
+        let restricted = v["fields"]["attachment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["filename"] == "restricted.pdf")
+            .unwrap()
+            .clone();
+        assert_eq!(restricted["size"], 2048);
+        let id = restricted["id"].as_str().unwrap();
+        assert!(id.parse::<u64>().is_ok());
+        let (status, body) = get_raw(&h, &format!("/rest/api/3/attachment/content/{id}")).await;
+        assert_jira_403(status, &body, "restricted attachment");
+        let (status, _) = get_raw(
+            &h,
+            &format!("/rest/api/3/attachment/content/{id}?redirect=false"),
+        )
+        .await;
+        assert_eq!(status, 403);
+
+        // LongAttachmentId: 200 digits; its content is 404.
+        let v = h
+            .get_json("/rest/api/3/issue/SUP-5?fields=attachment")
+            .await;
+        let long = v["fields"]["attachment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["filename"] == "long-id.txt")
+            .unwrap()
+            .clone();
+        let id = long["id"].as_str().unwrap();
+        assert_eq!(id.len(), 200);
+        assert!(id.bytes().all(|b| b.is_ascii_digit()));
+        assert!(long["content"].as_str().unwrap().ends_with(id));
+        let (status, _) = get_raw(&h, &format!("/rest/api/3/attachment/content/{id}")).await;
+        assert_eq!(status, 404);
+
+        // Forbidden parts: 403 there, the rest of the issue as usual.
+        for (key, path) in [
+            ("SUP-6", "/remotelink"),
+            ("SUP-7", "/comment"),
+            ("SUP-8", "/changelog"),
+            ("SUP-9", ""),
+        ] {
+            let (status, body) = get_raw(&h, &format!("/rest/api/3/issue/{key}{path}")).await;
+            assert_jira_403(status, &body, &format!("{key}{path}"));
+            for other in ["", "/remotelink", "/comment", "/changelog"] {
+                if other != path {
+                    let (status, _) = get_raw(&h, &format!("/rest/api/3/issue/{key}{other}")).await;
+                    assert_eq!(status, 200, "{key}{other}");
+                }
+            }
+        }
+        // The closed pages hold more than a search page embeds, so a mirror must ask for them.
+        let v = h.get_json("/rest/api/3/issue/SUP-7?fields=comment").await;
+        let comment = &v["fields"]["comment"];
+        assert!(
+            comment["total"].as_u64().unwrap()
+                > comment["comments"].as_array().unwrap().len() as u64
+        );
+        let v = h.get_json("/rest/api/3/issue/SUP-8?expand=changelog").await;
+        let changelog = &v["changelog"];
+        assert!(
+            changelog["total"].as_u64().unwrap()
+                > changelog["histories"].as_array().unwrap().len() as u64
+        );
+        // An issue closed to GET is still listed by search.
+        let (status, v) = h
+            .search(&json!({"jql": "key = SUP-9", "fields": ["*all"], "expand": "changelog"}))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(keys(&v), ["SUP-9"]);
+
+        // LoneSurrogate: `\ud83d` on the wire wherever the summary goes, the marker in process.
+        let summary = h.sim.issue("SUP-10").unwrap()["fields"]["summary"].clone();
+        assert!(summary.as_str().unwrap().contains(LONE_SURROGATE_MARKER));
+        let (status, body) = get_raw(&h, "/rest/api/3/issue/SUP-10").await;
+        assert_eq!(status, 200);
+        assert!(memchr::memmem::find(&body, br#" \ud83d"#).is_some());
+        assert!(serde_json::from_slice::<Value>(&body).is_err());
+        assert!(crate::json::from_slice(&body).is_err());
+        let (_, body) =
+            search_raw(&h, &json!({"jql": "key = SUP-10", "fields": ["summary"]})).await;
+        assert!(crate::json::from_slice(&body).is_err());
+        let light =
+            json!({"jql": "project = SUP", "fields": ["id", "key", "updated"], "maxResults": 5000});
+        let (status, v) = h.search(&light).await;
+        assert_eq!(status, 200);
+        assert_eq!(keys(&v).len(), 40);
+
+        // Every other issue: all of it parses with serde_json's defaults, search pages too.
+        let others: Vec<String> = h
+            .sim
+            .issue_keys()
+            .into_iter()
+            .filter(|k| !poisoned.contains(&k.as_str()))
+            .collect();
+        for key in &others {
+            for path in ["?expand=changelog", "/remotelink", "/comment", "/changelog"] {
+                let (status, body) = get_raw(&h, &format!("/rest/api/3/issue/{key}{path}")).await;
+                assert_eq!(status, 200, "{key}{path}");
+                assert!(
+                    serde_json::from_slice::<Value>(&body).is_ok(),
+                    "{key}{path}"
+                );
+            }
+        }
+        let (status, v) = h
+            .search(&json!({
+                "jql": format!("key in ({})", others.join(", ")),
+                "fields": ["*all"], "expand": "changelog", "maxResults": 100,
+            }))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(keys(&v).len(), others.len());
+        // Other attachments download as usual.
+        let v = h
+            .get_json("/rest/api/3/issue/SUP-1?fields=attachment")
+            .await;
+        let id = v["fields"]["attachment"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, _) = get_raw(&h, &format!("/rest/api/3/attachment/content/{id}")).await;
+        assert_eq!(status, 303);
         h.sim.shutdown().await;
     }
 

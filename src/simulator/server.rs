@@ -26,7 +26,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::data::{self, ChangelogMode, EMBED_CAP, FieldSel};
-use super::{RequestRecord, Shared, faults, jql};
+use super::{LONE_SURROGATE_MARKER, Part, RequestRecord, Shared, faults, jql};
+use crate::json;
 
 /// Largest request body accepted (search bodies are tiny).
 const MAX_BODY: usize = 1024 * 1024;
@@ -89,8 +90,13 @@ pub(crate) fn media_router(shared: Arc<Shared>) -> Router {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn json_response(status: StatusCode, v: &Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_default();
+/// A JSON answer. The value is serialised and then dropped stack-safely (a
+/// [`PoisonKind::DeepDescription`](super::PoisonKind) makes it deep), and every
+/// [`LONE_SURROGATE_MARKER`] becomes the unpaired surrogate escape `\ud83d` it stands for.
+fn json_response(status: StatusCode, v: Value) -> Response {
+    let body = json::to_vec(&v).unwrap_or_default();
+    json::drop_deep(v);
+    let body = unpair_surrogates(body);
     (
         status,
         [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
@@ -99,10 +105,35 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
         .into_response()
 }
 
+/// Replaces the UTF-8 of [`LONE_SURROGATE_MARKER`] with `\ud83d` (valid JSON syntax that
+/// serde_json refuses, as it refuses real Jira bodies with an emoji cut in half).
+fn unpair_surrogates(body: Vec<u8>) -> Vec<u8> {
+    let mut utf8 = [0u8; 4];
+    let marker = LONE_SURROGATE_MARKER.encode_utf8(&mut utf8).as_bytes();
+    let mut hits = memchr::memmem::find_iter(&body, marker).peekable();
+    if hits.peek().is_none() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 8);
+    let mut from = 0;
+    for at in hits {
+        out.extend_from_slice(&body[from..at]);
+        out.extend_from_slice(br"\ud83d");
+        from = at + marker.len();
+    }
+    out.extend_from_slice(&body[from..]);
+    out
+}
+
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    json_response(
-        status,
-        &json!({"errorMessages": [msg.into()], "errors": {}}),
+    json_response(status, json!({"errorMessages": [msg.into()], "errors": {}}))
+}
+
+/// 403 for a part of an issue closed by [`PoisonKind::Forbidden`](super::PoisonKind).
+fn forbidden_issue() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "You do not have the permission to see the specified issue.",
     )
 }
 
@@ -309,11 +340,11 @@ async fn myself(State(ctx): State<Ctx>, req: Request) -> Response {
             st.store.sla_user.clone()
         }
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }
 
 async fn fields() -> Response {
-    json_response(StatusCode::OK, &data::field_catalog())
+    json_response(StatusCode::OK, data::field_catalog())
 }
 
 /// A search request from either the GET query or the POST body.
@@ -342,8 +373,8 @@ async fn search_get(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
 }
 
 async fn search_post(State(ctx): State<Ctx>, body: Bytes) -> Response {
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let v = match json::from_slice(&body) {
+        Ok(v) => json::DeepValue::new(v),
         Err(e) => {
             return bad_request(format!(
                 "Invalid request payload. Refer to the REST API documentation and try again. ({e})"
@@ -523,7 +554,7 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
         );
     }
     out.insert("isLast".into(), Value::Bool(is_last));
-    json_response(StatusCode::OK, &Value::Object(out))
+    json_response(StatusCode::OK, Value::Object(out))
 }
 
 async fn issue_get(
@@ -544,9 +575,12 @@ async fn issue_get(
         let Some(issue) = st.store.find(&key) else {
             return issue_not_found();
         };
+        if issue.forbids(Part::Issue) {
+            return forbidden_issue();
+        }
         st.store.render(issue, &sel, mode, Some(EMBED_CAP))
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }
 
 async fn changelog_page(
@@ -564,6 +598,9 @@ async fn changelog_page(
         let Some(issue) = st.store.find(&key) else {
             return issue_not_found();
         };
+        if issue.forbids(Part::Changelog) {
+            return forbidden_issue();
+        }
         let base = &st.store.base;
         let values: Vec<Value> = window(&issue.histories, start, max)
             .iter()
@@ -590,7 +627,7 @@ async fn changelog_page(
         }
         v
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }
 
 async fn comment_page(
@@ -618,6 +655,9 @@ async fn comment_page(
         let Some(issue) = st.store.find(&key) else {
             return issue_not_found();
         };
+        if issue.forbids(Part::Comments) {
+            return forbidden_issue();
+        }
         let render = |c: &data::Comment| st.store.comment_json(issue, c);
         let comments: Vec<Value> = if newest_first {
             let rev: Vec<&data::Comment> = issue.comments.iter().rev().collect();
@@ -630,7 +670,7 @@ async fn comment_page(
         };
         json!({"comments": comments, "maxResults": max, "startAt": start, "total": issue.comments.len()})
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }
 
 async fn remote_links(State(ctx): State<Ctx>, Path(key): Path<String>) -> Response {
@@ -639,9 +679,12 @@ async fn remote_links(State(ctx): State<Ctx>, Path(key): Path<String>) -> Respon
         let Some(issue) = st.store.find(&key) else {
             return issue_not_found();
         };
+        if issue.forbids(Part::RemoteLinks) {
+            return forbidden_issue();
+        }
         Value::Array(st.store.remote_links_json(issue))
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }
 
 /// The media token for attachment `id`: random-looking, but checkable without state.
@@ -684,13 +727,24 @@ async fn attachment_content(
     let Ok(num) = id.parse::<u64>() else {
         return attachment_not_found(&id);
     };
-    let (meta, seed) = {
+    let (meta, seed, forbidden) = {
         let st = ctx.shared.lock();
-        (st.store.attachments.get(&num).cloned(), st.cfg.seed)
+        let long = st.store.long_attachment_ids.contains(&id);
+        (
+            st.store.attachments.get(&num).filter(|_| !long).cloned(),
+            st.cfg.seed,
+            st.store.forbidden_attachments.contains(&num),
+        )
     };
     let Some(meta) = meta else {
         return attachment_not_found(&id);
     };
+    if forbidden {
+        return error(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to view this attachment.",
+        );
+    }
     if p.get("redirect") == Some("false") {
         return stream_attachment(meta.id, meta.size, &meta.mime);
     }
@@ -736,7 +790,7 @@ async fn media_file(
 fn sd_error(status: StatusCode, msg: &str, key: &str) -> Response {
     json_response(
         status,
-        &json!({
+        json!({
             "errorMessage": msg,
             "i18nErrorMessage": {"i18nKey": key, "parameters": []},
         }),
@@ -801,5 +855,5 @@ async fn sla(State(ctx): State<Ctx>, Path(key): Path<String>, RawQuery(q): RawQu
             "values": values,
         })
     };
-    json_response(StatusCode::OK, &v)
+    json_response(StatusCode::OK, v)
 }

@@ -409,8 +409,8 @@ impl Transformer {
     }
 
     /// The raw issue as the row builders read it ([`parse::parse_issue`]); `None` if there
-    /// is no file.
-    fn load(&self, key: &str) -> Result<Option<Value>> {
+    /// is no file. It may nest arbitrarily deep, hence the `DeepValue`.
+    fn load(&self, key: &str) -> Result<Option<crate::json::DeepValue>> {
         let Ok(parsed) = IssueKey::parse(key) else {
             return Ok(None);
         };
@@ -424,7 +424,7 @@ impl Transformer {
             Err(e) => return Err(raw_error(e)),
         };
         parse::parse_issue(&bytes)
-            .map(Some)
+            .map(|v| Some(crate::json::DeepValue::new(v)))
             .map_err(|e| raw_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
@@ -496,8 +496,8 @@ enum Merge {
 
 /// A raw issue, as read for the tables.
 enum Loaded {
-    /// Parsed.
-    Issue(Value),
+    /// Parsed (it may nest arbitrarily deep: dropped without recursion).
+    Issue(crate::json::DeepValue),
     /// No file (deleted, moved away).
     Missing,
     /// The file cannot be parsed; logged and recorded as a failure.

@@ -6,11 +6,16 @@
 //! [`serde_json::Value`] but skips those keys with `IgnoredAny` instead of allocating them.
 //! Every path that builds rows (merge and rebuild alike) reads issues through here, so both
 //! produce the same rows; the raw files themselves keep everything.
+//!
+//! Like every parse of Jira JSON it has no depth limit and runs on a growing stack
+//! ([`crate::json::from_slice_seed`]); partial values are dropped iteratively on errors.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+
+use crate::json;
 
 /// Object keys that no table reads, skipped wherever they appear.
 const SKIPPED: &[&str] = &[
@@ -22,12 +27,10 @@ const SKIPPED: &[&str] = &[
     "_links",
 ];
 
-/// Parses raw issue JSON, leaving out [`SKIPPED`] keys.
+/// Parses raw issue JSON, leaving out [`SKIPPED`] keys. Any depth parses; drop the value with
+/// [`json::drop_deep`].
 pub fn parse_issue(bytes: &[u8]) -> serde_json::Result<Value> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Pruned.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+    json::from_slice_seed(bytes, Pruned)
 }
 
 #[derive(Clone, Copy)]
@@ -73,24 +76,33 @@ impl<'de> Visitor<'de> for Pruned {
     fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(self)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        json::collect_seq(seq, self)
     }
+    /// On an error, what was built so far is dropped with [`json::drop_deep`] (it may be deep).
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if SKIPPED.contains(&key.as_ref()) {
-                map.next_value::<IgnoredAny>()?;
+        loop {
+            let key = match map.next_key::<std::borrow::Cow<'de, str>>() {
+                Ok(Some(key)) => key,
+                Ok(None) => return Ok(Value::Object(out)),
+                Err(e) => return Err(json::fail(Value::Object(out), e)),
+            };
+            let value = if SKIPPED.contains(&key.as_ref()) {
+                map.next_value::<IgnoredAny>().map(|_| None)
             } else {
-                let value = map.next_value_seed(self)?;
-                out.insert(key.into_owned(), value);
+                map.next_value_seed(self).map(Some)
+            };
+            match value {
+                Ok(Some(value)) => {
+                    if let Some(old) = out.insert(key.into_owned(), value) {
+                        json::drop_deep(old);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => return Err(json::fail(Value::Object(out), e)),
             }
         }
-        Ok(Value::Object(out))
     }
 }
 
@@ -127,5 +139,59 @@ mod tests {
     fn rejects_what_serde_json_rejects() {
         assert!(parse_issue(b"{\"a\": 1} x").is_err());
         assert!(parse_issue(b"{\"a\": ").is_err());
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack: anything recursing per level of the values
+    /// below would overflow it (and abort the test binary).
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .expect("spawn")
+            .join()
+            .expect("no panic")
+    }
+
+    #[test]
+    fn any_depth_parses_skips_and_fails_on_a_small_stack() {
+        on_small_stack(|| {
+            const N: usize = 50_000;
+            let deep = |leaf: &str| {
+                let mut s = String::new();
+                for _ in 0..N {
+                    s.push_str(r#"{"self":"u","content":["#);
+                }
+                s.push_str(leaf);
+                for _ in 0..N {
+                    s.push_str("]}");
+                }
+                s
+            };
+            let description = deep(r#"{"text":"bottom","avatarUrls":{"16x16":"u"}}"#);
+            let skipped = deep("1");
+            let raw = format!(
+                r#"{{"key":"SUP-1","avatarUrls":{skipped},"fields":{{"description":{description}}}}}"#
+            );
+            let v = parse_issue(raw.as_bytes()).expect("parses");
+            assert!(v.get("avatarUrls").is_none());
+            // The nested seeds prune at every level, down to the bottom.
+            let mut node = &v["fields"]["description"];
+            for _ in 0..N {
+                assert!(node.get("self").is_none());
+                node = &node["content"][0];
+            }
+            assert_eq!(node, &json!({"text": "bottom"}));
+            assert_eq!(json::depth(&v), 2 + 2 * N + 1);
+            json::drop_deep(v);
+            // Errors after (or inside) a deep part unwind without recursion.
+            for bad in [
+                format!(r#"{{"a":{description},"b":{description}"#),
+                format!(r#"[{description},{description},"#),
+                format!(r#"{{"avatarUrls":{skipped},"a":{description}}} x"#),
+                deep("x"),
+            ] {
+                assert!(parse_issue(bad.as_bytes()).is_err());
+            }
+        });
     }
 }

@@ -50,6 +50,7 @@ use super::adf;
 use super::fields::{ColumnKind, FieldCatalog, is_custom_id};
 use super::schema::{self, Schemas, Table};
 use crate::config::SlaNames;
+use crate::json;
 
 /// What the row builders need besides the issue: the field catalogue, the `[fields]`
 /// mappings and the `[sla]` names.
@@ -346,12 +347,13 @@ fn put_str(b: &mut StringBuilder, v: Option<&str>) {
     }
 }
 
-/// A value's JSON text, written in place.
+/// A value's compact JSON text (it may nest arbitrarily deep: [`json::to_writer`]).
 #[inline]
 fn put_json(b: &mut StringBuilder, v: &Value) {
-    // `Value`'s Display is its compact JSON; writing into the builder cannot fail.
-    let _ = write!(b, "{v}");
-    b.append_value("");
+    let mut buf = Vec::new();
+    write_json(&mut buf, v);
+    // serde_json writes valid UTF-8.
+    put_str(b, std::str::from_utf8(&buf).ok());
 }
 
 /// A string as is, null as null, anything else as its JSON text.
@@ -817,10 +819,10 @@ fn put_custom_fields(b: &mut StringBuilder, entries: &mut [(&str, &Value)], buf:
         if i > 0 {
             buf.push(b',');
         }
-        write_json(buf, key);
+        write_str(buf, key);
         buf.push(b':');
         if is_adf(value) {
-            write_json(buf, &adf::to_text(value).unwrap_or_default());
+            write_str(buf, &adf::to_text(value).unwrap_or_default());
         } else {
             write_json(buf, value);
         }
@@ -830,8 +832,17 @@ fn put_custom_fields(b: &mut StringBuilder, entries: &mut [(&str, &Value)], buf:
     put_str(b, std::str::from_utf8(buf).ok());
 }
 
-fn write_json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, v: &T) {
-    if serde_json::to_writer(&mut *buf, v).is_err() {
+/// Appends `v`'s compact JSON to `buf` (`null` if it cannot be serialised), stack-safe at any
+/// depth.
+fn write_json(buf: &mut Vec<u8>, v: &Value) {
+    if json::to_writer(&mut *buf, v).is_err() {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// Appends `s` as a JSON string to `buf`.
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    if serde_json::to_writer(&mut *buf, s).is_err() {
         buf.extend_from_slice(b"null");
     }
 }
@@ -1485,7 +1496,7 @@ fn read_head<'a>(issue: &'a Value, comment_ids: &mut Vec<i64>) -> Result<Head<'a
         .ok_or_else(|| RowError::MissingKey {
             id: issue
                 .get("id")
-                .map_or_else(|| "?".into(), |v| v.to_string()),
+                .map_or_else(|| "?".into(), |v| json::to_string(v).unwrap_or_default()),
         })?;
     let id = id_of(issue.get("id")).ok_or_else(|| RowError::MissingId { key: key.into() })?;
     let created = created_micros(issue, || key.to_owned())?;
@@ -2521,6 +2532,51 @@ mod tests {
         assert_eq!(s("unknown"), [some("plain text"), None, some("Call back")]);
         // Mapped fields stay out of custom_fields.
         assert_eq!(s("custom_fields"), [None, None, None]);
+    }
+
+    /// Text of `n` nested arrays around `leaf`, and of `n` objects `{"a": …}`.
+    fn deep_texts(n: usize, leaf: &str) -> (String, String) {
+        let arrays = format!("{}{leaf}{}", "[".repeat(n), "]".repeat(n));
+        let objects = format!("{}{leaf}{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+        (arrays, objects)
+    }
+
+    #[test]
+    fn values_of_any_depth_become_text_on_a_small_stack() {
+        const N: usize = 20_000;
+        let run = || {
+            let (arrays, objects) = deep_texts(N, "1");
+            let mut adf = String::from(r#"{"type":"doc","version":1,"content":["#);
+            for _ in 0..N {
+                adf.push_str(r#"{"type":"bulletList","content":[{"type":"listItem","content":["#);
+            }
+            adf.push_str(r#"{"type":"paragraph","content":[{"type":"text","text":"bottom"}]}"#);
+            adf.push_str(&"]}]}".repeat(N));
+            adf.push_str("]}");
+            let raw = format!(
+                r#"{{"id":"10","key":"T-10","fields":{{"created":"2024-03-05T10:15:30.123-0500",
+                "summary":{arrays},"description":{adf},"customfield_10900":{objects},
+                "customfield_55555":{arrays},"labels":[{objects}]}}}}"#
+            );
+            let issue = json::from_str(&raw).expect("parses");
+            let b = rows_of(&ctx(&[("customfield_10900", "meta")]), &[&issue]);
+            json::drop_deep(issue);
+            // (No `assert_eq!` on the texts: a failure message would be megabytes long.)
+            let summary = str_at(&b, Table::Issues, "summary", 0).unwrap();
+            assert!(summary == arrays);
+            let description = str_at(&b, Table::Issues, "description", 0).unwrap();
+            assert!(description.ends_with("- bottom"));
+            assert!(str_at(&b, Table::Issues, "meta", 0).unwrap() == objects);
+            let custom = str_at(&b, Table::Issues, "custom_fields", 0).unwrap();
+            assert!(custom == format!(r#"{{"customfield_55555":{arrays}}}"#));
+            assert!(list(&b, Table::Issues, "labels", 0).unwrap() == [objects]);
+        };
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub async fn process_listed(
     summary: &mut Summary,
     progress: &ProgressBar,
 ) -> Result<(), pipeline::Error> {
+    let issues: Vec<_> = issues
+        .into_iter()
+        .map(crate::json::DeepValue::new)
+        .collect();
     let work = issues.into_iter().map(|issue| {
         let label = issue["key"].as_str().unwrap_or("?").to_string();
         async move { (label, pipeline.process_listed(issue).await) }

@@ -12,6 +12,9 @@
 //! Anything else (not JSON, not an object, no `webhookEvent`, no issue, a key that is not a
 //! key) is refused: the receiver answers 400 and logs why. Keys are validated
 //! ([`IssueKey`]) before they go anywhere; ids must be positive integers.
+//!
+//! A body nests as deeply as the issue it carries (Jira sets no limit on a description's
+//! depth), so it is parsed and dropped stack-safely ([`crate::json`]).
 
 use serde_json::Value;
 
@@ -63,8 +66,11 @@ pub enum PayloadError {
 
 /// Reads a (verified) body.
 pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
-    // serde_json bounds nesting (128 levels), so a deep body cannot overflow the stack.
-    let value: Value = serde_json::from_slice(body)?;
+    let value = crate::json::DeepValue::new(crate::json::from_slice(body)?);
+    read(&value)
+}
+
+fn read(value: &Value) -> Result<Delivery, PayloadError> {
     let event = value
         .get("webhookEvent")
         .and_then(Value::as_str)
@@ -261,15 +267,41 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = format!(
-            "{{\"webhookEvent\":\"x\",\"a\":{}{}}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        assert!(matches!(
-            parse(deep.as_bytes()),
-            Err(PayloadError::NotJson(_))
-        ));
+    fn bodies_of_any_depth_are_read_on_a_small_stack() {
+        let run = || {
+            let n = 100_000;
+            let list = r#"{"type":"bulletList","content":[{"type":"listItem","content":["#;
+            let description = format!(
+                r#"{{"type":"doc","version":1,"content":[{}{{"type":"text","text":"deep"}}{}]}}"#,
+                list.repeat(n),
+                "]}]}".repeat(n)
+            );
+            let body = format!(
+                r#"{{"webhookEvent":"jira:issue_updated","issue":{{"key":"SUP-3","fields":{{"description":{description}}}}}}}"#
+            );
+            let delivery = parse(body.as_bytes()).expect("a deep description is fine");
+            assert_eq!(delivery.issues, vec![key("SUP-3")]);
+            // Deep and without an issue: refused as such, not as malformed JSON.
+            let arrays = format!(
+                r#"{{"webhookEvent":"x","a":{}{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            );
+            assert!(matches!(
+                parse(arrays.as_bytes()),
+                Err(PayloadError::NoIssue { .. })
+            ));
+            // Cut off after a deep part: not JSON.
+            assert!(matches!(
+                parse(&body.as_bytes()[..body.len() - 2]),
+                Err(PayloadError::NotJson(_))
+            ));
+        };
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }
