@@ -673,7 +673,8 @@ async fn table_writer(pipeline: Pipeline, tables: Arc<Notify>, stop: Cancellatio
     let mut backoff = WRITER_BACKOFF_MIN;
     let mut stopping = false;
     loop {
-        if !stopping {
+        // After a failure the backoff below is the wait: the rows are pending already.
+        if !stopping && problem.is_none() {
             stopping = tokio::select! {
                 () = tables.notified() => false,
                 () = stop.cancelled() => true,

@@ -299,9 +299,9 @@ struct PageRef<'a> {
 /// If Jira does not answer `/myself` either (one attempt), it is failing as a whole and
 /// `error` is returned: nothing to isolate. Otherwise the page is listed again with only
 /// `key` and `updated` (no issue content), the issues that changed are asked for
-/// [`SPLIT_SIZE`] at a time by key, and the keys of a part that still fails are fetched one
-/// by one, where only the bad issue fails (recorded against its key). Returns the listing's
-/// next page token.
+/// [`SPLIT_SIZE`] at a time by key, and the keys of a part that still fails one by one
+/// ([`search_one`]), where only the bad issue fails (recorded against its key). Returns the
+/// listing's next page token.
 async fn isolate_page(
     pipeline: &Pipeline,
     page: PageRef<'_>,
@@ -351,12 +351,40 @@ async fn isolate_page(
             }
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
-                tracing::debug!(error = %e, keys = part.len(), "Part of a split page failed too; fetching its issues one by one.");
-                process_keys(pipeline, part.to_vec(), parallel, summary, progress).await?;
+                tracing::debug!(error = %e, keys = part.len(), "Part of a split page failed too; asking for its issues one by one.");
+                for key in part {
+                    search_one(pipeline, key, parallel, summary, progress).await?;
+                }
             }
         }
     }
     Ok(light.next_page_token)
+}
+
+/// One issue of a split page, searched by its key alone (search, not `GET /issue`, so it
+/// arrives as the page would have brought it). If even that fails, this is the bad issue:
+/// its failure is recorded against its key.
+async fn search_one(
+    pipeline: &Pipeline,
+    key: &IssueKey,
+    parallel: usize,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<(), pipeline::Error> {
+    let query = jql::keys_in([key.as_str()]);
+    match pipeline
+        .jira()
+        .search_page(&query, None, &["*all"], Some("changelog"), 1)
+        .await
+    {
+        Ok(found) => process_listed(pipeline, found.issues, parallel, summary, progress).await,
+        Err(e) if e.is_fatal() => Err(e.into()),
+        Err(e) => {
+            summary.failed += 1;
+            progress.inc(1);
+            record_issue_failure(pipeline, key.as_str(), &e.into())
+        }
+    }
 }
 
 /// Key, id and `updated` (epoch ms) of an issue as a search listed it.
