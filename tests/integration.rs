@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod daemon;
+mod isolation;
 mod mail;
 mod mail_imap;
 mod maintenance;

@@ -85,7 +85,8 @@ impl Drop for Daemon {
 
 /// Waits until the mirror holds `key` at the simulator's current `updated`.
 pub async fn wait_saved(sim: &Simulator, mirror: &Mirror, key: &str, within: Duration) -> bool {
-    let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
+    let truth = jira_mirror::json::DeepValue::new(sim.issue(key).unwrap());
+    let updated = truth["fields"]["updated"].clone();
     wait_for(within, || {
         mirror
             .issue(key)

@@ -189,9 +189,15 @@ max_bytes = {max_bytes}
     }
 
     /// The saved issue JSON.
-    pub fn issue(&self, key: &str) -> Option<Value> {
+    /// Parsed with no depth limit, and dropped without recursion (an issue may nest
+    /// thousands of levels deep).
+    pub fn issue(&self, key: &str) -> Option<jira_mirror::json::DeepValue> {
         let bytes = std::fs::read(self.data().join(format!("raw/issues/{key}.json"))).ok()?;
-        Some(serde_json::from_slice(&bytes).expect("saved issue is JSON"))
+        Some(
+            jira_mirror::json::from_slice(&bytes)
+                .expect("saved issue is JSON")
+                .into(),
+        )
     }
 
     /// Keys of every saved issue file.
