@@ -34,7 +34,7 @@ use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
 
-/// Exit statuses (DESIGN.md "Command line").
+/// Exit statuses (the README's "Commands").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

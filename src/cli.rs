@@ -1,4 +1,4 @@
-//! The command line (clap derive). Commands and flags follow DESIGN.md "Command line";
+//! The command line (clap derive). Commands and flags are the README's "Commands" table;
 //! runtime-only knobs (parallelism, log format) are flags, everything durable is config.
 
 use std::path::PathBuf;

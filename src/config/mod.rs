@@ -80,7 +80,7 @@ pub const DEFAULT_RUN_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// Default `[attachments] max_bytes`: 50 MiB.
 pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 52_428_800;
 
-/// The built-in columns of the `issues` table (DESIGN.md, "Tables / issues").
+/// The built-in columns of the `issues` table (docs/tables.md).
 ///
 /// A `[fields]` mapping may not name one of these: the custom column would shadow or
 /// duplicate a built-in one.

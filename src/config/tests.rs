@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-/// The configuration example of DESIGN.md, verbatim.
+/// The configuration example of the product contract (every documented section), verbatim.
 const DESIGN_EXAMPLE: &str = r#"
 data_dir = "./data"                 # raw/, parquet/, state.db live here
 

@@ -604,7 +604,8 @@ fn transport_failure(e: &reqwest::Error) -> Failure {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date; `Beta-Retry-After` as a fallback (FACTS.md §4).
+/// `Retry-After` as seconds or an HTTP date; `Beta-Retry-After` as a fallback (Jira Cloud
+/// sends the latter on some 429s).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get("retry-after")

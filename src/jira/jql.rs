@@ -1,7 +1,7 @@
 //! The JQL the mirror sends. The user's scope is wrapped in parentheses so an `OR` inside it
 //! cannot escape the bound, and time bounds are **epoch milliseconds**: a
 //! `"yyyy/MM/dd HH:mm"` string would be read in the API user's time zone at minute precision
-//! and silently lose issues (DESIGN.md, "Sweep bound").
+//! and silently lose issues.
 
 /// `(<scope>) AND updated >= <epoch-ms> ORDER BY updated ASC, key ASC`.
 pub fn updated_since(scope: &str, since_epoch_ms: i64) -> String {

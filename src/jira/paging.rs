@@ -1,4 +1,4 @@
-//! The endpoints the mirror reads, and the paging each one needs (FACTS.md §1–3):
+//! The endpoints the mirror reads, and the paging each one needs:
 //! enhanced search by `nextPageToken`, changelog and comments by `startAt/total`, JSM SLA by
 //! `start/limit/isLastPage`. Every loop is bounded so a misbehaving server cannot keep us
 //! paging forever.

@@ -7,7 +7,7 @@
 //! ([`REFERENCE_MS`]) so that the data spans different months and never depends on the clock; only
 //! the mutation helpers (`touch`, `add_comment`, …) use the real clock, as Jira would.
 //!
-//! The payload shapes follow the real captures in `reference/jira-api/`: a Cloud v3 issue with ADF
+//! The payload shapes follow real Jira captures (see `tests/data/*/PROVENANCE.md`): a Cloud v3 issue with ADF
 //! description, the `comment` object `{comments, self, maxResults, total, startAt}`, `worklog`,
 //! `attachment`, `issuelinks`, JSM SLA custom fields, many null custom fields. Histories carry
 //! items whose final values agree with the issue's fields (status, resolution, priority, assignee,

@@ -7,7 +7,7 @@
 //! A real site is neither reproducible nor available in CI, so this module serves one:
 //!
 //! - `data.rs` generates a deterministic site from [`SimConfig::seed`]: issues shaped like the
-//!   real captures in `reference/jira-api/` (ADF, comment pages, SLA fields, links, attachments).
+//!   real Jira captures (ADF, comment pages, SLA fields, links, attachments).
 //! - the API listener answers `/rest/api/3/{myself,field,search/jql,issue/…,attachment/content/…}`
 //!   and `/rest/servicedeskapi/request/{key}/sla`; a second listener is the attachment media host
 //!   (no auth — a client that forwards its `Authorization` header there is caught by

@@ -4,12 +4,12 @@
 //! An issue's `fields` object is keyed by ids (`customfield_10100`), which mean nothing to an
 //! analyst and say nothing about the value's type. The catalogue supplies the three things
 //! the transform needs and the issue JSON lacks:
-//! - the human-readable **name**, which keys `custom_fields` (DESIGN.md, "Tables / issues");
+//! - the human-readable **name**, which keys `custom_fields` (docs/tables.md);
 //! - whether a field is a JSM **SLA** field (`schema.custom ==
-//!   "com.atlassian.servicedesk:sd-sla-field"`, FACTS.md §2f), the source of the SLA columns
+//!   "com.atlassian.servicedesk:sd-sla-field"`), the source of the SLA columns
 //!   and rows when the JSM overlay is absent, and never part of `custom_fields`;
 //! - the **column kind** of a `[fields]` mapping, which fixes its Arrow type in the schema
-//!   (DESIGN.md, "Precise points": option → value, user → display name, number → DOUBLE,
+//!   (option → value, user → display name, number → DOUBLE,
 //!   date → DATE, datetime → TIMESTAMP, array → `LIST<STRING>`, anything else → text).
 //!
 //! The kind comes from the catalogue, not from a value, so that a column's type never depends

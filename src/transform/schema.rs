@@ -2,7 +2,7 @@
 //!
 //! # Why explicit schemas
 //! Analysts' queries, the DuckDB views in `parquet/views.sql` and outside test suites depend
-//! on exact column names and types (DESIGN.md, "Tables"). Inferring a schema from the data
+//! on exact column names and types (docs/tables.md). Inferring a schema from the data
 //! would make a column's type depend on which issues a month happens to hold (a column that is
 //! null in every row of a month would come out as `NULL`-typed, an all-integer custom field as
 //! `BIGINT` one month and `DOUBLE` the next), and month files of one table would stop being

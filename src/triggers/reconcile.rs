@@ -3,7 +3,7 @@
 //! Jira sends no notice a sweep can see when an issue is deleted, and a moved issue leaves
 //! its old key behind. Reconcile takes an **id census** of the scope (`jira.jql`): every issue
 //! id, through `/rest/api/3/search/jql` with `fields=id` and `maxResults=5000`, following
-//! `nextPageToken` to the last page whatever the page sizes (FACTS.md §1a). The census must be
+//! `nextPageToken` to the last page whatever the page sizes (Jira may return short pages). The census must be
 //! complete before anything is deleted: a page that fails after the client's retries, a token
 //! seen before, a malformed page or too many pages abort the whole command.
 //!

@@ -7,9 +7,9 @@
 //! other trigger's key, and a deletion notice only makes the caller fetch (only Jira's 404
 //! deletes anything). So a key found by mistake costs one fetch and a key missed is picked up
 //! by the next sweep, but mail from a sender that is not allowed must never yield a key, and no
-//! input may crash, hang or exhaust the process (DESIGN.md, "Hostile input is data").
+//! input may crash, hang or exhaust the process: hostile input is data.
 //!
-//! # What is read (FACTS.md §6)
+//! # What is read (as real Jira notification mails show it; see tests/data/mail/PROVENANCE.md)
 //! - **Subject** (RFC 2047 decoded and unfolded by `mailparse`): `[JIRA] (KEY-1) …`,
 //!   `[JIRA] Created: (KEY-1) …`, custom prefixes (`[Sakai Jira] Commented: (KERN-631)`),
 //!   Apache style `[jira] [Created] (KAFKA-9443)`, and the Service Management form with no
@@ -524,7 +524,7 @@ mod tests {
     use proptest::prelude::*;
     use std::time::{Duration, Instant};
 
-    // The reference mails (FACTS.md §6), byte for byte; see tests/data/mail/PROVENANCE.md.
+    // The reference mails, byte for byte; see tests/data/mail/PROVENANCE.md.
     const DC_CREATED: &[u8] = include_bytes!(
         "../../../tests/data/mail/notification_dc_created_jira.atlassian.com_2016.eml"
     );

@@ -1,6 +1,6 @@
 //! Which issues a webhook delivery names. Only called on bodies whose signature verified.
 //!
-//! Bodies are Jira's REST v2 shapes (FACTS.md §5). The issue comes from, in order:
+//! Bodies are Jira's REST v2 shapes (see tests/data/webhook). The issue comes from, in order:
 //! - `issue.key` (every issue event, `comment_*` and `attachment_*` bodies that carry a slim
 //!   `issue`; `jira:issue_deleted` too: the worker's fetch then gets 404 and deletes), or
 //!   `issue.id` when an `issue` has no key;

@@ -1,5 +1,5 @@
 //! The delivery signature: HMAC-SHA256 of the raw body under the shared secret, sent by Jira
-//! as `X-Hub-Signature: sha256=<hex>` (admin webhooks registered with a secret; FACTS.md §5).
+//! as `X-Hub-Signature: sha256=<hex>` (admin webhooks registered with a secret).
 //!
 //! It is checked on the raw bytes before anything parses them, and compared in constant
 //! time ([`hmac::Mac::verify_slice`]), so neither a parser bug nor timing can be reached by
