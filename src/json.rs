@@ -33,12 +33,12 @@ use serde_json::{Map, Number, Value};
 /// Parses JSON bytes into a [`Value`] with no depth limit, exactly as `serde_json::from_slice`
 /// would parse a document within its limit.
 pub fn from_slice(bytes: &[u8]) -> serde_json::Result<Value> {
-    from_slice_seed(bytes, Plain)
+    from_slice_seed(bytes, ValueSeed::ALL)
 }
 
 /// Like [`from_slice`], for text.
 pub fn from_str(text: &str) -> serde_json::Result<Value> {
-    parse(serde_json::de::StrRead::new(text), Plain)
+    parse(serde_json::de::StrRead::new(text), ValueSeed::ALL)
 }
 
 /// Parses JSON bytes with `seed` (e.g. a deserializer that leaves keys out), with no depth
@@ -226,19 +226,33 @@ impl fmt::Debug for DeepValue {
     }
 }
 
-/// The seed of [`from_slice`]: builds exactly the `Value` serde_json would, and on an error
-/// drops the children built so far with [`drop_deep`].
-#[derive(Clone, Copy)]
-struct Plain;
+/// Builds exactly the `Value` serde_json would, leaving out the object keys in `skip`
+/// wherever they appear (without allocating them), and on an error drops the children built
+/// so far with [`drop_deep`]. [`ValueSeed::ALL`] is what [`from_slice`] uses; pass another to
+/// [`from_slice_seed`] to leave out parts nobody reads.
+#[derive(Clone, Copy, Debug)]
+pub struct ValueSeed {
+    skip: &'static [&'static str],
+}
 
-impl<'de> DeserializeSeed<'de> for Plain {
+impl ValueSeed {
+    /// Every key kept.
+    pub const ALL: ValueSeed = ValueSeed { skip: &[] };
+
+    /// Leaves out the object keys `skip`, at any depth.
+    pub const fn skipping(skip: &'static [&'static str]) -> ValueSeed {
+        ValueSeed { skip }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Plain {
+impl<'de> Visitor<'de> for ValueSeed {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -277,18 +291,24 @@ impl<'de> Visitor<'de> for Plain {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         loop {
-            let key = match map.next_key::<String>() {
+            let key = match map.next_key::<std::borrow::Cow<'de, str>>() {
                 Ok(Some(key)) => key,
                 Ok(None) => return Ok(Value::Object(out)),
                 Err(e) => return Err(fail(Value::Object(out), e)),
             };
-            match map.next_value_seed(self) {
+            let value = if self.skip.contains(&key.as_ref()) {
+                map.next_value::<de::IgnoredAny>().map(|_| None)
+            } else {
+                map.next_value_seed(self).map(Some)
+            };
+            match value {
                 // A repeated key keeps its last value, as serde_json's own `Value` does.
-                Ok(value) => {
-                    if let Some(old) = out.insert(key, value) {
+                Ok(Some(value)) => {
+                    if let Some(old) = out.insert(key.into_owned(), value) {
                         drop_deep(old);
                     }
                 }
+                Ok(None) => {}
                 Err(e) => return Err(fail(Value::Object(out), e)),
             }
         }
@@ -296,9 +316,8 @@ impl<'de> Visitor<'de> for Plain {
 }
 
 /// The elements of a JSON array read with `seed`; on an error the elements read so far are
-/// dropped with [`drop_deep`] (they may be deep). For seeds of their own (see
-/// [`from_slice_seed`]).
-pub(crate) fn collect_seq<'de, A, S>(mut seq: A, seed: S) -> Result<Value, A::Error>
+/// dropped with [`drop_deep`] (they may be deep).
+fn collect_seq<'de, A, S>(mut seq: A, seed: S) -> Result<Value, A::Error>
 where
     A: SeqAccess<'de>,
     S: DeserializeSeed<'de, Value = Value> + Copy,
@@ -314,7 +333,7 @@ where
 }
 
 /// Drops a partly built container with [`drop_deep`] and passes the error on.
-pub(crate) fn fail<E>(partial: Value, error: E) -> E {
+fn fail<E>(partial: Value, error: E) -> E {
     drop_deep(partial);
     error
 }

@@ -2,18 +2,16 @@
 //!
 //! Parsing is most of a rebuild's time (docs/performance.md), and much of a Jira issue is
 //! decoration repeated in every user, status and option object: `avatarUrls` (four long URLs
-//! per user), `self` links, `iconUrl`s. This deserializer builds an ordinary
-//! [`serde_json::Value`] but skips those keys with `IgnoredAny` instead of allocating them.
+//! per user), `self` links, `iconUrl`s. [`parse_issue`] builds an ordinary
+//! [`serde_json::Value`] but skips those keys ([`json::ValueSeed::skipping`]) instead of
+//! allocating them.
 //! Every path that builds rows (merge and rebuild alike) reads issues through here, so both
 //! produce the same rows; the raw files themselves keep everything.
 //!
 //! Like every parse of Jira JSON it has no depth limit and runs on a growing stack
 //! ([`crate::json::from_slice_seed`]); partial values are dropped iteratively on errors.
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 use crate::json;
 
@@ -30,80 +28,7 @@ const SKIPPED: &[&str] = &[
 /// Parses raw issue JSON, leaving out [`SKIPPED`] keys. Any depth parses; drop the value with
 /// [`json::drop_deep`].
 pub fn parse_issue(bytes: &[u8]) -> serde_json::Result<Value> {
-    json::from_slice_seed(bytes, Pruned)
-}
-
-#[derive(Clone, Copy)]
-struct Pruned;
-
-impl<'de> DeserializeSeed<'de> for Pruned {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Pruned {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        json::collect_seq(seq, self)
-    }
-    /// On an error, what was built so far is dropped with [`json::drop_deep`] (it may be deep).
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        loop {
-            let key = match map.next_key::<std::borrow::Cow<'de, str>>() {
-                Ok(Some(key)) => key,
-                Ok(None) => return Ok(Value::Object(out)),
-                Err(e) => return Err(json::fail(Value::Object(out), e)),
-            };
-            let value = if SKIPPED.contains(&key.as_ref()) {
-                map.next_value::<IgnoredAny>().map(|_| None)
-            } else {
-                map.next_value_seed(self).map(Some)
-            };
-            match value {
-                Ok(Some(value)) => {
-                    if let Some(old) = out.insert(key.into_owned(), value) {
-                        json::drop_deep(old);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => return Err(json::fail(Value::Object(out), e)),
-            }
-        }
-    }
+    json::from_slice_seed(bytes, json::ValueSeed::skipping(SKIPPED))
 }
 
 #[cfg(test)]
