@@ -343,18 +343,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const SMALL_STACK: usize = 256 * 1024;
-
-    /// Runs `f` on a thread with a 256 KiB stack, where anything recursing per level of a
-    /// 100,000-level value would overflow (and abort the test binary).
-    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        std::thread::Builder::new()
-            .stack_size(SMALL_STACK)
-            .spawn(f)
-            .expect("spawn")
-            .join()
-            .expect("no panic")
-    }
+    use crate::testing::on_small_stack;
 
     const DEEP: usize = 100_000;
 

@@ -24,6 +24,8 @@ pub mod key;
 pub mod pipeline;
 pub mod simulator;
 pub mod state;
+#[cfg(test)]
+mod testing;
 pub mod time;
 pub mod transform;
 pub mod triggers;

@@ -348,12 +348,7 @@ mod tests {
             assert_eq!(crate::json::depth(&loaded), 2 + 2 * n);
             crate::json::drop_deep(loaded);
         };
-        std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(run)
-            .unwrap()
-            .join()
-            .unwrap();
+        crate::testing::on_small_stack(run);
     }
 
     #[test]

@@ -1357,18 +1357,7 @@ mod tests {
 
     // ----- depth --------------------------------------------------------------------------
 
-    const SMALL_STACK: usize = 256 * 1024;
-
-    /// Runs `f` on a thread with a 256 KiB stack: a renderer that recursed per level would
-    /// overflow it (and abort the test binary) long before 10,000 levels.
-    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        std::thread::Builder::new()
-            .stack_size(SMALL_STACK)
-            .spawn(f)
-            .expect("spawn")
-            .join()
-            .expect("no panic")
-    }
+    use crate::testing::on_small_stack;
 
     /// Frees a deeply nested value without recursion. serde_json's `Drop` recurses once per
     /// level, so dropping the test's own input normally would overflow the small stack —

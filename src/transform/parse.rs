@@ -66,16 +66,7 @@ mod tests {
         assert!(parse_issue(b"{\"a\": ").is_err());
     }
 
-    /// Runs `f` on a thread with a 256 KiB stack: anything recursing per level of the values
-    /// below would overflow it (and abort the test binary).
-    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(f)
-            .expect("spawn")
-            .join()
-            .expect("no panic")
-    }
+    use crate::testing::on_small_stack;
 
     #[test]
     fn any_depth_parses_skips_and_fails_on_a_small_stack() {

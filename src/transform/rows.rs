@@ -2571,12 +2571,7 @@ mod tests {
             assert!(custom == format!(r#"{{"customfield_55555":{arrays}}}"#));
             assert!(list(&b, Table::Issues, "labels", 0).unwrap() == [objects]);
         };
-        std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(run)
-            .unwrap()
-            .join()
-            .unwrap();
+        crate::testing::on_small_stack(run);
     }
 
     #[test]

@@ -1239,27 +1239,22 @@ mod tests {
 
     #[test]
     fn deeply_nested_multipart_on_a_small_stack() {
-        let verdicts = std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(|| {
-                let deep = nested_multipart(10_000, "https://x/browse/SUP-2");
-                let shallow = nested_multipart(MAX_MIME_DEPTH, "https://x/browse/SUP-2");
-                let senders = strings(OUR_SENDER);
-                let small = ExtractOptions {
-                    projects: &[],
-                    allowed_senders: &senders,
-                    max_bytes: 64 * 1024,
-                };
-                (
-                    run(&deep, &[], OUR_SENDER),
-                    classify(&deep, &small),
-                    run(&shallow, &[], OUR_SENDER),
-                    deep.len(),
-                )
-            })
-            .unwrap()
-            .join()
-            .expect("no stack overflow");
+        let verdicts = crate::testing::on_small_stack(|| {
+            let deep = nested_multipart(10_000, "https://x/browse/SUP-2");
+            let shallow = nested_multipart(MAX_MIME_DEPTH, "https://x/browse/SUP-2");
+            let senders = strings(OUR_SENDER);
+            let small = ExtractOptions {
+                projects: &[],
+                allowed_senders: &senders,
+                max_bytes: 64 * 1024,
+            };
+            (
+                run(&deep, &[], OUR_SENDER),
+                classify(&deep, &small),
+                run(&shallow, &[], OUR_SENDER),
+                deep.len(),
+            )
+        });
         let (deep, deep_small_limit, shallow, size) = verdicts;
         assert!(size > 500_000, "{size}");
         assert!(

@@ -297,11 +297,6 @@ mod tests {
                 Err(PayloadError::NotJson(_))
             ));
         };
-        std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(run)
-            .unwrap()
-            .join()
-            .unwrap();
+        crate::testing::on_small_stack(run);
     }
 }
