@@ -26,6 +26,16 @@ pub mod simulator;
 pub mod state;
 #[cfg(test)]
 mod testing;
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`), for the errors
+/// that report a panic in a thread or task instead of unwinding through the caller.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
 pub mod time;
 pub mod transform;
 pub mod triggers;

@@ -111,12 +111,7 @@ fn task_error(
         Ok((task, Ok(()))) if !stopping => Some(Error::Ended { task }),
         Ok(_) => None,
         Err(e) if e.is_panic() => {
-            let payload = e.into_panic();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".into());
+            let message = crate::panic_message(&*e.into_panic());
             tracing::error!(task = task_of_panic, %message, "A daemon task panicked; stopping.");
             Some(Error::Panicked {
                 task: task_of_panic,
@@ -205,11 +200,12 @@ pub async fn run(
         workers.spawn(async move { ("worker", work.await) });
     }
     let writer_stop = CancellationToken::new();
-    let writer = tokio::spawn(table_writer(
+    let mut writer = tokio::spawn(table_writer(
         pipeline.clone(),
         tables.clone(),
         writer_stop.clone(),
     ));
+    let mut writer_ended = false;
 
     // Schedules: the scheduler only sends ticks; one task per kind runs them in turn.
     let mut scheduler = JobScheduler::new()
@@ -306,6 +302,10 @@ pub async fn run(
         () = stop.cancelled() => {}
         Some(ended) = tasks.join_next() => failure = task_error(ended, "trigger", stop.is_cancelled()),
         Some(ended) = workers.join_next() => failure = task_error(ended, "worker", stop.is_cancelled()),
+        ended = &mut writer => {
+            writer_ended = true;
+            failure = task_error(ended.map(|r| ("table writer", r)), "table writer", false);
+        }
     }
     stop.cancel();
     tracing::info!("Daemon stopping: no new work is taken; issues in hand are finished.");
@@ -332,17 +332,19 @@ pub async fn run(
         workers.abort_all();
     }
     writer_stop.cancel();
-    match tokio::time::timeout(options.grace, writer).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            let ended = Err(e);
-            if let Some(e) = task_error(ended, "table writer", true) {
-                failure.get_or_insert(e);
+    if !writer_ended {
+        match tokio::time::timeout(options.grace, writer).await {
+            Ok(ended) => {
+                if let Some(e) =
+                    task_error(ended.map(|r| ("table writer", r)), "table writer", true)
+                {
+                    failure.get_or_insert(e);
+                }
             }
+            Err(_) => tracing::warn!(
+                "Table writer did not finish; pending rows are applied at the next start."
+            ),
         }
-        Err(_) => tracing::warn!(
-            "Table writer did not finish; pending rows are applied at the next start."
-        ),
     }
     match failure {
         Some(e) => Err(e),
@@ -665,9 +667,13 @@ const WRITER_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// It never gives up: a failed write (disk full, a permission error, a month file it cannot
 /// rebuild) is logged, recorded for `status` and the health endpoint, and retried with
 /// exponential backoff while workers keep saving raw JSON (their rows stay pending, durably);
-/// the first write that works again says so and clears the record. A panic inside the
-/// write is such a failure too (the write runs on a blocking thread).
-async fn table_writer(pipeline: Pipeline, tables: Arc<Notify>, stop: CancellationToken) {
+/// the first write that works again says so and clears the record. A panic inside the write
+/// (a bug) is the one error it returns: the daemon then drains and exits non-zero.
+async fn table_writer(
+    pipeline: Pipeline,
+    tables: Arc<Notify>,
+    stop: CancellationToken,
+) -> Result<(), Error> {
     let state = pipeline.state().clone();
     let mut problem: Option<state::TableWriterProblem> = None;
     let mut backoff = WRITER_BACKOFF_MIN;
@@ -690,8 +696,12 @@ async fn table_writer(pipeline: Pipeline, tables: Arc<Notify>, stop: Cancellatio
                 }
                 backoff = WRITER_BACKOFF_MIN;
                 if stopping {
-                    return;
+                    return Ok(());
                 }
+            }
+            Err(e) if e.is_panic() => {
+                tracing::error!(error = %e, "Writing the tables panicked; stopping.");
+                return Err(e.into());
             }
             Err(e) => {
                 let p = problem.get_or_insert_with(|| state::TableWriterProblem {
@@ -711,7 +721,7 @@ async fn table_writer(pipeline: Pipeline, tables: Arc<Notify>, stop: Cancellatio
                     tracing::warn!(
                         "Tables not written at shutdown; pending rows are applied at the next start."
                     );
-                    return;
+                    return Ok(());
                 }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}

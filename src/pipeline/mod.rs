@@ -58,6 +58,12 @@ pub enum Error {
     /// A key that is not a Jira key.
     #[error(transparent)]
     Key(#[from] InvalidKey),
+    /// Writing the tables panicked (a bug): the daemon stops rather than carry on.
+    #[error("writing the tables panicked: {message}")]
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -70,6 +76,14 @@ impl Error {
             Error::Io(_) => true,
             _ => false,
         }
+    }
+
+    /// True when a panic (a bug) is behind the error, here or in a transform thread.
+    pub fn is_panic(&self) -> bool {
+        matches!(
+            self,
+            Error::Panicked { .. } | Error::Transform(crate::transform::Error::Panicked { .. })
+        )
     }
 
     /// True when the whole command must stop (wrong credentials, unusable state).
@@ -209,12 +223,19 @@ impl Pipeline {
     /// (and of any a crash left pending), on a blocking thread.
     pub async fn apply_pending(&self) -> Result<usize> {
         let transformer = self.transformer.clone();
-        let applied = tokio::task::spawn_blocking(move || transformer.apply_pending())
-            .await
-            .map_err(|e| Error::Invalid {
-                issue: "tables".into(),
-                message: format!("transform task failed: {e}"),
-            })??;
+        let applied = match tokio::task::spawn_blocking(move || transformer.apply_pending()).await {
+            Ok(applied) => applied?,
+            Err(e) if e.is_panic() => {
+                let message = crate::panic_message(&*e.into_panic());
+                return Err(Error::Panicked { message });
+            }
+            Err(e) => {
+                return Err(Error::Invalid {
+                    issue: "tables".into(),
+                    message: format!("transform task failed: {e}"),
+                });
+            }
+        };
         Ok(applied)
     }
 

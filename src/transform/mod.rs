@@ -548,22 +548,13 @@ fn in_parallel<I: Sync, T: Send>(
                         work: on
                             .and_then(|i| items.get(i))
                             .map_or_else(|| "transform".into(), &name),
-                        message: panic_message(payload.as_ref()),
+                        message: crate::panic_message(payload.as_ref()),
                     });
                 }
             }
         }
         panicked.map_or(Ok(out), Err)
     })
-}
-
-/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// `fields.created` of a raw issue, epoch ms (the partition key).
