@@ -7,10 +7,9 @@
 //! every listed key is durably queued; a sweep stopped by shutdown or an error leaves it.
 
 use crate::jira::jql;
-use crate::key::IssueKey;
 use crate::pipeline::{self, Pipeline};
 use crate::state::{Pushed, now_ms};
-use crate::time::jira_time_ms;
+use crate::triggers::{is_saved_at, listed_identity};
 
 use super::queue::Queue;
 
@@ -61,29 +60,15 @@ pub async fn sweep(
             .await?;
         for issue in &page.issues {
             report.listed += 1;
-            let (Some(key), Some(id)) = (
-                issue["key"].as_str(),
-                issue["id"]
-                    .as_str()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .or_else(|| issue["id"].as_i64()),
-            ) else {
-                tracing::warn!("A search result without key or id was skipped.");
+            let Some((key, id, updated)) = listed_identity(issue) else {
+                tracing::warn!("A search result without a readable key or id was skipped.");
                 continue;
             };
-            let Ok(parsed) = IssueKey::parse(key) else {
-                tracing::warn!("A search result with an unreadable key was skipped.");
-                continue;
-            };
-            let updated = issue["fields"]["updated"].as_str().and_then(jira_time_ms);
-            let known = state.issue_by_id(id)?;
-            if known.is_some_and(|k| k.issue_key == key && Some(k.updated_ms) == updated)
-                && pipeline.store().has_issue(&parsed)
-            {
+            if is_saved_at(pipeline, &key, id, updated)? {
                 report.unchanged += 1;
                 continue;
             }
-            if queue.push(key, "sweep", updated).await? != Pushed::Parked {
+            if queue.push(key.as_str(), "sweep", updated).await? != Pushed::Parked {
                 report.queued += 1;
             }
         }

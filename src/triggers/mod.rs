@@ -388,7 +388,7 @@ async fn search_one(
 }
 
 /// Key, id and `updated` (epoch ms) of an issue as a search listed it.
-fn listed_identity(issue: &Value) -> Option<(IssueKey, i64, Option<i64>)> {
+pub(crate) fn listed_identity(issue: &Value) -> Option<(IssueKey, i64, Option<i64>)> {
     let key = IssueKey::parse(issue["key"].as_str()?).ok()?;
     let id = match &issue["id"] {
         Value::String(s) => s.parse().ok(),
@@ -402,7 +402,7 @@ fn listed_identity(issue: &Value) -> Option<(IssueKey, i64, Option<i64>)> {
 }
 
 /// Whether the mirror holds the issue with id `id` under `key` at `updated` already.
-fn is_saved_at(
+pub(crate) fn is_saved_at(
     pipeline: &Pipeline,
     key: &IssueKey,
     id: i64,
