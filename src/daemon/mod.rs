@@ -503,7 +503,11 @@ async fn maintenance_runner(
                     &detail,
                 )?;
             }
-            Err(reconcile::Error::Pipeline(e)) if e.is_fatal() => {
+            // Writing the tables at the end of the run failed: the table writer retries
+            // those rows (they stay pending); not a reason to stop the daemon. A panic is.
+            Err(reconcile::Error::Pipeline(e))
+                if e.is_panic() || (e.is_fatal() && !e.is_table_write_failure()) =>
+            {
                 let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
                 return Err(e.into());
             }

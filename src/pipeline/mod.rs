@@ -86,6 +86,20 @@ impl Error {
         )
     }
 
+    /// True when writing the Parquet files failed (disk full, a permission error, a month that
+    /// cannot be rebuilt), as opposed to the state database or a panic: the rows stay pending
+    /// and a later write can succeed.
+    pub fn is_table_write_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::Transform(
+                crate::transform::Error::Parquet(_)
+                    | crate::transform::Error::Raw { .. }
+                    | crate::transform::Error::Rows { .. }
+            )
+        )
+    }
+
     /// True when the whole command must stop (wrong credentials, unusable state).
     pub fn is_fatal(&self) -> bool {
         match self {
