@@ -50,7 +50,11 @@ pub enum Exit {
 /// problems (the operator must change something), 1 otherwise.
 pub fn exit_code_for(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if cause.downcast_ref::<ConfigError>().is_some() {
+        if cause.downcast_ref::<ConfigError>().is_some()
+            || cause
+                .downcast_ref::<crate::pipeline::lock::DaemonLockError>()
+                .is_some()
+        {
             return Exit::Usage;
         }
         if let Some(e) = cause.downcast_ref::<jira::Error>()
@@ -90,6 +94,12 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             let config = load_config(&cli.config)?;
             match command {
                 Command::Run => {
+                    // Before anything else: a second `run` on one data directory would
+                    // process every key twice and race the first for the same files.
+                    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                        format!("cannot create data_dir {}", config.data_dir.display())
+                    })?;
+                    let _daemon = crate::pipeline::lock::lock_daemon(&config.data_dir)?;
                     let ctx = Context::build(config, None).await?;
                     ctx.daemon().await
                 }

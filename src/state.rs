@@ -1018,13 +1018,15 @@ impl State {
                     )?;
                     Pushed::Again
                 }
-                // Waiting (maybe backing off after a failure): news makes it due now.
+                // Waiting (maybe backing off after a failure): news makes it due now, and
+                // its time becomes the latest naming's, so a fetch made before this news
+                // (by another process) does not count as fresh enough.
                 Some(false) => {
                     tx.execute(
-                        "UPDATE queue SET not_before_ms = 0,
-                           updated_hint = COALESCE(?2, updated_hint)
+                        "UPDATE queue SET not_before_ms = 0, source = ?2, enqueued_ms = ?3,
+                           updated_hint = COALESCE(?4, updated_hint)
                          WHERE issue_key = ?1",
-                        params![key, updated_hint],
+                        params![key, source, now, updated_hint],
                     )?;
                     Pushed::Coalesced
                 }
@@ -1308,6 +1310,21 @@ mod tests {
         assert!(again.enqueued_ms >= a.enqueued_ms);
         s.queue_done("A-1").unwrap();
         assert_eq!(s.queue_depth().unwrap(), 0);
+    }
+
+    #[test]
+    fn coalescing_keeps_the_latest_naming_time() {
+        let s = State::open_in_memory().unwrap();
+        s.queue_push("A-1", "sweep", Some(5)).unwrap();
+        s.with(|c| c.execute("UPDATE queue SET enqueued_ms = 1000", []))
+            .unwrap();
+        assert_eq!(
+            s.queue_push("A-1", "mail", None).unwrap(),
+            Pushed::Coalesced
+        );
+        let item = s.queue_take().unwrap().unwrap();
+        assert!(item.enqueued_ms > 1000, "{}", item.enqueued_ms);
+        assert_eq!(item.source, "mail");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod concurrency;
 mod daemon;
 mod isolation;
 mod mail;

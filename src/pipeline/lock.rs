@@ -12,8 +12,14 @@
 //! its guard is dropped, and by the kernel when a process dies, so a crash never leaves a
 //! stale lock. Taking one blocks a thread, so it runs on tokio's blocking pool.
 //!
-//! One lock at a time: no code path holds a guard while taking another, so there is no lock
-//! order to get wrong.
+//! Two more locks live beside the stripes: `tables.lock`, held around every read-modify-write
+//! of the month files ([`lock_tables`]: `run`'s table writer and a `fetch` or `transform`
+//! beside it would otherwise each rewrite a month from what they read, and the later writer
+//! would drop the earlier one's rows), and `daemon.lock`, held by `run` for its lifetime so a
+//! second `run` on the same data directory refuses to start ([`lock_daemon`]).
+//!
+//! One lock at a time: no code path holds an issue or tables guard while taking another, so
+//! there is no lock order to get wrong (the daemon's lock is never waited for).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -72,6 +78,87 @@ impl IssueLocks {
     }
 }
 
+/// A held whole-mirror lock (`tables.lock`, `daemon.lock`); dropping it releases the lock.
+#[derive(Debug)]
+pub struct FileGuard {
+    _file: File,
+}
+
+fn open_lock_file(data_dir: &Path, name: &str) -> io::Result<File> {
+    let dir = data_dir.join("locks");
+    std::fs::create_dir_all(&dir)?;
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(dir.join(name))
+}
+
+/// Waits for the lock of the month files of the mirror in `data_dir` (blocking: call it from
+/// a blocking thread). Every process takes it around each read-modify-write of month files.
+pub fn lock_tables(data_dir: &Path) -> io::Result<FileGuard> {
+    let file = open_lock_file(data_dir, "tables.lock")?;
+    file.lock()?;
+    Ok(FileGuard { _file: file })
+}
+
+/// `run` is already running on this data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonLockError {
+    /// Another `run` holds the lock.
+    #[error(
+        "another `jira-mirror run` (pid {}) is already running on {data_dir}; one daemon per data directory",
+        pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
+    )]
+    Held {
+        /// The process id it wrote into the lock file, if readable.
+        pid: Option<u32>,
+        /// The data directory.
+        data_dir: String,
+    },
+    /// The lock file could not be opened or written.
+    #[error("cannot take {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Takes `locks/daemon.lock` for the life of `run`, without waiting, and writes this
+/// process's id into it; [`DaemonLockError::Held`] (naming the other pid) when another `run`
+/// holds it. The kernel releases it when the process ends, however it ends.
+pub fn lock_daemon(data_dir: &Path) -> Result<FileGuard, DaemonLockError> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join("locks").join("daemon.lock");
+    let io_error = |source| DaemonLockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = open_lock_file(data_dir, "daemon.lock").map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(DaemonLockError::Held {
+                pid: text.trim().parse().ok(),
+                data_dir: data_dir.display().to_string(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+    }
+    file.set_len(0)
+        .and_then(|()| file.seek(io::SeekFrom::Start(0)))
+        .and_then(|_| writeln!(file, "{}", std::process::id()))
+        .and_then(|()| file.sync_all())
+        .map_err(io_error)?;
+    Ok(FileGuard { _file: file })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -79,6 +166,21 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_second_daemon_lock_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_daemon(dir.path()).unwrap();
+        match lock_daemon(dir.path()) {
+            Err(e @ DaemonLockError::Held { pid: Some(pid), .. }) => {
+                assert_eq!(pid, std::process::id());
+                assert!(e.to_string().contains(&pid.to_string()), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        assert!(lock_daemon(dir.path()).is_ok());
+    }
 
     #[test]
     fn a_key_maps_to_one_stripe_whatever_its_case() {

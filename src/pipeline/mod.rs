@@ -94,6 +94,7 @@ impl Error {
             self,
             Error::Transform(
                 crate::transform::Error::Parquet(_)
+                    | crate::transform::Error::Lock(_)
                     | crate::transform::Error::Raw { .. }
                     | crate::transform::Error::Rows { .. }
             )
@@ -469,6 +470,15 @@ impl Pipeline {
         fetched_ms: Option<i64>,
     ) -> Result<Outcome> {
         let key = meta.key.clone();
+        // Under the issue's lock: a copy older than the saved one (a page listed before
+        // another writer saved a newer version, a fetch that raced one) is never written.
+        if let Some(saved) = self.state.issue_by_id(meta.id)?
+            && saved.updated_ms > meta.updated_ms
+            && IssueKey::parse(&saved.issue_key).is_ok_and(|k| self.store.has_issue(&k))
+        {
+            tracing::debug!(%key, saved = %saved.issue_key, "A copy older than the saved one; not written.");
+            return Ok(Outcome::Unchanged(key));
+        }
         // A part Jira refuses for this issue alone is left out and reported; anything else
         // (Jira failing, wrong credentials, the issue gone) stops the issue as before.
         let mut missing: Vec<MissingPart> = self

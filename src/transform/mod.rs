@@ -71,6 +71,9 @@ pub enum Error {
         #[source]
         source: rows::RowError,
     },
+    /// The cross-process lock of the month files could not be taken.
+    #[error("locks/tables.lock: {0}")]
+    Lock(#[source] std::io::Error),
     /// A worker thread panicked (a bug, or data the Parquet or Arrow code did not expect).
     #[error("{work}: a transform thread panicked: {message}")]
     Panicked {
@@ -137,6 +140,12 @@ impl Transformer {
         }
     }
 
+    /// Takes the cross-process lock of the month files (see
+    /// [`crate::pipeline::lock::lock_tables`]), after the in-process one.
+    fn lock_tables(&self) -> Result<crate::pipeline::lock::FileGuard> {
+        crate::pipeline::lock::lock_tables(self.raw.data_dir()).map_err(Error::Lock)
+    }
+
     /// The month files.
     pub fn store(&self) -> &MonthStore {
         &self.store
@@ -163,6 +172,11 @@ impl Transformer {
     /// number of issues applied.
     pub fn apply_pending(&self) -> Result<usize> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if self.state.pending()?.is_empty() {
+            return Ok(0);
+        }
+        // Read again under the lock: another process may have applied them meanwhile.
+        let _tables = self.lock_tables()?;
         let pending = self.state.pending()?;
         if pending.is_empty() {
             return Ok(0);
@@ -214,6 +228,7 @@ impl Transformer {
     /// Months are processed `parallel` at a time, each streamed in chunks.
     pub fn rebuild_all(&self, parallel: usize) -> Result<RebuildSummary> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let _tables = self.lock_tables()?;
         // What is pending now is covered by this rebuild; whatever is marked while it runs
         // (another process saving an issue) stays pending for the next apply.
         let covered = self.state.pending()?;
@@ -682,6 +697,66 @@ mod tests {
                 })
                 .collect()
         }
+    }
+
+    /// Two transformers on one mirror are two processes (`run` and a `fetch` beside it): each
+    /// has its own in-process lock, so only the cross-process tables lock keeps one from
+    /// rewriting a month from what it read before the other's write, dropping those rows.
+    #[test]
+    fn two_processes_writing_one_month_lose_no_rows() {
+        let f = fixture();
+        let other = Transformer::new(
+            f.raw.clone(),
+            MonthStore::new(f._dir.path().join("parquet"), None),
+            Arc::new(State::open(&f._dir.path().join("state.db")).unwrap()),
+            RowContext {
+                catalog: fields::FieldCatalog::empty(),
+                fields: Default::default(),
+                sla: SlaNames::default(),
+            },
+        );
+        // A month with some issues already, so the writers merge rather than rebuild.
+        for i in 0..8 {
+            f.save(&issue(&format!("OLD-{}", i + 1), 900 + i, 4, 0));
+        }
+        let save_with = |t: &Transformer, v: &Value| {
+            let key = IssueKey::parse(v["key"].as_str().unwrap()).unwrap();
+            let created = created_ms(v).unwrap();
+            // Marked before and after the raw JSON changes, as the pipeline does (the other
+            // writer may apply the first mark before the file is there).
+            t.mark(key.as_str(), created).unwrap();
+            f.raw.save_issue(&key, v).unwrap();
+            t.mark(key.as_str(), created).unwrap();
+            t.state
+                .record_saved(
+                    &state::SavedIssue {
+                        issue_id: v["id"].as_str().unwrap().parse().unwrap(),
+                        issue_key: key.to_string(),
+                        updated_ms: 0,
+                    },
+                    Some(created),
+                )
+                .unwrap();
+            t.apply_pending().unwrap();
+        };
+        std::thread::scope(|scope| {
+            for (name, first_id, t) in [("A", 1000, &f.t), ("B", 2000, &other)] {
+                let save_with = &save_with;
+                scope.spawn(move || {
+                    for i in 0..30 {
+                        save_with(t, &issue(&format!("{name}-{}", i + 1), first_id + i, 4, 0));
+                    }
+                });
+            }
+        });
+        let written = f.tables();
+        f.t.rebuild_all(1).unwrap();
+        assert!(
+            written == f.tables(),
+            "every saved issue's rows are in the month"
+        );
+        let issues = &written.iter().find(|(t, _)| *t == Table::Issues).unwrap().1;
+        assert_eq!(issues.num_rows(), 68);
     }
 
     /// Issues SUP-1..=6 across two months, three versions each.
