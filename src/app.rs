@@ -286,8 +286,17 @@ impl Context {
                 sla: config.sla.clone(),
             },
         ));
+        match store.prune_quarantine(chrono::Utc::now().date_naive(), config.run.quarantine_days) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(folders = n, "Old quarantine folders removed."),
+            Err(e) => tracing::warn!(error = %e, "Could not prune quarantine/."),
+        }
+        let deletion_cap = config
+            .run
+            .deletion_cap(u64::try_from(state.issue_count()?).unwrap_or(0));
         let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer)
-            .with_max_attempts(config.run.max_attempts);
+            .with_max_attempts(config.run.max_attempts)
+            .with_deletion_cap(deletion_cap);
         if repair == Repair::Pending {
             let repaired = pipeline.apply_pending().await?;
             if repaired > 0 {

@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod concurrency;
 mod daemon;
+mod deletions;
 mod isolation;
 mod mail;
 mod mail_imap;

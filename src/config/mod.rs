@@ -77,6 +77,12 @@ pub const DEFAULT_RECONCILE_SCHEDULE: &str = "0 0 3 * * *";
 pub const DEFAULT_RUN_MAX_ATTEMPTS: i64 = 5;
 /// Default `[run] shutdown_grace_secs`.
 pub const DEFAULT_RUN_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// Default `[run] quarantine_days`: how long removed issues' files are kept.
+pub const DEFAULT_RUN_QUARANTINE_DAYS: u32 = 30;
+/// Without `[run] max_deletions`, at most this many issues are removed in 24 hours …
+pub const DEFAULT_MAX_DELETIONS_FLOOR: u64 = 50;
+/// … or this share of the mirror (per cent), whichever is larger.
+pub const DEFAULT_MAX_DELETIONS_PERCENT: u64 = 2;
 /// Default `[attachments] max_bytes`: 50 MiB.
 pub const DEFAULT_ATTACHMENT_MAX_BYTES: u64 = 52_428_800;
 
@@ -339,7 +345,7 @@ pub struct DistributionConfig {
     pub dir: PathBuf,
 }
 
-/// `[run]`: the daemon's failure and shutdown policy.
+/// `[run]`: the failure policy of every command, removals, and the daemon's shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunConfig {
     /// Failures of an issue (other than Jira failing, which never counts) before it is
@@ -347,6 +353,21 @@ pub struct RunConfig {
     pub max_attempts: i64,
     /// How long a SIGINT/SIGTERM drain may take before work in flight is abandoned.
     pub shutdown_grace_secs: u64,
+    /// Issues that may be removed locally (deleted upstream, or left the scope) within 24
+    /// hours; `None`: the larger of [`DEFAULT_MAX_DELETIONS_FLOOR`] and
+    /// [`DEFAULT_MAX_DELETIONS_PERCENT`] % of the mirror.
+    pub max_deletions: Option<u64>,
+    /// Days a removed issue's files stay under `data_dir/quarantine/`.
+    pub quarantine_days: u32,
+}
+
+impl RunConfig {
+    /// The deletion cap for a mirror holding `issues` issues.
+    pub fn deletion_cap(&self, issues: u64) -> u64 {
+        self.max_deletions.unwrap_or_else(|| {
+            DEFAULT_MAX_DELETIONS_FLOOR.max(issues * DEFAULT_MAX_DELETIONS_PERCENT / 100)
+        })
+    }
 }
 
 impl Default for RunConfig {
@@ -354,6 +375,8 @@ impl Default for RunConfig {
         RunConfig {
             max_attempts: DEFAULT_RUN_MAX_ATTEMPTS,
             shutdown_grace_secs: DEFAULT_RUN_SHUTDOWN_GRACE_SECS,
+            max_deletions: None,
+            quarantine_days: DEFAULT_RUN_QUARANTINE_DAYS,
         }
     }
 }

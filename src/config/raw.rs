@@ -136,6 +136,8 @@ pub(super) struct RawDistribution {
 pub(super) struct RawRun {
     pub(super) max_attempts: Option<i64>,
     pub(super) shutdown_grace_secs: Option<i64>,
+    pub(super) max_deletions: Option<i64>,
+    pub(super) quarantine_days: Option<i64>,
 }
 
 /// Parses `text`, interpolates `${VAR}`s and reads every section. Returns `None` only when

@@ -546,6 +546,32 @@ fn run_policy_defaults_and_ranges() {
 }
 
 #[test]
+fn deletion_cap_and_quarantine() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.run.quarantine_days, 30);
+    assert_eq!(config.run.max_deletions, None);
+    // The larger of 50 and 2 % of the mirror.
+    assert_eq!(config.run.deletion_cap(0), 50);
+    assert_eq!(config.run.deletion_cap(2_499), 50);
+    assert_eq!(config.run.deletion_cap(10_000), 200);
+    let config = parse(&format!(
+        "{MINIMAL}\n[run]\nmax_deletions = 0\nquarantine_days = 7\n"
+    ))
+    .unwrap();
+    assert_eq!(config.run.deletion_cap(1_000_000), 0);
+    assert_eq!(config.run.quarantine_days, 7);
+    let problems = problems(&format!(
+        "{MINIMAL}\n[run]\nmax_deletions = -1\nquarantine_days = 0\n"
+    ));
+    assert_problem(&problems, "run.max_deletions", "found -1");
+    assert_problem(
+        &problems,
+        "run.quarantine_days",
+        "between 1 and 3650, found 0",
+    );
+}
+
+#[test]
 fn schedules_need_six_fields() {
     assert!(parse_schedule("0 * * * * *").is_ok());
     assert!(parse_schedule("*/30 */5 1-5 * JAN-MAR MON-FRI").is_ok());

@@ -76,9 +76,25 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
 }
 
 fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
-    let (max_attempts, grace) =
-        raw.map_or((None, None), |r| (r.max_attempts, r.shutdown_grace_secs));
+    let (max_attempts, grace, max_deletions, quarantine_days) =
+        raw.map_or((None, None, None, None), |r| {
+            (
+                r.max_attempts,
+                r.shutdown_grace_secs,
+                r.max_deletions,
+                r.quarantine_days,
+            )
+        });
     RunConfig {
+        max_deletions: max_deletions
+            .map(|n| int_in_range(p, "run.max_deletions", Some(n), 0, 0..=i64::MAX) as u64),
+        quarantine_days: int_in_range(
+            p,
+            "run.quarantine_days",
+            quarantine_days,
+            i64::from(DEFAULT_RUN_QUARANTINE_DAYS),
+            1..=3650,
+        ) as u32,
         max_attempts: int_in_range(
             p,
             "run.max_attempts",

@@ -287,14 +287,15 @@ pub async fn run(
 
     // The webhook receiver prunes `raw/events/` itself; without it the mail records would
     // pile up, so the daemon prunes them with the same default retention.
-    if config.webhook.is_none() && config.imap.is_some() {
-        let pruning = prune_events(
-            pipeline.audit().clone(),
-            crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS,
-            stop.clone(),
-        );
-        tasks.spawn(async move { ("event pruning", pruning.await) });
-    }
+    let events_days = (config.webhook.is_none() && config.imap.is_some())
+        .then_some(crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS);
+    let pruning = prune(
+        pipeline.clone(),
+        events_days,
+        config.run.quarantine_days,
+        stop.clone(),
+    );
+    tasks.spawn(async move { ("pruning", pruning.await) });
 
     // Until a signal, or a task ends: with a fatal error, a panic, or by itself (a bug).
     let mut failure: Option<Error> = None;
@@ -631,18 +632,34 @@ async fn worker(
     }
 }
 
-/// Removes `raw/events/` day folders older than `days`, at start and every hour.
-async fn prune_events(
-    audit: crate::pipeline::events::Audit,
-    days: u32,
+/// At start and every hour: removes `quarantine/` day
+/// folders older than `quarantine_days`, and `raw/events/` day folders older than
+/// `events_days` when given.
+async fn prune(
+    pipeline: Pipeline,
+    events_days: Option<u32>,
+    quarantine_days: u32,
     stop: CancellationToken,
 ) -> Result<(), Error> {
     loop {
-        let (audit2, today) = (audit.clone(), chrono::Utc::now().date_naive());
-        match tokio::task::spawn_blocking(move || audit2.prune(today, days)).await {
-            Ok(Ok(0)) | Err(_) => {}
-            Ok(Ok(removed)) => tracing::info!(removed, "Old audit folders removed."),
-            Ok(Err(e)) => tracing::warn!(error = %e, "Could not prune raw/events."),
+        let (p, today) = (pipeline.clone(), chrono::Utc::now().date_naive());
+        let pruned = tokio::task::spawn_blocking(move || {
+            let events = events_days.map(|days| p.audit().prune(today, days));
+            let quarantine = p.store().prune_quarantine(today, quarantine_days);
+            (events, quarantine)
+        })
+        .await;
+        if let Ok((events, quarantine)) = pruned {
+            match events {
+                Some(Ok(0)) | None => {}
+                Some(Ok(removed)) => tracing::info!(removed, "Old audit folders removed."),
+                Some(Err(e)) => tracing::warn!(error = %e, "Could not prune raw/events."),
+            }
+            match quarantine {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "Old quarantine folders removed."),
+                Err(e) => tracing::warn!(error = %e, "Could not prune quarantine/."),
+            }
         }
         tokio::select! {
             () = stop.cancelled() => return Ok(()),

@@ -198,6 +198,27 @@ impl JiraClient {
         self.json(Method::GET, path, query, None).await
     }
 
+    /// Whether the credentials are known good: `/myself` answered within the last minute, or
+    /// answers now ([`JiraClient::probe`]). Checked before the mirror removes anything
+    /// because Jira said 404: a 404 while the account itself is refused or Jira is not
+    /// answering is no proof that an issue is gone.
+    pub async fn confirm_account(&self) -> Result<()> {
+        if self.account_vouched() {
+            Ok(())
+        } else {
+            self.probe().await
+        }
+    }
+
+    /// `/myself` answered 2xx within [`ACCOUNT_CHECK_TTL`].
+    fn account_vouched(&self) -> bool {
+        self.inner
+            .account_ok_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL)
+    }
+
     /// One attempt at `/myself`, without retries: does Jira answer, and accept these
     /// credentials? Used to tell a request that fails by itself (one unusable search page)
     /// from Jira failing, without waiting through a second round of retries in an outage.
@@ -352,12 +373,7 @@ impl JiraClient {
         if is_account_level(path) {
             return auth();
         }
-        let vouched = self
-            .inner
-            .account_ok_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
+        let vouched = self.account_vouched();
         // Refused too: the credentials. Jira failing meanwhile: no verdict on this item
         // either; that error (transient) is returned and the item tried again later.
         if !vouched && let Err(e) = Box::pin(self.get_json(MYSELF, &[])).await {
@@ -443,9 +459,25 @@ impl JiraClient {
                     message: error_message(&body),
                 }
             }
-            StatusCode::NOT_FOUND => Failure::Permanent(Error::NotFound {
-                path: path.to_string(),
-            }),
+            // Only Jira's own 404 (its JSON error body) says the resource is gone: a proxy or
+            // a misrouted path answering 404 with a page of its own must not delete anything.
+            StatusCode::NOT_FOUND => {
+                let body = response.text().await.unwrap_or_default();
+                if is_jira_error_body(&body) {
+                    Failure::Permanent(Error::NotFound {
+                        path: path.to_string(),
+                    })
+                } else {
+                    Failure::Permanent(Error::Status {
+                        status: 404,
+                        path: path.to_string(),
+                        message: format!(
+                            "not Jira's answer (no Jira error body): {}",
+                            error_message(&body)
+                        ),
+                    })
+                }
+            }
             StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
                 what: "HTTP 429 Too Many Requests".into(),
                 retry_after,
@@ -625,6 +657,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
+/// Whether `body` is Jira's JSON error shape: an object with `errorMessages` (a list) or
+/// `errors` (an object), as the platform API sends, or `errorMessage` (the service desk API).
+fn is_jira_error_body(body: &str) -> bool {
+    serde_json::from_str::<Value>(body).is_ok_and(|v| {
+        v["errorMessages"].is_array() || v["errors"].is_object() || v["errorMessage"].is_string()
+    })
+}
+
 /// Jira's `errorMessages`/`errors`, or the start of a non-JSON body, on one line.
 fn error_message(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<Value>(body) {
@@ -676,6 +716,25 @@ mod tests {
         );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn only_jira_shaped_bodies_count_as_jira_errors() {
+        assert!(is_jira_error_body(
+            r#"{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{}}"#
+        ));
+        assert!(is_jira_error_body(
+            r#"{"errorMessage":"No request","i18nErrorMessage":{}}"#
+        ));
+        for other in [
+            "<html><body>404 Not Found</body></html>",
+            "",
+            "{}",
+            r#"{"message":"not found"}"#,
+            "Not Found",
+        ] {
+            assert!(!is_jira_error_body(other), "{other}");
+        }
     }
 
     #[test]

@@ -104,6 +104,70 @@ impl RawStore {
         sync_dir(&self.issues_dir())
     }
 
+    /// Moves an issue removed upstream (deleted, or out of the scope) out of the mirror into
+    /// `quarantine/<date>/` (its JSON to `issues/<KEY>.json`, its attachment folder to
+    /// `attachments/<KEY>/`), where [`RawStore::prune_quarantine`] removes it after the
+    /// configured days: a removal that was a mistake (a permission change, a wrong scope) can
+    /// be undone by hand meanwhile. A copy quarantined earlier the same day is replaced.
+    pub fn quarantine_issue(&self, key: &IssueKey, today: chrono::NaiveDate) -> io::Result<()> {
+        let day = self
+            .quarantine_dir()
+            .join(today.format("%Y-%m-%d").to_string());
+        let moves = [
+            (
+                self.issue_path(key),
+                day.join("issues").join(format!("{key}.json")),
+            ),
+            (
+                self.attachments_dir(key),
+                day.join("attachments").join(key.as_str()),
+            ),
+        ];
+        for (from, to) in moves {
+            if !from.exists() {
+                continue;
+            }
+            let parent = to.parent().unwrap_or(&day);
+            fs::create_dir_all(parent)?;
+            if to.is_dir() {
+                fs::remove_dir_all(&to)?;
+            }
+            fs::rename(&from, &to)?;
+            sync_dir(parent)?;
+        }
+        sync_dir(&self.issues_dir())
+    }
+
+    /// `quarantine/`.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.data_dir.join("quarantine")
+    }
+
+    /// Removes `quarantine/<date>/` folders older than `days` days before `today`; returns
+    /// how many. Folders whose name is not a date are left alone.
+    pub fn prune_quarantine(&self, today: chrono::NaiveDate, days: u32) -> io::Result<usize> {
+        let entries = match fs::read_dir(self.quarantine_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(date) = name
+                .to_str()
+                .and_then(|n| chrono::NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            if (today - date).num_days() > i64::from(days) {
+                fs::remove_dir_all(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Moves the attachment folder of a moved issue to its new key (if the new one has none).
     pub fn move_attachments(&self, from: &IssueKey, to: &IssueKey) -> io::Result<()> {
         let (old, new) = (self.attachments_dir(from), self.attachments_dir(to));
@@ -349,6 +413,40 @@ mod tests {
             crate::json::drop_deep(loaded);
         };
         crate::testing::on_small_stack(run);
+    }
+
+    #[test]
+    fn quarantine_keeps_removed_issues_for_the_configured_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RawStore::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let key = IssueKey::parse("A-1").unwrap();
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        for n in 0..2 {
+            store
+                .save_issue(&key, &serde_json::json!({"key": "A-1", "n": n}))
+                .unwrap();
+            fs::create_dir_all(store.attachments_dir(&key)).unwrap();
+            fs::write(store.attachments_dir(&key).join("1_x"), b"x").unwrap();
+            store.quarantine_issue(&key, day(1)).unwrap();
+        }
+        assert!(!store.has_issue(&key));
+        assert!(!store.attachments_dir(&key).exists());
+        let kept = dir.path().join("quarantine/2026-12-01");
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(kept.join("issues/A-1.json")).unwrap()).unwrap();
+        assert_eq!(json["n"], 1, "the later removal replaces the earlier");
+        assert!(kept.join("attachments/A-1/1_x").is_file());
+        fs::create_dir_all(dir.path().join("quarantine/notes")).unwrap();
+        assert_eq!(store.prune_quarantine(day(31), 30).unwrap(), 0);
+        assert_eq!(
+            store
+                .prune_quarantine(day(1) + chrono::Days::new(31), 30)
+                .unwrap(),
+            1
+        );
+        assert!(!kept.exists());
+        assert!(dir.path().join("quarantine/notes").exists());
     }
 
     #[test]

@@ -58,6 +58,18 @@ pub enum Error {
     /// A key that is not a Jira key.
     #[error(transparent)]
     Key(#[from] InvalidKey),
+    /// Removing an issue would pass the cap of removals in 24 hours (`[run]
+    /// max_deletions`): many issues disappearing at once is more likely a permission or scope
+    /// change than real deletions, so the rest are kept (and recorded) until an operator looks.
+    #[error(
+        "{key} not removed: more than {cap} issues were removed in 24 hours ([run] max_deletions); kept, and retried later. If Jira really removed them, raise the cap or remove them with `fetch` after raising it"
+    )]
+    DeletionCapped {
+        /// The issue kept.
+        key: String,
+        /// The cap.
+        cap: u64,
+    },
     /// Writing the tables panicked (a bug): the daemon stops rather than carry on.
     #[error("writing the tables panicked: {message}")]
     Panicked {
@@ -182,6 +194,35 @@ pub struct Pipeline {
     locks: IssueLocks,
     audit: Audit,
     max_attempts: i64,
+    removals: Arc<Removals>,
+}
+
+/// The removals of the last 24 hours, against the cap (see [`Error::DeletionCapped`]).
+#[derive(Debug)]
+struct Removals {
+    cap: u64,
+    recent: std::sync::Mutex<std::collections::VecDeque<std::time::Instant>>,
+}
+
+/// The window of the removal cap.
+const REMOVAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl Removals {
+    /// Counts one removal if the cap allows it.
+    fn take(&self) -> bool {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while recent.front().is_some_and(|t| t.elapsed() > REMOVAL_WINDOW) {
+            recent.pop_front();
+        }
+        if recent.len() as u64 >= self.cap {
+            return false;
+        }
+        recent.push_back(std::time::Instant::now());
+        true
+    }
 }
 
 /// Counted failures before a key is parked, unless [`Pipeline::with_max_attempts`] says
@@ -210,7 +251,20 @@ impl Pipeline {
             locks,
             audit,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            removals: Arc::new(Removals {
+                cap: crate::config::DEFAULT_MAX_DELETIONS_FLOOR,
+                recent: Default::default(),
+            }),
         }
+    }
+
+    /// Removes at most `cap` issues locally in 24 hours (see [`Error::DeletionCapped`]).
+    pub fn with_deletion_cap(mut self, cap: u64) -> Self {
+        self.removals = Arc::new(Removals {
+            cap,
+            recent: Default::default(),
+        });
+        self
     }
 
     /// Parks a key after `n` counted failures (at least 1).
@@ -326,7 +380,7 @@ impl Pipeline {
                 self.save(issue, meta, Some(started)).await
             }
             None => {
-                self.remove_local(key)?;
+                self.remove_local(key).await?;
                 Ok(Outcome::Deleted(key.clone()))
             }
         }
@@ -364,22 +418,36 @@ impl Pipeline {
     /// are marked for removal), under the issue's lock.
     pub async fn delete_local(&self, key: &IssueKey) -> Result<()> {
         let _guard = self.locks.lock(key.as_str()).await?;
-        self.remove_local(key)
+        self.remove_local(key).await
     }
 
     /// The body of [`Pipeline::delete_local`]; the caller holds the issue's lock.
-    fn remove_local(&self, key: &IssueKey) -> Result<()> {
+    ///
+    /// Nothing is removed unless Jira accepts the credentials right now (a 404 while the
+    /// account is refused, or behind a broken proxy, proves nothing) and the removal cap
+    /// allows it. The files go to the quarantine folder, not away.
+    async fn remove_local(&self, key: &IssueKey) -> Result<()> {
+        if self.store.has_issue(key) || self.state.issue_by_key(key.as_str())?.is_some() {
+            self.jira.confirm_account().await?;
+            if !self.removals.take() {
+                return Err(Error::DeletionCapped {
+                    key: key.to_string(),
+                    cap: self.removals.cap,
+                });
+            }
+        }
         let created = self.created_ms(key, None)?;
         if let Some(ms) = created {
             self.transformer.mark(key.as_str(), ms)?;
         }
-        self.store.remove_issue(key)?;
+        self.store
+            .quarantine_issue(key, chrono::Utc::now().date_naive())?;
         self.state.record_deleted(key.as_str())?;
         if let Some(ms) = created {
             // Again after the change (see `save`).
             self.transformer.mark(key.as_str(), ms)?;
         }
-        tracing::info!(%key, "Issue deleted upstream; local copy removed.");
+        tracing::info!(%key, "Issue removed upstream; local copy moved to quarantine/.");
         Ok(())
     }
 

@@ -27,6 +27,8 @@ use super::Faults;
 pub(crate) enum Pre {
     /// 503, no `Retry-After`.
     Outage,
+    /// 404 with a proxy's HTML page.
+    ProxyNotFound,
     /// 429 with `Retry-After`.
     RateLimited {
         /// Seconds announced in `Retry-After`.
@@ -76,6 +78,8 @@ pub(crate) fn decide(rng: &mut ChaCha8Rng, f: &Faults) -> Decision {
     let retry = f.retry_after_secs.max(1);
     let pre = if f.outage {
         Some(Pre::Outage)
+    } else if f.proxy_not_found {
+        Some(Pre::ProxyNotFound)
     } else if u[0] < f.rate_429 {
         Some(Pre::RateLimited { retry_after: retry })
     } else if u[1] < f.rate_5xx {
@@ -109,6 +113,8 @@ const GARBLED_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset
 <body id=\"jira\" class=\"aui-layout aui-style-default page-type-message\"><div class=\"aui-page-panel\"><h1>Something went wrong</h1>\
 <p>Please try again later. Reference: 7f3c2a9e-1b4d</p></div></body></html>";
 
+const PROXY_NOT_FOUND_PAGE: &str = "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>";
+
 fn page(status: StatusCode, content_type: &'static str, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -123,6 +129,10 @@ pub(crate) fn pre_response(pre: Pre) -> (Response, &'static str) {
                 OUTAGE_PAGE,
             ),
             "outage",
+        ),
+        Pre::ProxyNotFound => (
+            page(StatusCode::NOT_FOUND, "text/html", PROXY_NOT_FOUND_PAGE),
+            "proxy 404",
         ),
         Pre::RateLimited { retry_after } => {
             let mut r = (

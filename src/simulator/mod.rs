@@ -242,6 +242,9 @@ pub struct Faults {
     pub rate_garbled: f64,
     /// When true every request gets 503 without `Retry-After`.
     pub outage: bool,
+    /// When true every request gets 404 with an HTML page of its own, as a misconfigured
+    /// reverse proxy in front of Jira answers: not Jira's JSON error body.
+    pub proxy_not_found: bool,
     /// At most this many issues per search page, whatever `maxResults` allows: Jira may
     /// return fewer than asked (JRACLOUD-92183), so clients must follow `nextPageToken`.
     pub search_page_cap: Option<usize>,
@@ -273,7 +276,8 @@ pub struct RequestRecord {
     pub user: Option<String>,
     /// Whether an `Authorization` header arrived (the media host must see `false`).
     pub had_authorization: bool,
-    /// `"429"`, `"5xx"`, `"truncated"`, `"garbled"` or `"outage"` when a fault was injected.
+    /// `"429"`, `"5xx"`, `"truncated"`, `"garbled"`, `"outage"` or `"proxy 404"` when a fault
+    /// was injected.
     pub fault: Option<&'static str>,
     /// `"api"` or `"media"`.
     pub host: &'static str,
