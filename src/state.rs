@@ -144,6 +144,23 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE failures ADD COLUMN parked_retried INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 7: the mailbox trigger's retry set: per mailbox and UIDVALIDITY, each mail whose issues
+    // failed, with its counted attempts, last error and when it is tried again. The cursor
+    // no longer waits for such a mail; a mail given up moves to `mail_rejected`.
+    r#"
+    CREATE TABLE mail_retry (
+        mailbox         TEXT NOT NULL,
+        uid_validity    INTEGER NOT NULL,
+        uid             INTEGER NOT NULL,
+        message_id      TEXT,
+        attempts        INTEGER NOT NULL,
+        last_error      TEXT NOT NULL,
+        first_failed_ms INTEGER NOT NULL,
+        last_failed_ms  INTEGER NOT NULL,
+        next_try_ms     INTEGER NOT NULL,
+        PRIMARY KEY (mailbox, uid_validity, uid)
+    );
+"#,
 ];
 
 const WATERMARK: &str = "sweep_watermark_ms";
@@ -273,6 +290,21 @@ pub struct Run {
     /// What the run counted, as its command reports it (e.g. poll-sla's updated, healed,
     /// skipped and failed), when recorded.
     pub detail: Option<serde_json::Value>,
+}
+
+/// A mail in the mailbox trigger's retry set (see [`State::mail_retries`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailRetry {
+    /// Its UID (under the UIDVALIDITY it was recorded with).
+    pub uid: u32,
+    /// Its `Message-ID`, as the notification gave it.
+    pub message_id: Option<String>,
+    /// Counted failed attempts (a failure caused by Jira failing is not counted).
+    pub attempts: i64,
+    /// The last error.
+    pub last_error: String,
+    /// When it is tried again, epoch ms.
+    pub next_try_ms: i64,
 }
 
 /// An issue `poll-sla` looks at (see [`State::sla_poll_candidates`]).
@@ -684,12 +716,18 @@ impl State {
         })
     }
 
-    /// Stores the mailbox cursor; a new UIDVALIDITY forgets the old one's rejected UIDs.
+    /// Stores the mailbox cursor (every mail at or below `last_uid` was acknowledged, rejected
+    /// or is in the retry set); a new UIDVALIDITY forgets the old one's rejected UIDs and
+    /// retry set.
     pub fn set_mail_cursor(&self, mailbox: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
                 "DELETE FROM mail_rejected WHERE mailbox = ?1 AND uid_validity <> ?2",
+                params![mailbox, uid_validity],
+            )?;
+            tx.execute(
+                "DELETE FROM mail_retry WHERE mailbox = ?1 AND uid_validity <> ?2",
                 params![mailbox, uid_validity],
             )?;
             tx.execute(
@@ -702,7 +740,8 @@ impl State {
         })
     }
 
-    /// Remembers a rejected mail left in the mailbox, so it is not examined again.
+    /// Remembers a rejected (or given up) mail, so it is not examined again; it leaves the
+    /// retry set.
     pub fn record_mail_rejected(
         &self,
         mailbox: &str,
@@ -711,12 +750,92 @@ impl State {
         reason: &str,
     ) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT OR REPLACE INTO mail_rejected (mailbox, uid_validity, uid, reason, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![mailbox, uid_validity, uid, reason, now_ms()],
+            )?;
+            tx.execute(
+                "DELETE FROM mail_retry WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3",
+                params![mailbox, uid_validity, uid],
+            )?;
+            tx.commit()
+        })
+    }
+
+    /// The retry set of this mailbox and UIDVALIDITY: mails whose issues failed, by UID.
+    pub fn mail_retries(&self, mailbox: &str, uid_validity: u32) -> Result<Vec<MailRetry>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT uid, message_id, attempts, last_error, next_try_ms FROM mail_retry
+                 WHERE mailbox = ?1 AND uid_validity = ?2 ORDER BY uid",
+            )?;
+            stmt.query_map(params![mailbox, uid_validity], |r| {
+                Ok(MailRetry {
+                    uid: r.get(0)?,
+                    message_id: r.get(1)?,
+                    attempts: r.get(2)?,
+                    last_error: r.get(3)?,
+                    next_try_ms: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Puts a mail whose issues failed into the retry set, or updates its entry: `attempts`
+    /// counted attempts so far, `error` the last error, tried again at `next_try_ms`.
+    pub fn record_mail_retry(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        retry: &MailRetry,
+    ) -> Result<()> {
+        let now = now_ms();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO mail_retry (mailbox, uid_validity, uid, message_id, attempts,
+                   last_error, first_failed_ms, last_failed_ms, next_try_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+                 ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET
+                   message_id = COALESCE(excluded.message_id, message_id),
+                   attempts = excluded.attempts, last_error = excluded.last_error,
+                   last_failed_ms = excluded.last_failed_ms, next_try_ms = excluded.next_try_ms",
+                params![
+                    mailbox,
+                    uid_validity,
+                    retry.uid,
+                    retry.message_id,
+                    retry.attempts,
+                    retry.last_error,
+                    now,
+                    retry.next_try_ms
+                ],
             )
             .map(drop)
+        })
+    }
+
+    /// Takes a mail out of the retry set (acknowledged, or gone from the mailbox).
+    pub fn clear_mail_retry(&self, mailbox: &str, uid_validity: u32, uid: u32) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM mail_retry WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3",
+                params![mailbox, uid_validity, uid],
+            )
+            .map(drop)
+        })
+    }
+
+    /// When the next mail of the retry set is due (epoch ms), if any waits.
+    pub fn mail_next_retry_ms(&self, mailbox: &str, uid_validity: u32) -> Result<Option<i64>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT MIN(next_try_ms) FROM mail_retry WHERE mailbox = ?1 AND uid_validity = ?2",
+                params![mailbox, uid_validity],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -964,6 +1083,74 @@ impl State {
     }
 }
 
+/// [`State::queue_push`] inside the caller's transaction.
+fn queue_push_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    source: &str,
+    updated_hint: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<Pushed> {
+    let parked: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT parked_updated_ms FROM failures
+                 WHERE issue_key = ?1 AND parked_ms IS NOT NULL",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(at) = parked {
+        if updated_hint.is_some() && at == updated_hint {
+            return Ok(Pushed::Parked);
+        }
+        // It changed: a fresh set of attempts.
+        tx.execute(
+            "UPDATE failures SET parked_ms = NULL, parked_updated_ms = NULL, attempts = 0
+                 WHERE issue_key = ?1",
+            [key],
+        )?;
+    }
+    let running: Option<bool> = tx
+        .query_row(
+            "SELECT running FROM queue WHERE issue_key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let pushed = match running {
+        None => {
+            tx.execute(
+                "INSERT INTO queue (issue_key, source, enqueued_ms, updated_hint)
+                     VALUES (?1, ?2, ?3, ?4)",
+                params![key, source, now, updated_hint],
+            )?;
+            Pushed::Queued
+        }
+        Some(true) => {
+            tx.execute(
+                "UPDATE queue SET again = 1, source = ?2, enqueued_ms = ?3,
+                       updated_hint = COALESCE(?4, updated_hint)
+                     WHERE issue_key = ?1",
+                params![key, source, now, updated_hint],
+            )?;
+            Pushed::Again
+        }
+        // Waiting (maybe backing off after a failure): news makes it due now, and
+        // its time becomes the latest naming's, so a fetch made before this news
+        // (by another process) does not count as fresh enough.
+        Some(false) => {
+            tx.execute(
+                "UPDATE queue SET not_before_ms = 0, source = ?2, enqueued_ms = ?3,
+                       updated_hint = COALESCE(?4, updated_hint)
+                     WHERE issue_key = ?1",
+                params![key, source, now, updated_hint],
+            )?;
+            Pushed::Coalesced
+        }
+    };
+    Ok(pushed)
+}
+
 /// The daemon's durable queue: one row per key, so a key named by several triggers is queued
 /// once; a key named while it is processed is marked to run again afterwards.
 impl State {
@@ -974,63 +1161,22 @@ impl State {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
-            let parked: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT parked_updated_ms FROM failures
-                     WHERE issue_key = ?1 AND parked_ms IS NOT NULL",
-                    [key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(at) = parked {
-                if updated_hint.is_some() && at == updated_hint {
-                    return Ok(Pushed::Parked);
-                }
-                // It changed: a fresh set of attempts.
-                tx.execute(
-                    "UPDATE failures SET parked_ms = NULL, parked_updated_ms = NULL, attempts = 0
-                     WHERE issue_key = ?1",
-                    [key],
-                )?;
-            }
-            let running: Option<bool> = tx
-                .query_row(
-                    "SELECT running FROM queue WHERE issue_key = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let pushed = match running {
-                None => {
-                    tx.execute(
-                        "INSERT INTO queue (issue_key, source, enqueued_ms, updated_hint)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![key, source, now, updated_hint],
-                    )?;
-                    Pushed::Queued
-                }
-                Some(true) => {
-                    tx.execute(
-                        "UPDATE queue SET again = 1, source = ?2, enqueued_ms = ?3,
-                           updated_hint = COALESCE(?4, updated_hint)
-                         WHERE issue_key = ?1",
-                        params![key, source, now, updated_hint],
-                    )?;
-                    Pushed::Again
-                }
-                // Waiting (maybe backing off after a failure): news makes it due now, and
-                // its time becomes the latest naming's, so a fetch made before this news
-                // (by another process) does not count as fresh enough.
-                Some(false) => {
-                    tx.execute(
-                        "UPDATE queue SET not_before_ms = 0, source = ?2, enqueued_ms = ?3,
-                           updated_hint = COALESCE(?4, updated_hint)
-                         WHERE issue_key = ?1",
-                        params![key, source, now, updated_hint],
-                    )?;
-                    Pushed::Coalesced
-                }
-            };
+            let pushed = queue_push_in(&tx, key, source, updated_hint, now)?;
+            tx.commit()?;
+            Ok(pushed)
+        })
+    }
+
+    /// Queues every one of `keys` for `source` (no `updated` hint) in one transaction: what
+    /// one mail names is handed over at once, with one sync to disk however many it names.
+    pub fn queue_push_all(&self, keys: &[String], source: &str) -> Result<Vec<Pushed>> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let pushed = keys
+                .iter()
+                .map(|key| queue_push_in(&tx, key, source, None, now))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(pushed)
         })
@@ -1064,6 +1210,48 @@ impl State {
             }
             tx.commit()?;
             Ok(item)
+        })
+    }
+
+    /// Takes the next due `id:<id>` row (an issue id a trigger could not resolve to a key;
+    /// oldest first) and marks it running, like [`State::queue_take`] for keys. The `mail`
+    /// command resolves these itself after its pass, when no daemon may be running.
+    pub fn queue_take_id(&self) -> Result<Option<QueueItem>> {
+        let now = now_ms();
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let item = tx
+                .query_row(
+                    "SELECT issue_key, source, enqueued_ms FROM queue
+                     WHERE running = 0 AND not_before_ms <= ?1 AND issue_key LIKE 'id:%'
+                     ORDER BY not_before_ms, enqueued_ms, issue_key LIMIT 1",
+                    [now],
+                    |r| {
+                        Ok(QueueItem {
+                            issue_key: r.get(0)?,
+                            source: r.get(1)?,
+                            enqueued_ms: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            if let Some(item) = &item {
+                tx.execute(
+                    "UPDATE queue SET running = 1, again = 0 WHERE issue_key = ?1",
+                    [&item.issue_key],
+                )?;
+            }
+            tx.commit()?;
+            Ok(item)
+        })
+    }
+
+    /// Gives a taken row back unprocessed (due again at once): the taker stopped on a fatal
+    /// error.
+    pub fn queue_release(&self, key: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("UPDATE queue SET running = 0 WHERE issue_key = ?1", [key])
+                .map(drop)
         })
     }
 
@@ -1521,6 +1709,88 @@ mod tests {
         assert_eq!(s.mail_rejected("INBOX", 7).unwrap(), [4]);
         s.set_mail_cursor("INBOX", 8, 0).unwrap(); // UIDVALIDITY changed
         assert!(s.mail_rejected("INBOX", 7).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_mail_retry_set_updates_gives_up_into_rejections_and_follows_uidvalidity() {
+        let s = State::open_in_memory().unwrap();
+        let retry = |uid, attempts, next_try_ms| MailRetry {
+            uid,
+            message_id: Some(format!("m{uid}@example")),
+            attempts,
+            last_error: format!("SUP-{uid}: refused ({attempts})"),
+            next_try_ms,
+        };
+        assert_eq!(s.mail_next_retry_ms("INBOX", 7).unwrap(), None);
+        s.record_mail_retry("INBOX", 7, &retry(5, 1, 2_000))
+            .unwrap();
+        s.record_mail_retry("INBOX", 7, &retry(9, 1, 1_000))
+            .unwrap();
+        s.record_mail_retry("Other", 7, &retry(5, 1, 10)).unwrap();
+        // A second failure replaces attempts, error and due time; the Message-ID stays.
+        s.record_mail_retry(
+            "INBOX",
+            7,
+            &MailRetry {
+                message_id: None,
+                ..retry(5, 2, 4_000)
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.mail_retries("INBOX", 7).unwrap(),
+            [retry(5, 2, 4_000), retry(9, 1, 1_000)]
+        );
+        assert_eq!(s.mail_next_retry_ms("INBOX", 7).unwrap(), Some(1_000));
+        // Acknowledged: out of the set. Given up (rejected): out of the set, remembered.
+        s.clear_mail_retry("INBOX", 7, 9).unwrap();
+        s.record_mail_rejected("INBOX", 7, 5, "given up").unwrap();
+        assert!(s.mail_retries("INBOX", 7).unwrap().is_empty());
+        assert_eq!(s.mail_rejected("INBOX", 7).unwrap(), [5]);
+        assert_eq!(s.mail_retries("Other", 7).unwrap(), [retry(5, 1, 10)]);
+        // A new UIDVALIDITY forgets the old retry set too.
+        s.record_mail_retry("Other", 7, &retry(6, 1, 10)).unwrap();
+        s.set_mail_cursor("Other", 8, 0).unwrap();
+        assert!(s.mail_retries("Other", 7).unwrap().is_empty());
+        assert_eq!(s.mail_next_retry_ms("Other", 8).unwrap(), None);
+    }
+
+    #[test]
+    fn rows_pushed_together_are_queued_and_coalesced_like_single_ones() {
+        let s = State::open_in_memory().unwrap();
+        s.queue_push("SUP-1", "sweep", Some(5)).unwrap();
+        s.queue_push("SUP-2", "sweep", Some(5)).unwrap();
+        assert_eq!(s.queue_take().unwrap().unwrap().issue_key, "SUP-1");
+        let rows: Vec<String> = ["SUP-1", "SUP-2", "id:7", "SUP-3"]
+            .map(str::to_owned)
+            .into();
+        assert_eq!(
+            s.queue_push_all(&rows, "mail").unwrap(),
+            [
+                Pushed::Again,
+                Pushed::Coalesced,
+                Pushed::Queued,
+                Pushed::Queued
+            ]
+        );
+        assert_eq!(s.queue_depth().unwrap(), 4);
+        assert!(s.queue_push_all(&[], "mail").unwrap().is_empty());
+    }
+
+    #[test]
+    fn id_rows_are_taken_apart_from_keys_and_can_be_released() {
+        let s = State::open_in_memory().unwrap();
+        s.queue_push("SUP-1", "mail", None).unwrap();
+        s.queue_push("id:42", "mail", None).unwrap();
+        s.queue_push("id:43", "webhook", None).unwrap();
+        let first = s.queue_take_id().unwrap().unwrap();
+        assert_eq!(first.issue_key, "id:42");
+        assert_eq!(s.queue_take_id().unwrap().unwrap().issue_key, "id:43");
+        assert_eq!(s.queue_take_id().unwrap(), None, "keys are not taken");
+        s.queue_release("id:42").unwrap();
+        assert_eq!(s.queue_take_id().unwrap().unwrap().issue_key, "id:42");
+        s.queue_done("id:42").unwrap();
+        assert_eq!(s.queue_take().unwrap().unwrap().issue_key, "SUP-1");
     }
 
     #[test]

@@ -63,6 +63,36 @@ impl Queue {
         Ok(pushed)
     }
 
+    /// Hands every one of `rows` over (durably, in one transaction; no `updated` hint), waiting
+    /// only while the queue is already full: a batch may take it past its capacity by its own
+    /// size (what one mail names, at most a thousand rows).
+    pub async fn push_all(
+        &self,
+        rows: &[String],
+        source: &str,
+    ) -> Result<Vec<Pushed>, state::Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        loop {
+            if self.state.queue_depth()? < self.capacity {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
+        }
+        let pushed = self.state.queue_push_all(rows, source)?;
+        if pushed
+            .iter()
+            .any(|p| matches!(p, Pushed::Queued | Pushed::Coalesced))
+        {
+            // Every idle worker may start at once; the permit covers one that is not yet
+            // waiting.
+            self.work.notify_waiters();
+            self.work.notify_one();
+        }
+        Ok(pushed)
+    }
+
     /// The next due key, if any.
     pub fn take(&self) -> Result<Option<QueueItem>, state::Error> {
         self.state.queue_take()
