@@ -31,7 +31,8 @@
 //! (no recursion: `mailparse::parse_mail` is only ever called on leaf parts), at most
 //! [`MAX_MIME_DEPTH`] levels deep and [`MAX_MIME_PARTS`] parts in all; boundaries are searched
 //! with a linear-time substring search; the regexes are linear-time; at most [`MAX_KEYS`] keys
-//! and [`MAX_ISSUE_IDS`] ids are returned per mail.
+//! and [`MAX_ISSUE_IDS`] ids are returned per mail (the number of further ids is reported, for
+//! the log).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -46,8 +47,14 @@ use crate::key::IssueKey;
 /// At most this many issue keys are returned for one mail (a digest naming more is cut; the
 /// keys from the subject come first, then the body's in order). The sweep catches the rest.
 pub const MAX_KEYS: usize = 500;
-/// At most this many issue ids are returned for one mail.
+/// At most this many issue ids are returned for one mail, in header order (`Message-ID`
+/// first); the others are counted in [`Notification::issue_ids_dropped`]. A real notification
+/// names one issue (its threading headers all carry the same id), so a mail naming more is a
+/// forgery or a mistake; the ids are not resolved in the mailbox pass but queued, each for one
+/// Jira request by a worker.
 pub const MAX_ISSUE_IDS: usize = 500;
+/// Further distinct ids are counted up to this many (the count is only for the log).
+const MAX_DROPPED_IDS_COUNTED: usize = 100_000;
 /// Deepest nesting of multipart parts accepted; deeper mail is [`Rejection::Malformed`].
 /// Jira's own mail is two levels deep (`multipart/related` → `multipart/alternative`).
 pub const MAX_MIME_DEPTH: usize = 32;
@@ -100,6 +107,9 @@ pub struct Notification {
     /// are that issue's. Otherwise their project is unknown until resolved, so the caller must
     /// check the scope of what they resolve to.
     pub issue_ids: BTreeSet<i64>,
+    /// How many more distinct issue ids the threading headers named beyond
+    /// [`MAX_ISSUE_IDS`] (dropped; counted up to 100,000).
+    pub issue_ids_dropped: usize,
     /// The subject or body says an issue was deleted. The caller fetches as usual; only
     /// Jira's 404 deletes. A false alarm (a comment saying "deleted an issue") costs a fetch.
     pub deletion: bool,
@@ -279,17 +289,23 @@ fn classify_inner(raw: &[u8], opts: &ExtractOptions) -> Result<Notification, Rej
     }
 
     let mut issue_ids = BTreeSet::new();
+    let mut dropped = BTreeSet::new();
     if subject_key.as_ref().is_none_or(in_scope) {
         'headers: for name in THREAD_HEADERS {
             for value in headers.get_all_values(name) {
                 for caps in THREAD_ID.captures_iter(&value) {
-                    if issue_ids.len() >= MAX_ISSUE_IDS {
-                        break 'headers;
+                    let Some(id) = caps.get(1).and_then(|m| m.as_str().parse::<i64>().ok()) else {
+                        continue;
+                    };
+                    if id <= 0 || issue_ids.contains(&id) {
+                        continue;
                     }
-                    if let Some(id) = caps.get(1).and_then(|m| m.as_str().parse::<i64>().ok())
-                        && id > 0
-                    {
+                    if issue_ids.len() < MAX_ISSUE_IDS {
                         issue_ids.insert(id);
+                    } else if dropped.len() < MAX_DROPPED_IDS_COUNTED {
+                        dropped.insert(id);
+                    } else {
+                        break 'headers;
                     }
                 }
             }
@@ -302,6 +318,7 @@ fn classify_inner(raw: &[u8], opts: &ExtractOptions) -> Result<Notification, Rej
     Ok(Notification {
         keys,
         issue_ids,
+        issue_ids_dropped: dropped.len(),
         deletion,
         message_id: headers.get_first_value("Message-ID").and_then(message_id),
     })
@@ -1022,6 +1039,32 @@ mod tests {
         let n = jira(&raw, &[], OUR_SENDER);
         assert_eq!(n.keys.len(), MAX_KEYS);
         assert!(n.keys.contains(&IssueKey::parse("SUP-9999").unwrap()));
+    }
+
+    #[test]
+    fn at_most_max_issue_ids_in_header_order_and_the_rest_counted() {
+        let references: Vec<String> = (1..=520)
+            .map(|n| format!("<JIRA.{}.1460652284000@Atlassian.JIRA>", 900_000 + n))
+            .collect();
+        let raw = mail(
+            &[
+                "From: jira@your-org.atlassian.net",
+                "Subject: [JIRA] Daily digest",
+                "Message-ID: <JIRA.77.1460652284000.1.2@Atlassian.JIRA>",
+                // The Message-ID's issue again: not counted twice.
+                "In-Reply-To: <JIRA.77.1460652284000@Atlassian.JIRA>",
+                &format!("References: {}", references.join("\r\n ")),
+            ],
+            "An issue was updated.",
+        );
+        let n = jira(&raw, &["SUP"], OUR_SENDER);
+        let mut expected = vec![77];
+        expected.extend((1..MAX_ISSUE_IDS as i64).map(|n| 900_000 + n));
+        assert_eq!(n.issue_ids, ids(&expected));
+        assert_eq!(n.issue_ids_dropped, 520 - (MAX_ISSUE_IDS - 1));
+        // A real notification: one id, nothing dropped.
+        let n = jira(DC_CREATED, &[], &["jira@atlassian.com"]);
+        assert_eq!((n.issue_ids.len(), n.issue_ids_dropped), (1, 0));
     }
 
     // ---- is it Jira, and from whom ----
