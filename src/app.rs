@@ -568,10 +568,13 @@ impl Reported for mail::MailSummary {
     }
     fn line(&self) -> String {
         format!(
-            "{} acknowledged, {} rejected, {} left for retry; issues: {}",
+            "{} acknowledged, {} rejected, {} left for retry, {} given up ({} read, {} issue ids queued); issues: {}",
             self.acknowledged,
             self.rejected,
             self.retry_later,
+            self.given_up,
+            self.fetched,
+            self.ids_queued,
             self.issues.line()
         )
     }
@@ -687,6 +690,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let counts = table_row_counts(config);
     let tables: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
     let table_writer = state.table_writer_problem()?;
+    let mail = mail_status(config, &state)?;
     if as_json {
         let out = json!({
             "data_dir": config.data_dir,
@@ -706,6 +710,7 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "queue": { "depth": state.queue_depth()? },
             "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
             "table_writer": table_writer,
+            "mail": mail,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
@@ -759,6 +764,9 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
             p.error
         );
     }
+    if let Some(m) = &mail {
+        print_mail_status(m);
+    }
     for r in &runs {
         let detail = match &r.detail {
             Some(serde_json::Value::Object(counts)) => {
@@ -781,6 +789,67 @@ fn status(config: &Config, as_json: bool) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// The mailbox trigger's position, for `status`.
+#[derive(Debug, serde::Serialize)]
+struct MailStatus {
+    mailbox: String,
+    /// UIDVALIDITY and the cursor (every mail at or below it was handled, rejected or is in
+    /// the retry set); none before the first pass.
+    uid_validity: Option<u32>,
+    last_uid: Option<u32>,
+    max_attempts: u32,
+    /// Mails whose issues failed, tried again later.
+    retry: Vec<crate::state::MailRetry>,
+    /// Mails rejected or given up and left in the mailbox (not examined again).
+    rejected: usize,
+}
+
+/// The mail part of `status`, when `[imap]` is configured.
+fn mail_status(config: &Config, state: &State) -> Result<Option<MailStatus>> {
+    let Some(imap) = &config.imap else {
+        return Ok(None);
+    };
+    let cursor = state.mail_cursor(&imap.mailbox)?;
+    let (retry, rejected) = match cursor {
+        Some((validity, _)) => (
+            state.mail_retries(&imap.mailbox, validity)?,
+            state.mail_rejected(&imap.mailbox, validity)?.len(),
+        ),
+        None => (Vec::new(), 0),
+    };
+    Ok(Some(MailStatus {
+        mailbox: imap.mailbox.clone(),
+        uid_validity: cursor.map(|(v, _)| v),
+        last_uid: cursor.map(|(_, uid)| uid),
+        max_attempts: imap.max_attempts,
+        retry,
+        rejected,
+    }))
+}
+
+fn print_mail_status(m: &MailStatus) {
+    match (m.uid_validity, m.last_uid) {
+        (Some(validity), Some(uid)) => println!(
+            "mail:      {} up to UID {uid} (UIDVALIDITY {validity}); {} in the retry set, \
+             {} rejected or given up",
+            m.mailbox,
+            m.retry.len(),
+            m.rejected
+        ),
+        _ => println!("mail:      {} not read yet", m.mailbox),
+    }
+    for r in &m.retry {
+        println!(
+            "  UID {} ({} of {} attempts, next {}): {}",
+            r.uid,
+            r.attempts,
+            m.max_attempts,
+            ms_to_rfc3339(r.next_try_ms),
+            r.last_error
+        );
+    }
 }
 
 /// Rows per table, from the month files' footers; files that cannot be read are listed in

@@ -2,15 +2,21 @@
 
 use std::time::Duration;
 
-use jira_mirror::simulator::Simulator;
+use jira_mirror::simulator::{Part, Poison, PoisonKind, SimConfig, Simulator};
 
 use std::sync::{Arc, Mutex};
 
+use indicatif::ProgressBar;
 use jira_mirror::app::Context;
-use jira_mirror::triggers::mail::pass::{MailSummary, ProcessNow, scope_projects};
+use jira_mirror::triggers::mail::extract::MAX_ISSUE_IDS;
+use jira_mirror::triggers::mail::imap::Session;
+use jira_mirror::triggers::mail::pass::{
+    MailSummary, ProcessNow, Sink, pass_on, scope_projects, settings,
+};
 use jira_mirror::triggers::mail::watch::{WatchOptions, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::daemon::{Daemon, wait_saved};
 use crate::support::dovecot::{Dovecot, DovecotOptions};
 use crate::support::proxy::Proxy;
 use crate::support::*;
@@ -54,6 +60,91 @@ fn dc_mail_by_id(issue_id: i64) -> Vec<u8> {
          An issue was updated.\r\n"
     )
     .into_bytes()
+}
+
+/// A notification from an allowed sender (a `From` is easy to forge) whose `References` name
+/// `n` issue ids Jira does not know: 900001, 900002, …
+fn forged_ids_mail(n: i64) -> Vec<u8> {
+    let references: Vec<String> = (1..=n)
+        .map(|i| format!("<JIRA.{}.1460652284000@Atlassian.JIRA>", 900_000 + i))
+        .collect();
+    format!(
+        "From: \"Paul Agent (JIRA)\" <{JIRA}>\r\n\
+         Subject: [JIRA] Daily digest\r\n\
+         Message-ID: <forged-{n}@evil.example>\r\n\
+         References: {}\r\n\
+         X-JIRA-FingerPrint: 0123456789abcdef0123456789abcdef\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\
+         \r\n\
+         Issues were updated.\r\n",
+        references.join("\r\n ")
+    )
+    .into_bytes()
+}
+
+/// The simulator's requests for issues by one of the forged ids (`/rest/api/3/issue/9000…`).
+fn forged_id_requests(sim: &Simulator) -> Vec<String> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/rest/api/3/issue/900"))
+        .map(|r| r.path)
+        .collect()
+}
+
+/// The mirror's state database, opened beside whatever runs on it.
+fn state_db(mirror: &Mirror) -> rusqlite::Connection {
+    rusqlite::Connection::open(mirror.data().join("state.db")).expect("state.db")
+}
+
+/// Makes every mail of the retry set due now (instead of waiting out its backoff).
+fn make_retries_due(mirror: &Mirror) {
+    state_db(mirror)
+        .execute("UPDATE mail_retry SET next_try_ms = 0", [])
+        .expect("update mail_retry");
+}
+
+/// The rows of the daemon's queue, sorted.
+fn queue_rows(mirror: &Mirror) -> Vec<String> {
+    let conn = state_db(mirror);
+    let mut stmt = conn
+        .prepare("SELECT issue_key FROM queue ORDER BY issue_key")
+        .expect("query");
+    stmt.query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("queue rows")
+}
+
+/// Log text without ANSI colour codes.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A simulator whose SUP-3 Jira refuses (403 on `GET /issue/SUP-3`; search still lists it).
+async fn simulator_refusing_sup3(issues: usize) -> Simulator {
+    simulator_with(SimConfig {
+        issues,
+        poison: vec![Poison {
+            issue: 2,
+            kind: PoisonKind::Forbidden { part: Part::Issue },
+        }],
+        ..SimConfig::default()
+    })
+    .await
 }
 
 /// A simulator with `issues` issues, a Dovecot, and a mirror whose `[imap]` section points
@@ -321,6 +412,325 @@ async fn check_tests_the_imap_login_and_mailbox() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_mail_does_not_hold_back_later_mail_and_is_given_up_after_max_attempts() {
+    let sim = simulator_refusing_sup3(6).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, "max_attempts = 3"),
+            ..Default::default()
+        },
+    );
+    let failing = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-3", "Refused"), &[])
+        .await;
+    let later = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-4", "Fine"), &[])
+        .await;
+    let out = mirror.run(&["mail"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an issue failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 acknowledged, 0 rejected, 1 left for retry, 0 given up (2 read"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(seen(&dovecot, later).await);
+    assert!(!seen(&dovecot, failing).await);
+    assert!(mirror.issue("SUP-4").is_some());
+
+    // Right after: the failing mail waits for its backoff, and the mail after it is not read
+    // again (the cursor moved past both).
+    sim.clear_requests();
+    let out = mirror.run(&["mail"]).await;
+    assert!(
+        stdout(&out).contains("0 acknowledged, 0 rejected, 0 left for retry, 0 given up (0 read"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(per_issue_requests(&sim.requests(), "SUP-4").is_empty());
+    assert!(per_issue_requests(&sim.requests(), "SUP-3").is_empty());
+    // `status` shows the cursor past both and the failing mail in the retry set.
+    let status = stdout(&mirror.run_ok(&["status"]).await);
+    assert!(
+        status.contains(&format!(
+            "mail:      INBOX up to UID {later} (UIDVALIDITY {}); 1 in the retry set, 0 rejected or given up",
+            dovecot.uid_validity("INBOX").await
+        )),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("  UID {failing} (1 of 3 attempts, next ")),
+        "{status}"
+    );
+    assert!(status.contains("): SUP-3: "), "{status}");
+
+    // Once due, it is tried again, alone: attempt 2 of 3.
+    make_retries_due(&mirror);
+    sim.clear_requests();
+    let out = mirror.run(&["mail"]).await;
+    assert!(
+        stdout(&out).contains("0 acknowledged, 0 rejected, 1 left for retry, 0 given up (1 read"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!per_issue_requests(&sim.requests(), "SUP-3").is_empty());
+    assert!(per_issue_requests(&sim.requests(), "SUP-4").is_empty());
+    let (attempts, error, next_try_ms): (i64, String, i64) = state_db(&mirror)
+        .query_row(
+            "SELECT attempts, last_error, next_try_ms FROM mail_retry WHERE uid = ?1",
+            [failing],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("in the retry set");
+    assert_eq!(attempts, 2);
+    assert!(error.starts_with("SUP-3: "), "{error}");
+    // The backoff doubles: 60 s (the poll interval) after the first failure, 120 s now.
+    let wait_ms = next_try_ms - chrono::Utc::now().timestamp_millis();
+    assert!((60_000..=120_000).contains(&wait_ms), "{wait_ms}");
+
+    // The third failure gives it up: one warning naming the UID, the Message-ID and the error.
+    make_retries_due(&mirror);
+    let out = mirror.run(&["mail"]).await;
+    assert!(
+        stdout(&out).contains("0 acknowledged, 0 rejected, 0 left for retry, 1 given up (1 read"),
+        "{}",
+        stdout(&out)
+    );
+    let log = plain(&stderr(&out));
+    let given_up: Vec<&str> = log.lines().filter(|l| l.contains("given up")).collect();
+    assert_eq!(given_up.len(), 1, "{log}");
+    for part in [
+        format!("uid={failing}"),
+        "8c2f9d1e-1b7a-4c39-9d53-000000000005@example.atlassian.net".to_owned(),
+        "SUP-3: ".to_owned(),
+        "403".to_owned(),
+        "attempts=3".to_owned(),
+        "left unseen".to_owned(),
+    ] {
+        assert!(given_up[0].contains(&part), "{part} in {}", given_up[0]);
+    }
+    // `on_rejected = "leave"`: left unseen, remembered with its last error, out of the set.
+    assert!(!seen(&dovecot, failing).await);
+    let reason: String = state_db(&mirror)
+        .query_row(
+            "SELECT reason FROM mail_rejected WHERE uid = ?1",
+            [failing],
+            |r| r.get(0),
+        )
+        .expect("remembered");
+    assert!(
+        reason.starts_with("given up after 3 failed attempts: SUP-3: "),
+        "{reason}"
+    );
+    let in_set: i64 = state_db(&mirror)
+        .query_row("SELECT COUNT(*) FROM mail_retry", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(in_set, 0);
+    let status = stdout(&mirror.run_ok(&["status"]).await);
+    assert!(
+        status.contains("; 0 in the retry set, 1 rejected or given up"),
+        "{status}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&mirror.run_ok(&["status", "--json"]).await)).unwrap();
+    assert_eq!(json["mail"]["last_uid"], later);
+    assert_eq!(json["mail"]["max_attempts"], 3);
+    assert_eq!(json["mail"]["rejected"], 1);
+
+    // Not tried again.
+    sim.clear_requests();
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(stdout(&out).contains("(0 read"), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("given up"), "{}", stderr(&out));
+    assert!(per_issue_requests(&sim.requests(), "SUP-3").is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_mail_naming_500_unknown_ids_is_acknowledged_without_asking_jira_in_the_pass() {
+    let (sim, dovecot, mirror) = setup(4, "").await;
+    // Every Jira answer takes 20 ms: 500 ids looked up in the pass would hold it 10 s.
+    sim.set_faults(jira_mirror::simulator::Faults {
+        latency_ms: 20,
+        ..Default::default()
+    });
+    let forged = dovecot.append("INBOX", &forged_ids_mail(500), &[]).await;
+    let normal = dovecot
+        .append(
+            "INBOX",
+            &cloud_mail(JIRA, "SUP-2", "After the forgery"),
+            &[],
+        )
+        .await;
+    let ctx = Context::build(mirror.config(), None)
+        .await
+        .expect("context");
+    let imap = ctx.config().imap.clone().expect("[imap]");
+    let projects = scope_projects(&ctx.config().jira.jql);
+    let sink = ProcessNow {
+        pipeline: ctx.pipeline(),
+        projects: &projects,
+        parallel: 4,
+    };
+    let progress = ProgressBar::hidden();
+    let mut session = Session::connect(&settings(&imap)).await.expect("connect");
+    sim.clear_requests();
+    let started = std::time::Instant::now();
+    let mut summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        pass_on(
+            ctx.pipeline().state(),
+            &mut session,
+            &imap,
+            &projects,
+            &sink,
+            &progress,
+        ),
+    )
+    .await
+    .expect("the pass ends within 30 s")
+    .expect("pass");
+    let took = started.elapsed();
+    // The pass asked Jira nothing about the ids (only about SUP-2, the normal mail's key):
+    // they went to the durable queue, and both mails are acknowledged promptly.
+    assert!(forged_id_requests(&sim).is_empty(), "{:?}", sim.requests());
+    assert!(took < Duration::from_secs(5), "the pass took {took:?}");
+    session.logout().await.expect("logout");
+    assert_eq!(summary.acknowledged, 2);
+    assert_eq!(summary.ids_queued, 500);
+    assert!(seen(&dovecot, forged).await);
+    assert!(seen(&dovecot, normal).await);
+    assert!(mirror.issue("SUP-2").is_some());
+    let mut expected: Vec<String> = (1..=500).map(|i| format!("id:{}", 900_000 + i)).collect();
+    expected.sort();
+    assert_eq!(queue_rows(&mirror), expected);
+
+    // After the pass, the `mail` command resolves them: one request each (Jira says 404).
+    sink.after_pass(&mut summary, &progress)
+        .await
+        .expect("after the pass");
+    let mut asked = forged_id_requests(&sim);
+    asked.sort();
+    let mut wanted: Vec<String> = expected
+        .iter()
+        .map(|row| format!("/rest/api/3/issue/{}", &row[3..]))
+        .collect();
+    wanted.sort();
+    assert_eq!(asked, wanted);
+    assert!(queue_rows(&mirror).is_empty());
+    drop(ctx);
+
+    // The one-shot command does the same; past MAX_ISSUE_IDS the ids are dropped, and the
+    // log says how many.
+    sim.set_faults(jira_mirror::simulator::Faults::default());
+    let again = dovecot.append("INBOX", &forged_ids_mail(520), &[]).await;
+    sim.clear_requests();
+    let out = mirror.run_ok(&["mail"]).await;
+    assert!(
+        stdout(&out).contains(&format!(
+            "1 acknowledged, 0 rejected, 0 left for retry, 0 given up (1 read, {MAX_ISSUE_IDS} issue ids queued)"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(seen(&dovecot, again).await);
+    assert_eq!(forged_id_requests(&sim).len(), MAX_ISSUE_IDS);
+    let log = plain(&stderr(&out));
+    assert!(
+        log.lines().any(|l| l.contains("issue ids")
+            && l.contains(&format!("dropped={}", 520 - MAX_ISSUE_IDS))
+            && l.contains(&format!("uid={again}"))),
+        "{log}"
+    );
+    assert!(queue_rows(&mirror).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_run_a_forged_mail_does_not_stall_the_mailbox_and_workers_resolve_its_ids() {
+    let sim = simulator(4).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(&dovecot, "idle = true"),
+            // Only the catch-up sweep runs during the test.
+            sweep_schedule: Some("0 0 3 * * *".into()),
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    // The catch-up sweep is done before the mails arrive.
+    assert!(
+        wait_saved(&sim, &mirror, "SUP-4", Duration::from_secs(30)).await,
+        "{}",
+        daemon.log()
+    );
+    // Every Jira answer takes 40 ms: 500 ids looked up in the pass would hold it 20 s.
+    sim.set_faults(jira_mirror::simulator::Faults {
+        latency_ms: 40,
+        ..Default::default()
+    });
+    sim.add_comment("SUP-2", "a reply after the forgery");
+    let forged = dovecot.append("INBOX", &forged_ids_mail(500), &[]).await;
+    let normal = dovecot
+        .append(
+            "INBOX",
+            &cloud_mail(JIRA, "SUP-2", "After the forgery"),
+            &[],
+        )
+        .await;
+    let appended = std::time::Instant::now();
+    let mut flagged = false;
+    while appended.elapsed() < Duration::from_secs(30) {
+        if seen(&dovecot, forged).await && seen(&dovecot, normal).await {
+            flagged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = appended.elapsed();
+    assert!(flagged, "mails acknowledged\n{}", daemon.log());
+    assert!(
+        took < Duration::from_secs(8),
+        "both mails acknowledged after {took:?}\n{}",
+        daemon.log()
+    );
+    // The workers ask Jira for each queued id once, the queue empties, and the normal mail's
+    // issue is saved.
+    let resolved = wait_for(Duration::from_secs(60), || {
+        forged_id_requests(&sim).len() >= 500 && queue_rows(&mirror).is_empty()
+    })
+    .await;
+    assert!(resolved, "{:?}\n{}", forged_id_requests(&sim), daemon.log());
+    assert_eq!(forged_id_requests(&sim).len(), 500);
+    assert!(
+        wait_saved(&sim, &mirror, "SUP-2", Duration::from_secs(30)).await,
+        "{}",
+        daemon.log()
+    );
+    let log = plain(&daemon.log());
+    // The ids went through the queue as rows, not through Jira in the pass.
+    for i in [1, 250, 500] {
+        let row = format!("id:{}", 900_000 + i);
+        assert!(
+            log.lines()
+                .any(|l| l.contains("Issue from mail queued") && l.contains(&row)),
+            "{row} queued\n{log}"
+        );
+    }
+    let status = daemon.terminate().await;
+    assert!(status.success(), "{status:?}");
+    sim.shutdown().await;
+}
+
 // ---- The watch loop (`run`'s mailbox trigger), in process --------------------------------
 
 /// A running [`watch`] over a mirror's `[imap]` section, processing each mail at once.
@@ -365,12 +775,12 @@ impl Watcher {
     }
 
     fn acknowledged(&self) -> u64 {
-        self.passes
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|p| p.acknowledged)
-            .sum()
+        self.total(|p| p.acknowledged)
+    }
+
+    /// One count summed over every pass so far.
+    fn total(&self, count: impl Fn(&MailSummary) -> u64) -> u64 {
+        self.passes.lock().unwrap().iter().map(count).sum()
     }
 
     /// Cancels the loop and asserts it ends cleanly and promptly.
@@ -506,6 +916,52 @@ async fn the_watch_loop_stops_promptly_while_the_server_is_unreachable() {
         !watcher.task.is_finished(),
         "a refused connection is retried, not fatal"
     );
+    watcher.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_loop_retries_a_failing_mail_with_backoff_then_gives_it_up_by_policy() {
+    let sim = simulator_refusing_sup3(4).await;
+    let dovecot = Dovecot::start();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            extra: imap_section(
+                &dovecot,
+                "idle = true\npoll_interval_secs = 1\nmax_attempts = 3\n\
+                 on_rejected = \"move\"\nrejected_folder = \"Given up\"",
+            ),
+            ..Default::default()
+        },
+    );
+    let watcher = Watcher::start(&mirror, |_| {}).await;
+    let failing = dovecot
+        .append("INBOX", &cloud_mail(JIRA, "SUP-3", "Refused"), &[])
+        .await;
+    // Retried after 1 s, then 2 s, though no new mail arrives (the loop idles meanwhile),
+    // then given up and moved.
+    let gave_up = wait_for(Duration::from_secs(30), || {
+        watcher.total(|p| p.given_up) == 1
+    })
+    .await;
+    assert!(
+        gave_up,
+        "given up; passes: {:?}",
+        watcher.passes.lock().unwrap()
+    );
+    assert_eq!(watcher.total(|p| p.retry_later), 2);
+    assert_eq!(watcher.total(|p| p.fetched), 3);
+    let fetches = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/rest/api/3/issue/SUP-3")
+        .count();
+    assert_eq!(fetches, 3, "one request per attempt");
+    assert!(!dovecot.uids("INBOX").await.contains(&failing));
+    assert_eq!(dovecot.uids("Given up").await.len(), 1);
+    // A good mail after it is handled as usual.
+    announce_and_wait(&sim, &dovecot, &mirror, "SUP-2").await;
     watcher.stop().await;
     sim.shutdown().await;
 }

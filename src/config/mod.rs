@@ -63,6 +63,8 @@ pub const DEFAULT_IMAP_MAILBOX: &str = "INBOX";
 pub const DEFAULT_IMAP_POLL_INTERVAL_SECS: u64 = 60;
 /// Default `[imap] max_message_bytes` (10 MiB).
 pub const DEFAULT_IMAP_MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
+/// Default `[imap] max_attempts`: counted failed attempts before a mail is given up.
+pub const DEFAULT_IMAP_MAX_ATTEMPTS: u32 = 5;
 /// Default `[webhook] retention_days`.
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u32 = 30;
 /// Default `[sla] first_response`: the JSM SLA name feeding the `first_response_*` columns.
@@ -274,8 +276,12 @@ pub struct ImapConfig {
     pub poll_interval_secs: u64,
     /// Mail larger than this is rejected without being downloaded.
     pub max_message_bytes: u64,
-    /// What happens to mail that is not acted on (wrong sender, too large, not Jira, broken).
+    /// What happens to mail that is not acted on (wrong sender, too large, not Jira, broken),
+    /// and to mail given up after `max_attempts`.
     pub on_rejected: RejectPolicy,
+    /// Counted failed attempts at a mail's issues before the mail is given up (handled like
+    /// rejected mail); from 1 to 100.
+    pub max_attempts: u32,
 }
 
 /// `[imap] on_rejected`: what to do with mail the trigger does not act on.

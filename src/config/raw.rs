@@ -95,6 +95,7 @@ pub(super) struct RawImap {
     pub(super) max_message_bytes: Option<i64>,
     pub(super) on_rejected: Option<String>,
     pub(super) rejected_folder: Option<String>,
+    pub(super) max_attempts: Option<i64>,
 }
 
 /// `[webhook]` as written.

@@ -215,6 +215,7 @@ fn example_file_parses_and_matches_defaults() {
     assert_eq!(imap.port, DEFAULT_IMAP_PORT);
     assert_eq!(imap.mailbox, DEFAULT_IMAP_MAILBOX);
     assert!(imap.idle);
+    assert_eq!(imap.max_attempts, DEFAULT_IMAP_MAX_ATTEMPTS);
 }
 
 #[cfg(not(feature = "webhook"))]
@@ -424,6 +425,31 @@ fn imap_security_none_only_on_loopback() {
         &problems(&imap("imap.example.com", "ssl")),
         "imap.security",
         "one of",
+    );
+}
+
+#[test]
+fn imap_max_attempts_defaults_to_5_and_is_checked() {
+    let base = format!(
+        "{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n\
+         allowed_senders = [\"jira@example.com\"]\n"
+    );
+    assert_eq!(parse(&base).unwrap().imap.unwrap().max_attempts, 5);
+    for n in [1, 100] {
+        let config = parse(&format!("{base}max_attempts = {n}\n")).unwrap();
+        assert_eq!(config.imap.unwrap().max_attempts, n);
+    }
+    for bad in ["0", "101", "-1"] {
+        assert_problem(
+            &problems(&format!("{base}max_attempts = {bad}\n")),
+            "imap.max_attempts",
+            "must be between 1 and 100",
+        );
+    }
+    assert_problem(
+        &problems(&format!("{base}max_attempts = \"5\"\n")),
+        "imap.max_attempts",
+        "invalid type",
     );
 }
 

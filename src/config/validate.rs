@@ -345,6 +345,13 @@ fn validate_imap(
         DEFAULT_IMAP_MAX_MESSAGE_BYTES as i64,
         1024..=1 << 31,
     ) as u64;
+    let max_attempts = int_in_range(
+        p,
+        "imap.max_attempts",
+        raw.max_attempts,
+        i64::from(DEFAULT_IMAP_MAX_ATTEMPTS),
+        1..=100,
+    ) as u32;
     let folder = raw
         .rejected_folder
         .map(|f| f.trim().to_owned())
@@ -388,6 +395,7 @@ fn validate_imap(
         poll_interval_secs,
         max_message_bytes,
         on_rejected: on_rejected?,
+        max_attempts,
     })
 }
 

@@ -45,9 +45,9 @@ use crate::config::Config;
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 use crate::state::{self, Pushed, now_ms};
 use crate::triggers::mail::extract::Notification;
-use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, scope_projects};
+use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, Taken, scope_projects};
 use crate::triggers::mail::watch::{WatchOptions, watch};
-use crate::triggers::{Summary, reconcile, sla_poll};
+use crate::triggers::{reconcile, sla_poll};
 use queue::Queue;
 
 /// Wait before retrying a key that failed because Jira was failing.
@@ -262,7 +262,6 @@ pub async fn run(
             let sink = QueueSink {
                 pipeline: &pipeline,
                 queue: &queue,
-                projects: &projects,
             };
             let watched = watch(
                 pipeline.state(),
@@ -670,7 +669,7 @@ async fn prune(
 
 /// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
 /// doubling with the key's counted attempts, up to about two hours.
-fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
+pub(crate) fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
     if transient {
         return i64::try_from(TRANSIENT_RETRY.as_millis()).unwrap_or(i64::MAX);
     }
@@ -755,42 +754,35 @@ async fn table_writer(
 }
 
 /// The mailbox trigger's sink in the daemon: a notification's keys are queued (durably), so
-/// the mail can be flagged `\Seen` at once. Ids (Data Center threading headers) are resolved
-/// through the state when the issue is known, otherwise fetched right away.
+/// the mail can be flagged `\Seen` at once. Ids (Data Center threading headers) the state
+/// knows are queued as their key; unknown ones as `id:<id>` rows, which a worker resolves
+/// through Jira (scope-checked), so the IMAP pass never waits for Jira.
 struct QueueSink<'a> {
     pipeline: &'a Pipeline,
     queue: &'a Queue,
-    projects: &'a [String],
 }
 
 impl Sink for QueueSink<'_> {
     async fn take(
         &self,
         notification: &Notification,
-        summary: &mut Summary,
+        summary: &mut MailSummary,
         _progress: &indicatif::ProgressBar,
-    ) -> Result<bool, mail_pass::Error> {
-        let mut ok = true;
-        for key in &notification.keys {
-            self.push(key.as_str()).await?;
+    ) -> Result<Taken, mail_pass::Error> {
+        let named = mail_pass::named_issues(self.pipeline.state(), notification)?;
+        let rows: Vec<String> = named
+            .keys
+            .iter()
+            .map(|key| key.as_str().to_owned())
+            .chain(named.id_rows.iter().cloned())
+            .collect();
+        let pushed = self.queue.push_all(&rows, "mail").await?;
+        for (row, pushed) in rows.iter().zip(&pushed) {
+            tracing::debug!(row, ?pushed, "Issue from mail queued.");
+            debug_assert!(*pushed != Pushed::Parked, "mail carries no updated hint");
         }
-        for &id in &notification.issue_ids {
-            if let Some(key) = self.pipeline.state().key_of_id(id)? {
-                self.push(&key).await?;
-                continue;
-            }
-            match self.pipeline.process_id(id, self.projects).await {
-                Ok(Some(outcome)) => summary.count(&outcome),
-                Ok(None) => {}
-                Err(e) if e.is_fatal() => return Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(issue_id = id, error = %e, "Issue named by mail failed.");
-                    summary.failed += 1;
-                    ok = false;
-                }
-            }
-        }
-        Ok(ok)
+        summary.ids_queued += named.id_rows.len() as u64;
+        Ok(Taken::Durable)
     }
 
     fn audit(&self) -> Option<&crate::pipeline::events::Audit> {
@@ -798,18 +790,9 @@ impl Sink for QueueSink<'_> {
     }
 }
 
-impl QueueSink<'_> {
-    async fn push(&self, key: &str) -> Result<(), mail_pass::Error> {
-        let pushed = self.queue.push(key, "mail", None).await?;
-        tracing::debug!(key, ?pushed, "Key from mail queued.");
-        debug_assert!(pushed != Pushed::Parked, "mail carries no updated hint");
-        Ok(())
-    }
-}
-
 /// Records a mail pass that did something as a `mail` run, for `status`.
 fn record_mail(state: &state::State, summary: &MailSummary) {
-    let outcome = if summary.retry_later > 0 {
+    let outcome = if summary.retry_later > 0 || summary.given_up > 0 {
         "partial"
     } else {
         "ok"

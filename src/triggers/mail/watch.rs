@@ -28,7 +28,10 @@ use tokio_util::sync::CancellationToken;
 use super::imap::{self, IdleOutcome, Session};
 use super::pass::{self, Error, MailSummary, Sink};
 use crate::config::ImapConfig;
-use crate::state::State;
+use crate::state::{State, now_ms};
+
+/// The shortest wait for a mail of the retry set that is due.
+const RETRY_MIN_WAIT: Duration = Duration::from_secs(1);
 
 /// The shortest and longest wait before reconnecting.
 const RECONNECT_MIN: Duration = Duration::from_secs(1);
@@ -153,7 +156,8 @@ async fn session_loop(
         );
     }
     loop {
-        let summary = pass::pass_on(state, session, config, projects, sink, progress).await?;
+        let mut summary = pass::pass_on(state, session, config, projects, sink, progress).await?;
+        sink.after_pass(&mut summary, progress).await?;
         healthy();
         if summary != MailSummary::default() {
             report(&summary);
@@ -164,13 +168,18 @@ async fn session_loop(
         if session.has_news() {
             continue;
         }
-        // A mail left unseen because an issue failed is read again after one poll interval,
-        // even if the mailbox stays quiet.
-        let wait = if summary.retry_later > 0 {
-            options.idle_timeout.min(options.poll_interval)
-        } else {
-            options.idle_timeout
-        };
+        // A mail in the retry set is tried again when it is due, even if the mailbox stays
+        // quiet (at least a second from now, so a due mail cannot make the loop spin).
+        let wait =
+            match state.mail_next_retry_ms(&config.mailbox, session.mailbox().uid_validity)? {
+                Some(due) => {
+                    let ms = u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0);
+                    options
+                        .idle_timeout
+                        .min(Duration::from_millis(ms).max(RETRY_MIN_WAIT))
+                }
+                None => options.idle_timeout,
+            };
         if idle {
             match session.idle(wait, stop.cancelled()).await? {
                 IdleOutcome::NewData | IdleOutcome::Timeout => {}
