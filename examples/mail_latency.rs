@@ -116,7 +116,6 @@ allowed_senders = ["{JIRA}"]
             let projects = scope_projects(&ctx.config().jira.jql);
             let sink = ProcessNow {
                 pipeline: ctx.pipeline(),
-                projects: &projects,
                 parallel: 4,
             };
             let options = WatchOptions::from_config(&imap_config);

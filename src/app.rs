@@ -294,9 +294,18 @@ impl Context {
         let deletion_cap = config
             .run
             .deletion_cap(u64::try_from(state.issue_count()?).unwrap_or(0));
-        let pipeline = Pipeline::new(jira, sla.clone(), store, state, attachments, transformer)
-            .with_max_attempts(config.run.max_attempts)
-            .with_deletion_cap(deletion_cap);
+        let scope = crate::scope::Scope::new(&config.jira.jql);
+        let pipeline = Pipeline::new(
+            jira,
+            scope,
+            sla.clone(),
+            store,
+            state,
+            attachments,
+            transformer,
+        )
+        .with_max_attempts(config.run.max_attempts)
+        .with_deletion_cap(deletion_cap);
         if repair == Repair::Pending {
             let repaired = pipeline.apply_pending().await?;
             if repaired > 0 {
@@ -552,10 +561,14 @@ impl Reported for Summary {
         self.failed == 0 && self.incomplete == 0
     }
     fn line(&self) -> String {
-        format!(
+        let line = format!(
             "{} saved, {} unchanged, {} moved, {} deleted, {} failed, {} incomplete",
             self.saved, self.unchanged, self.moved, self.deleted, self.failed, self.incomplete
-        )
+        );
+        match self.out_of_scope {
+            0 => line,
+            n => format!("{line}, {n} out of scope"),
+        }
     }
 }
 

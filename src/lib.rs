@@ -22,6 +22,7 @@ pub mod jira;
 pub mod json;
 pub mod key;
 pub mod pipeline;
+pub mod scope;
 pub mod simulator;
 pub mod state;
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod mail_imap;
 mod maintenance;
 mod poison;
 mod pull;
+mod scope;
 mod tables;
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -21,10 +21,10 @@ use crate::support::dovecot::{Dovecot, DovecotOptions};
 use crate::support::proxy::Proxy;
 use crate::support::*;
 
-const JIRA: &str = "jira@example.atlassian.net";
+pub(crate) const JIRA: &str = "jira@example.atlassian.net";
 
 /// A Jira Cloud notification (shape of the 2023 capture in tests/data/mail) naming `key`.
-fn cloud_mail(from: &str, key: &str, summary: &str) -> Vec<u8> {
+pub(crate) fn cloud_mail(from: &str, key: &str, summary: &str) -> Vec<u8> {
     format!(
         "From: \"Ann Agent (Jira)\" <{from}>\r\n\
          To: jira-notify@example.com\r\n\
@@ -162,7 +162,7 @@ async fn setup(issues: usize, extra: &str) -> (Simulator, Dovecot, Mirror) {
     (sim, dovecot, mirror)
 }
 
-async fn seen(d: &Dovecot, uid: u32) -> bool {
+pub(crate) async fn seen(d: &Dovecot, uid: u32) -> bool {
     d.flags_of("INBOX", uid)
         .await
         .unwrap_or_default()
@@ -170,7 +170,7 @@ async fn seen(d: &Dovecot, uid: u32) -> bool {
         .any(|f| f == "\\Seen")
 }
 
-fn imap_section(d: &Dovecot, extra: &str) -> String {
+pub(crate) fn imap_section(d: &Dovecot, extra: &str) -> String {
     imap_section_on(d, d.settings().port, extra)
 }
 
@@ -576,7 +576,6 @@ async fn a_forged_mail_naming_500_unknown_ids_is_acknowledged_without_asking_jir
     let projects = scope_projects(&ctx.config().jira.jql);
     let sink = ProcessNow {
         pipeline: ctx.pipeline(),
-        projects: &projects,
         parallel: 4,
     };
     let progress = ProgressBar::hidden();
@@ -756,7 +755,6 @@ impl Watcher {
                 let projects = scope_projects(&ctx.config().jira.jql);
                 let sink = ProcessNow {
                     pipeline: ctx.pipeline(),
-                    projects: &projects,
                     parallel: 4,
                 };
                 watch(

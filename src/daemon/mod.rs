@@ -50,6 +50,10 @@ use crate::triggers::mail::watch::{WatchOptions, watch};
 use crate::triggers::{reconcile, sla_poll};
 use queue::Queue;
 
+/// The queue source of keys a scope search listed (trusted to be in scope, unlike keys that
+/// mail, a webhook or a retry named).
+pub(crate) const SWEEP_SOURCE: &str = "sweep";
+
 /// Wait before retrying a key that failed because Jira was failing.
 pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
 
@@ -184,13 +188,11 @@ pub async fn run(
 
     // Workers, then the table writer (it ends after them: see below).
     let workers_stop = stop.clone();
-    let projects = Arc::new(scope_projects(&config.jira.jql));
     let mut workers: JoinSet<TaskEnd> = JoinSet::new();
     for n in 0..options.parallel.max(1) {
         let work = worker(
             n,
             pipeline.clone(),
-            projects.clone(),
             queue.clone(),
             tables.clone(),
             recovering.clone(),
@@ -523,14 +525,9 @@ async fn maintenance_runner(
 }
 
 /// Takes keys from the queue and runs them through the pipeline until shutdown.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the worker's shared handles; a context struct is a refactor of its own"
-)]
 async fn worker(
     n: usize,
     pipeline: Pipeline,
-    projects: Arc<Vec<String>>,
     queue: Arc<Queue>,
     tables: Arc<Notify>,
     recovering: Arc<AtomicBool>,
@@ -556,11 +553,17 @@ async fn worker(
             continue;
         };
         let result = match queue::Entry::parse(&item.issue_key) {
-            Some(queue::Entry::Key(key)) => pipeline
+            // A sweep lists only issues of the scope; mail, webhooks and retries merely name
+            // keys, so an issue the mirror does not hold yet must be confirmed in scope.
+            Some(queue::Entry::Key(key)) if item.source == SWEEP_SOURCE => pipeline
                 .process_key_since(&key, item.enqueued_ms)
                 .await
                 .map(Some),
-            Some(queue::Entry::Id(id)) => pipeline.process_id(id, &projects).await,
+            Some(queue::Entry::Key(key)) => pipeline
+                .process_named(&key, Some(item.enqueued_ms))
+                .await
+                .map(Some),
+            Some(queue::Entry::Id(id)) => pipeline.process_id(id).await,
             None => {
                 tracing::warn!(key = %item.issue_key, "Queued key is not an issue key; dropped.");
                 queue.done(&item.issue_key)?;

@@ -68,7 +68,11 @@ pub async fn sweep(
                 report.unchanged += 1;
                 continue;
             }
-            if queue.push(key.as_str(), "sweep", updated).await? != Pushed::Parked {
+            if queue
+                .push(key.as_str(), super::SWEEP_SOURCE, updated)
+                .await?
+                != Pushed::Parked
+            {
                 report.queued += 1;
             }
         }

@@ -99,6 +99,71 @@ pub enum Error {
     Setup(String),
 }
 
+impl Clone for Error {
+    /// A copy with the same meaning and message (an I/O error keeps its kind and text), so
+    /// one failed request can answer every caller that was waiting on it.
+    fn clone(&self) -> Self {
+        match self {
+            Error::Auth {
+                account,
+                status,
+                path,
+            } => Error::Auth {
+                account: account.clone(),
+                status: *status,
+                path: path.clone(),
+            },
+            Error::Forbidden {
+                account,
+                status,
+                path,
+                message,
+            } => Error::Forbidden {
+                account: account.clone(),
+                status: *status,
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Error::Body { path, message } => Error::Body {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Error::NotFound { path } => Error::NotFound { path: path.clone() },
+            Error::Status {
+                status,
+                path,
+                message,
+            } => Error::Status {
+                status: *status,
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Error::Exhausted {
+                path,
+                attempts,
+                last,
+            } => Error::Exhausted {
+                path: path.clone(),
+                attempts: *attempts,
+                last: last.clone(),
+            },
+            Error::Protocol { path, message } => Error::Protocol {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Error::TooLarge { id, limit } => Error::TooLarge {
+                id: id.clone(),
+                limit: *limit,
+            },
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Setup(message) => Error::Setup(message.clone()),
+        }
+    }
+}
+
 impl Error {
     /// True when no further request to this account can succeed (wrong credentials): the
     /// command must stop with a clear message instead of moving on to the next issue.

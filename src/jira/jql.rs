@@ -30,6 +30,13 @@ pub fn keys_in<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
     format!("key in ({}) ORDER BY key ASC", list.join(", "))
 }
 
+/// The issues with these ids that are in `scope`: the confirmation that an issue a mail or
+/// webhook named belongs to the mirror.
+pub fn scope_ids(scope: &str, ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({}) AND id in ({})", scope.trim(), list.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +58,10 @@ mod tests {
         assert_eq!(
             keys_in(["SUP-1", "SUP-20"]),
             "key in (SUP-1, SUP-20) ORDER BY key ASC"
+        );
+        assert_eq!(
+            scope_ids("project = A OR labels = x", &[10001, 7]),
+            "(project = A OR labels = x) AND id in (10001, 7)"
         );
     }
 }

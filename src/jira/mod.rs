@@ -22,4 +22,4 @@ mod paging;
 pub use budget::{RequestBudget, RequestStats};
 pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
 pub use error::{Error, Result};
-pub use paging::{PartError, SearchPage};
+pub use paging::{MAX_RECONCILE_IDS, PartError, SearchPage};

@@ -3,7 +3,7 @@
 //! `start/limit/isLastPage`. Every loop is bounded so a misbehaving server cannot keep us
 //! paging forever.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -12,6 +12,8 @@ use super::error::{Error, Result};
 
 /// Offset pages fetched before we decide a server is looping (100 per page → a million items).
 const MAX_PAGES: usize = 10_000;
+/// Most ids `reconcileIssues` accepts in one search (Jira's documented limit).
+pub const MAX_RECONCILE_IDS: usize = 50;
 /// Page size for changelog and comment pages (Jira's documented maximum).
 const PAGE: usize = 100;
 
@@ -86,6 +88,39 @@ impl JiraClient {
             issues,
             next_page_token,
         })
+    }
+
+    /// Which of `ids` (at most [`MAX_RECONCILE_IDS`]) the scope JQL holds, asked with
+    /// `reconcileIssues` so an issue created or moved a moment ago is not missed because
+    /// the search index lags behind.
+    pub async fn ids_in_scope(&self, scope: &str, ids: &[i64]) -> Result<BTreeSet<i64>> {
+        let path = "/rest/api/3/search/jql";
+        let ids = &ids[..ids.len().min(MAX_RECONCILE_IDS)];
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let body = json!({
+            "jql": super::jql::scope_ids(scope, ids),
+            "maxResults": ids.len(),
+            "fields": ["id"],
+            "reconcileIssues": ids,
+        });
+        let v = self.post_json(path, &body).await?;
+        let Some(issues) = v["issues"].as_array() else {
+            return Err(Error::Protocol {
+                path: path.into(),
+                message: "search answer has no `issues` array".into(),
+            });
+        };
+        Ok(issues
+            .iter()
+            .filter_map(|i| match &i["id"] {
+                Value::String(s) => s.parse().ok(),
+                Value::Number(n) => n.as_i64(),
+                _ => None,
+            })
+            .filter(|id| ids.contains(id))
+            .collect())
     }
 
     /// `GET /rest/api/3/issue/{key}?expand=changelog` (all fields); `None` on 404. The answer's

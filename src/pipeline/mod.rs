@@ -11,6 +11,7 @@
 //! the fate of each attachment.
 
 pub mod archive;
+mod confirm;
 pub mod events;
 pub mod lock;
 
@@ -21,10 +22,12 @@ use serde_json::{Value, json};
 
 use crate::jira::{self, JiraClient};
 use crate::key::{InvalidKey, IssueKey};
+use crate::scope::Scope;
 use crate::state::{self, IssueDetails, SavedIssue, State};
 use crate::time::jira_time_ms;
 use crate::transform::Transformer;
 use archive::{RawStore, attachment_file_name};
+use confirm::Confirmer;
 use events::Audit;
 use lock::IssueLocks;
 
@@ -171,6 +174,9 @@ pub enum Outcome {
     Unchanged(IssueKey),
     /// Jira answered 404: the local copy (if any) was removed.
     Deleted(IssueKey),
+    /// Named by mail or a webhook, not held by the mirror, and not in the scope (its
+    /// project is outside it, or Jira's scope search does not list it): nothing saved.
+    OutOfScope(IssueKey),
 }
 
 /// Attachment download settings.
@@ -195,6 +201,7 @@ pub struct Pipeline {
     audit: Audit,
     max_attempts: i64,
     removals: Arc<Removals>,
+    confirmer: Arc<Confirmer>,
 }
 
 /// The removals of the last 24 hours, against the cap (see [`Error::DeletionCapped`]).
@@ -230,9 +237,11 @@ impl Removals {
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
 
 impl Pipeline {
-    /// Builds the pipeline from its parts; `sla` is the `[jira_sla]` account, if configured.
+    /// Builds the pipeline from its parts; `sla` is the `[jira_sla]` account, if configured;
+    /// `scope` is `[jira] jql`, which issues named by mail or webhook must be in.
     pub fn new(
         jira: JiraClient,
+        scope: Scope,
         sla: Option<JiraClient>,
         store: RawStore,
         state: Arc<State>,
@@ -242,6 +251,7 @@ impl Pipeline {
         let locks = IssueLocks::new(store.data_dir());
         let audit = Audit::new(store.data_dir());
         Pipeline {
+            confirmer: Arc::new(Confirmer::new(jira.clone(), scope)),
             jira,
             sla,
             store,
@@ -313,6 +323,17 @@ impl Pipeline {
         &self.jira
     }
 
+    /// The mirror's scope.
+    pub fn scope(&self) -> &Scope {
+        self.confirmer.scope()
+    }
+
+    /// Whether Jira's scope search lists the issue with id `id` (batched with other callers;
+    /// sees through index lag).
+    pub async fn in_scope(&self, id: i64) -> Result<bool> {
+        Ok(self.confirmer.in_scope(id).await?)
+    }
+
     /// The `[jira_sla]` (JSM) client, if configured.
     pub fn sla_client(&self) -> Option<&JiraClient> {
         self.sla.as_ref()
@@ -360,14 +381,66 @@ impl Pipeline {
     /// progress elsewhere is waited for, then counted.
     pub async fn process_key_since(&self, key: &IssueKey, since_ms: i64) -> Result<Outcome> {
         let _guard = self.locks.lock(key.as_str()).await?;
+        if self.fetched_since(key, since_ms)? {
+            return Ok(Outcome::Unchanged(key.clone()));
+        }
+        self.fetch_and_save(key).await
+    }
+
+    /// Whether a fetch of `key` that started at or after `since_ms` saved it.
+    fn fetched_since(&self, key: &IssueKey, since_ms: i64) -> Result<bool> {
         let fresh = self
             .state
             .fetched_ms(key.as_str())?
             .is_some_and(|fetched| fetched >= since_ms);
-        if fresh && self.store.has_issue(key) {
-            return Ok(Outcome::Unchanged(key.clone()));
+        Ok(fresh && self.store.has_issue(key))
+    }
+
+    /// Like [`Pipeline::process_key_since`] (or [`Pipeline::process_key`] without
+    /// `since_ms`) for a key that mail, a webhook or a retry named:
+    /// anyone who can send mail to the mailbox can name any key, so an issue the mirror does
+    /// not hold yet is saved only when it is in the scope: its project is not ruled out by
+    /// [`Scope::may_hold`] and Jira's scope search lists its id. Otherwise
+    /// [`Outcome::OutOfScope`], nothing written. A key the mirror holds is fetched as usual
+    /// (a 404 removes it, with the usual safeguards).
+    pub async fn process_named(&self, key: &IssueKey, since_ms: Option<i64>) -> Result<Outcome> {
+        let _guard = self.locks.lock(key.as_str()).await?;
+        if self.store.has_issue(key) || self.state.issue_by_key(key.as_str())?.is_some() {
+            if let Some(since_ms) = since_ms
+                && self.fetched_since(key, since_ms)?
+            {
+                return Ok(Outcome::Unchanged(key.clone()));
+            }
+            return self.fetch_and_save(key).await;
         }
-        self.fetch_and_save(key).await
+        if !self.scope().may_hold(key) {
+            tracing::info!(%key, "Issue named outside the scope's projects; ignored.");
+            return Ok(Outcome::OutOfScope(key.clone()));
+        }
+        let started = state::now_ms();
+        let Some(issue) = self.jira.get_issue(key.as_str()).await? else {
+            // Nothing local to remove.
+            return Ok(Outcome::Deleted(key.clone()));
+        };
+        let issue = crate::json::DeepValue::new(issue);
+        let meta = IssueMeta::of(&issue)?;
+        if !self.admits(&meta).await? {
+            return Ok(Outcome::OutOfScope(meta.key));
+        }
+        self.save(issue, meta, Some(started)).await
+    }
+
+    /// Whether a fetched issue that an untrusted trigger named belongs in the mirror: held
+    /// already (under any key), or in the scope by Jira's word.
+    async fn admits(&self, meta: &IssueMeta) -> Result<bool> {
+        if self.state.issue_by_id(meta.id)?.is_some() {
+            return Ok(true);
+        }
+        let admitted = self.scope().may_hold(&meta.key) && self.confirmer.in_scope(meta.id).await?;
+        if !admitted {
+            tracing::info!(key = %meta.key, "Issue named by mail or webhook is outside the scope; ignored.");
+        }
+        Ok(admitted)
     }
 
     /// The body of [`Pipeline::process_key`]; the caller holds the issue's lock.
@@ -386,18 +459,18 @@ impl Pipeline {
         }
     }
 
-    /// Fetches the issue with Jira id `id` (mail threading headers name ids, not keys) and
-    /// saves it if its project is one of `projects` (any project when empty); a 404 removes
-    /// the local copy of the issue with that id, if there is one. `None` when nothing was
-    /// saved or removed (unknown id, or an issue outside the scope).
-    pub async fn process_id(&self, id: i64, projects: &[String]) -> Result<Option<Outcome>> {
+    /// Fetches the issue with Jira id `id` (mail threading headers and webhooks name ids)
+    /// and saves it if the mirror holds it or it is in the scope (as for
+    /// [`Pipeline::process_named`]); a 404 removes the local copy of the issue with that id,
+    /// if there is one. `None` when nothing was saved or removed (unknown id, or an issue
+    /// outside the scope).
+    pub async fn process_id(&self, id: i64) -> Result<Option<Outcome>> {
         let started = state::now_ms();
         match self.jira.get_issue(&id.to_string()).await? {
             Some(issue) => {
                 let issue = crate::json::DeepValue::new(issue);
                 let meta = IssueMeta::of(&issue)?;
-                if !projects.is_empty() && !projects.iter().any(|p| p == meta.key.project()) {
-                    tracing::info!(key = %meta.key, "Issue named by id is outside the scope; ignored.");
+                if !self.admits(&meta).await? {
                     return Ok(None);
                 }
                 let _guard = self.locks.lock(meta.key.as_str()).await?;

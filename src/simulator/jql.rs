@@ -29,7 +29,8 @@ pub(crate) struct Query {
 pub(crate) enum Clause {
     /// `project = A` / `project in (A, B)`; keys upper-cased.
     ProjectIn(Vec<String>),
-    /// `key = A-1` / `key in (A-1, B-2)`; keys upper-cased. Old keys of moved issues match too.
+    /// `key = A-1` / `key in (A-1, B-2)` / `id in (10001, …)`; keys upper-cased. Old keys of
+    /// moved issues match too; a number matches the issue id.
     KeyIn(Vec<String>),
     /// `updated >= 1700000000000` and friends.
     Time {
@@ -125,7 +126,9 @@ impl Query {
     pub(crate) fn matches<S: Subject>(&self, s: &S) -> bool {
         self.clauses.iter().all(|c| match c {
             Clause::ProjectIn(keys) => keys.iter().any(|k| k == s.project_key()),
-            Clause::KeyIn(keys) => keys.iter().any(|k| s.has_key(k)),
+            Clause::KeyIn(keys) => keys
+                .iter()
+                .any(|k| s.has_key(k) || k.parse::<u64>().is_ok_and(|id| id == s.id())),
             Clause::Time { field, op, ms } => {
                 let v = match field {
                     TimeField::Created => s.created_ms(),
@@ -431,7 +434,8 @@ impl Parser {
         let lf = field.to_ascii_lowercase();
         let op = self.op()?;
         match lf.as_str() {
-            "project" | "key" | "issuekey" => {
+            // `id`, `key` and `issuekey` are one field to Jira; a number names an id.
+            "project" | "key" | "issuekey" | "id" => {
                 let vals = match op.as_str() {
                     "=" => vec![self.value()?],
                     "in" => self.list()?,
@@ -720,6 +724,10 @@ mod tests {
             q.clauses[1],
             Clause::KeyIn(vec!["A-1".into(), "B-2".into()])
         );
+        let by_id = parse("(project = SUP) AND id in (7, 10001)").unwrap();
+        assert!(by_id.matches(&s(7, "SUP", 1, 0)));
+        assert!(!by_id.matches(&s(8, "SUP", 1, 0)));
+        assert!(!by_id.matches(&s(7, "OPS", 1, 0)));
         assert_eq!(
             q.clauses[2],
             Clause::StatusCategory {

@@ -354,6 +354,9 @@ struct SearchReq {
     max_results: Option<u64>,
     fields: Vec<String>,
     expand: Vec<String>,
+    /// `reconcileIssues`: ids searched with read-after-write consistency (index lag does not
+    /// hide them).
+    reconcile: Vec<u64>,
 }
 
 async fn search_get(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
@@ -368,6 +371,7 @@ async fn search_get(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
         max_results,
         fields: p.list("fields"),
         expand: p.list("expand"),
+        reconcile: Vec::new(),
     };
     search(&ctx, req)
 }
@@ -445,6 +449,17 @@ async fn search_post(State(ctx): State<Ctx>, body: Bytes) -> Response {
         }
         Some(_) => return bad_request("'fields' must be an array of strings."),
     };
+    let reconcile = match obj.get("reconcileIssues") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) if a.len() <= 50 => match a.iter().map(Value::as_u64).collect() {
+            Some(ids) => ids,
+            None => return bad_request("'reconcileIssues' must be an array of issue ids."),
+        },
+        Some(Value::Array(_)) => {
+            return bad_request("'reconcileIssues' accepts at most 50 issue ids.");
+        }
+        Some(_) => return bad_request("'reconcileIssues' must be an array of issue ids."),
+    };
     search(
         &ctx,
         SearchReq {
@@ -453,6 +468,7 @@ async fn search_post(State(ctx): State<Ctx>, body: Bytes) -> Response {
             max_results,
             fields,
             expand,
+            reconcile,
         },
     )
 }
@@ -532,7 +548,10 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
             .store
             .issues
             .values()
-            .filter(|i| query.matches(*i) && !st.store.hidden.contains(&i.id))
+            .filter(|i| {
+                query.matches(*i)
+                    && (!st.store.hidden.contains(&i.id) || req.reconcile.contains(&i.id))
+            })
             .collect();
         hits.sort_by(|a, b| query.compare(*a, *b));
         let page: Vec<Value> = hits

@@ -37,6 +37,8 @@ pub struct Summary {
     pub moved: u64,
     /// Issues that failed (recorded, retried later).
     pub failed: u64,
+    /// Issues named by mail (or a retry) that are not in the scope: ignored.
+    pub out_of_scope: u64,
     /// Issues saved without a part Jira refused (an attachment's content, remote links, …):
     /// in the mirror, and recorded as failures so they are fetched again.
     pub incomplete: u64,
@@ -66,6 +68,7 @@ impl Summary {
             }
             Outcome::Unchanged(_) => self.unchanged += 1,
             Outcome::Deleted(_) => self.deleted += 1,
+            Outcome::OutOfScope(_) => self.out_of_scope += 1,
         }
     }
 }
@@ -89,7 +92,9 @@ pub async fn process_listed(
     collect(pipeline, work, parallel, summary, progress).await
 }
 
-/// Fetches `keys` and runs them through the pipeline, `parallel` at a time.
+/// Fetches keys that mail or a retry named and runs them through the pipeline, `parallel`
+/// at a time; one the mirror does not hold is saved only if it is in the scope
+/// ([`Pipeline::process_named`]).
 pub async fn process_keys(
     pipeline: &Pipeline,
     keys: Vec<IssueKey>,
@@ -98,7 +103,7 @@ pub async fn process_keys(
     progress: &ProgressBar,
 ) -> Result<(), pipeline::Error> {
     let work = keys.into_iter().map(|key| async move {
-        let result = pipeline.process_key(&key).await;
+        let result = pipeline.process_named(&key, None).await;
         (key.to_string(), result)
     });
     collect(pipeline, work, parallel, summary, progress).await

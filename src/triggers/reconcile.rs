@@ -13,14 +13,16 @@
 //! itself:
 //!
 //! - 404 → the issue is deleted: raw JSON, attachments and table rows go → **deleted**;
-//! - found under another key in a project of the scope → fetched through the pipeline, which
-//!   moves its files and removes the old key → **moved**;
-//! - found in a project outside the scope → the local copy is removed → **left_scope**;
-//! - found under the same key (index lag) → fetched again → **present**;
+//! - found, and in the scope (the census lists its id under another key, or a scope search
+//!   for its id with `reconcileIssues`, which sees through index lag, lists it) → fetched
+//!   through the pipeline, which moves its files and removes the old key → **moved**, or
+//!   **present** under the same key (index lag);
+//! - found outside the scope (its project is ruled out by the scope's JQL, or the scope
+//!   search does not list it) → the local copy is removed → **left_scope**;
 //! - an error → nothing removed, recorded as a failure → **failed**.
 //!
-//! The projects of the scope come from [`scope_projects`]; a scope that names none accepts
-//! every project.
+//! A scope whose projects cannot be read from its JQL is never taken for "every project":
+//! each such issue is asked about.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -31,7 +33,6 @@ use serde_json::Value;
 use crate::jira::{self, JiraClient, jql};
 use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
-use crate::triggers::mail::pass::scope_projects;
 
 /// Issues per census page: Jira's ceiling for id-only searches.
 pub const CENSUS_PAGE_SIZE: u32 = 5000;
@@ -121,10 +122,9 @@ pub async fn reconcile(
         "Id census complete."
     );
 
-    let projects = scope_projects(&options.scope);
-    let projects = &projects;
+    let census = &census;
     let work = missing.into_iter().map(|(id, key)| async move {
-        let result = check(pipeline, id, &key, projects).await;
+        let result = check(pipeline, id, &key, census.contains_key(&id)).await;
         (key, result)
     });
     let mut results = futures::stream::iter(work).buffer_unordered(options.parallel.max(1));
@@ -195,12 +195,13 @@ fn missing(local: &[(i64, String)], census: &BTreeMap<i64, Option<String>>) -> V
         .collect()
 }
 
-/// Checks one saved issue (`id`, saved as `saved_key`) that the census did not list.
+/// Checks one saved issue (`id`, saved as `saved_key`) that the census did not list under
+/// that key; `in_census`: it listed the id under another one.
 async fn check(
     pipeline: &Pipeline,
     id: i64,
     saved_key: &str,
-    projects: &[String],
+    in_census: bool,
 ) -> pipeline::Result<Checked> {
     let key = IssueKey::parse(saved_key)?;
     let Some(found) = pipeline
@@ -212,7 +213,9 @@ async fn check(
         return Ok(Checked::Deleted);
     };
     let now_key = IssueKey::parse(found["key"].as_str().unwrap_or_default())?;
-    if !projects.is_empty() && !projects.iter().any(|p| p == now_key.project()) {
+    let in_scope =
+        in_census || (pipeline.scope().may_hold(&now_key) && pipeline.in_scope(id).await?);
+    if !in_scope {
         tracing::info!(%key, now = %now_key, "Issue left the scope; removing the local copy.");
         pipeline.delete_local(&key).await?;
         return Ok(Checked::LeftScope);

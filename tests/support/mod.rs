@@ -56,6 +56,8 @@ pub struct MirrorOptions {
     pub distribution: bool,
     /// Appended to the config file as is (e.g. an `[imap]` section).
     pub extra: String,
+    /// `[jira] jql`; `project = SUP` when `None`.
+    pub jql: Option<String>,
 }
 
 impl Default for MirrorOptions {
@@ -70,6 +72,7 @@ impl Default for MirrorOptions {
             sla: true,
             distribution: false,
             extra: String::new(),
+            jql: None,
         }
     }
 }
@@ -99,7 +102,7 @@ impl Mirror {
 base_url = "{base}"
 email = "{email}"
 api_token = "${{TEST_JIRA_TOKEN}}"
-jql = "project = SUP"
+jql = {jql}
 max_concurrency = {conc}
 max_requests_per_second = 1000
 max_retries = {retries}
@@ -114,6 +117,7 @@ max_bytes = {max_bytes}
 {distribution}{extra}"#,
             base = sim.base_url(),
             email = c.email,
+            jql = toml::Value::String(o.jql.clone().unwrap_or_else(|| "project = SUP".into())),
             conc = o.max_concurrency,
             retries = o.max_retries,
             overlap = o.overlap_secs,

@@ -105,27 +105,15 @@ pub fn settings(config: &ImapConfig) -> ImapSettings {
     }
 }
 
-/// The project keys of the scope JQL (`project = A`, `project in (A, B)`), to ignore keys
-/// of other projects in mail. Empty when the scope names no project (then every project's
-/// keys are fetched, and Jira's scope decides).
+/// The project keys the scope JQL certainly restricts to (see [`crate::scope::Scope`]), to
+/// skip keys of other projects in mail without a request. Empty when the JQL does not say
+/// plainly: then every key is kept, and Jira's scope search decides for each issue the
+/// mirror does not hold yet.
 pub fn scope_projects(jql: &str) -> Vec<String> {
-    let re = regex::Regex::new(r"(?i)\bproject\s*(?:=\s*([A-Za-z][A-Za-z0-9_]*)|in\s*\(([^)]*)\))")
-        .expect("static regex");
-    let mut out = BTreeSet::new();
-    for c in re.captures_iter(jql) {
-        if let Some(one) = c.get(1) {
-            out.insert(one.as_str().to_ascii_uppercase());
-        }
-        if let Some(list) = c.get(2) {
-            for p in list.as_str().split(',') {
-                let p = p.trim().trim_matches(|c| c == '"' || c == '\'');
-                if !p.is_empty() {
-                    out.insert(p.to_ascii_uppercase());
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
+    crate::scope::Scope::new(jql)
+        .projects()
+        .map(|p| p.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// What a [`Sink`] made of a notification.
@@ -183,8 +171,6 @@ pub trait Sink {
 pub struct ProcessNow<'a> {
     /// The pipeline.
     pub pipeline: &'a Pipeline,
-    /// Projects in scope (empty: any).
-    pub projects: &'a [String],
     /// Issues processed at once.
     pub parallel: usize,
 }
@@ -213,7 +199,6 @@ impl Sink for ProcessNow<'_> {
     ) -> Result<(), Error> {
         resolve_queued_ids(
             self.pipeline,
-            self.projects,
             self.parallel,
             &mut summary.issues,
             progress,
@@ -236,11 +221,7 @@ pub async fn pass(
     progress: &ProgressBar,
 ) -> Result<MailSummary, Error> {
     let mut session = Session::connect(&settings(config)).await?;
-    let sink = ProcessNow {
-        pipeline,
-        projects,
-        parallel,
-    };
+    let sink = ProcessNow { pipeline, parallel };
     let result = pass_on(
         pipeline.state(),
         &mut session,
@@ -517,7 +498,8 @@ pub fn named_issues(
 }
 
 /// Runs `keys` through the pipeline, `parallel` at a time, recording failures as every
-/// trigger does; returns the keys that failed.
+/// trigger does; one the mirror does not hold is saved only if it is in the scope
+/// ([`Pipeline::process_named`]). Returns the keys that failed.
 async fn process_named(
     pipeline: &Pipeline,
     keys: BTreeSet<IssueKey>,
@@ -527,7 +509,7 @@ async fn process_named(
 ) -> Result<Vec<KeyFailure>, Error> {
     let mut results = futures::stream::iter(keys)
         .map(|key| async move {
-            let result = pipeline.process_key(&key).await;
+            let result = pipeline.process_named(&key, None).await;
             (key, result)
         })
         .buffer_unordered(parallel.max(1));
@@ -556,13 +538,12 @@ async fn process_named(
 
 /// Resolves the due `id:<id>` rows of the durable queue through Jira (what the `mail`
 /// command does after its pass, where no daemon worker may be running), `parallel` at a
-/// time and at most [`MAX_IDS_RESOLVED`] rows: each is fetched by id and saved when its
-/// project is in `projects` (any when empty). A row that fails stays queued with the daemon's
+/// time and at most [`MAX_IDS_RESOLVED`] rows: each is fetched by id and saved when the
+/// mirror holds it or Jira confirms it is in the scope ([`Pipeline::process_id`]). A row that fails stays queued with the daemon's
 /// backoff (counted unless Jira was failing) and is parked after `[run] max_attempts`, like a
 /// worker's. Returns the rows resolved.
 pub async fn resolve_queued_ids(
     pipeline: &Pipeline,
-    projects: &[String],
     parallel: usize,
     summary: &mut Summary,
     progress: &ProgressBar,
@@ -591,7 +572,7 @@ pub async fn resolve_queued_ids(
         .map(|taken| async {
             let item = taken?;
             let result = match Entry::parse(&item.issue_key) {
-                Some(Entry::Id(id)) => pipeline.process_id(id, projects).await,
+                Some(Entry::Id(id)) => pipeline.process_id(id).await,
                 _ => {
                     tracing::warn!(row = %item.issue_key, "Queued row is not an issue id; dropped.");
                     Ok(None)
