@@ -291,6 +291,7 @@ impl Context {
             Ok(n) => tracing::info!(folders = n, "Old quarantine folders removed."),
             Err(e) => tracing::warn!(error = %e, "Could not prune quarantine/."),
         }
+        state.prune_runs(crate::state::now_ms(), crate::state::RUNS_KEPT_DAYS)?;
         let deletion_cap = config
             .run
             .deletion_cap(u64::try_from(state.issue_count()?).unwrap_or(0));

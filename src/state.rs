@@ -161,7 +161,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (mailbox, uid_validity, uid)
     );
 "#,
+    // 8: `status` and the health endpoint read the latest run of each command; the daemon
+    // records one per sweep (every minute by default), so `runs` is indexed and pruned
+    // (`State::prune_runs`).
+    r#"
+    CREATE INDEX runs_command ON runs (command, id);
+    CREATE INDEX runs_command_ok ON runs (command, finished_ms) WHERE outcome = 'ok';
+"#,
 ];
+
+/// Days of `runs` history kept; the latest run of each command, and its latest successful
+/// one, are kept whatever their age.
+pub const RUNS_KEPT_DAYS: i64 = 90;
 
 const WATERMARK: &str = "sweep_watermark_ms";
 const TABLE_WRITER_PROBLEM: &str = "table_writer_problem";
@@ -344,6 +355,10 @@ impl State {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Every transaction takes the write lock when it begins. A deferred one that reads,
+        // then writes, fails at once with "database is locked" (no busy wait) when another
+        // process (`fetch` beside `run`) wrote in between; an immediate one waits its turn.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
@@ -363,9 +378,37 @@ impl State {
         })
     }
 
+    /// Runs `f` on the connection. Each call is a short transaction, but one may wait for
+    /// the disk (`synchronous = FULL`) or for another process's lock (up to the busy
+    /// timeout), so on a multi-threaded tokio runtime it runs under `block_in_place`: the
+    /// worker thread's other tasks move to another thread meanwhile instead of stalling
+    /// behind SQLite.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(f(&mut conn)?)
+        let run = || {
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(f(&mut conn)?)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
+    }
+
+    /// Removes runs that finished more than `days` days before `now_ms`, except the latest
+    /// run of each command and the latest successful one (what `status` shows). Returns the
+    /// rows removed.
+    pub fn prune_runs(&self, now_ms: i64, days: i64) -> Result<usize> {
+        let before = now_ms - days.max(1) * 86_400_000;
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM runs WHERE finished_ms IS NOT NULL AND finished_ms < ?1
+                   AND id NOT IN (SELECT max(id) FROM runs GROUP BY command)
+                   AND id NOT IN (SELECT max(id) FROM runs WHERE outcome = 'ok' GROUP BY command)",
+                [before],
+            )
+        })
     }
 
     /// The sweep watermark, epoch ms: every issue updated before it is in the mirror.
@@ -1467,6 +1510,68 @@ mod tests {
         let successes = s.last_successes().unwrap();
         assert_eq!(successes.len(), 1);
         assert_eq!(successes[0].0, "sweep");
+    }
+
+    #[test]
+    fn old_runs_are_pruned_but_the_latest_of_each_command_stays() {
+        let s = State::open_in_memory().unwrap();
+        for _ in 0..5 {
+            let r = s.start_run("sweep").unwrap();
+            s.finish_run(r, "ok", 1, 0).unwrap();
+        }
+        let failed = s.start_run("sweep").unwrap();
+        s.finish_run(failed, "error: down", 0, 0).unwrap();
+        let mail = s.start_run("mail").unwrap();
+        s.finish_run(mail, "ok", 0, 0).unwrap();
+        let running = s.start_run("reconcile").unwrap();
+        let before_last = s.last_runs().unwrap();
+        let successes = s.last_successes().unwrap();
+        // Everything is "old" a year from now.
+        let removed = s.prune_runs(now_ms() + 365 * 86_400_000, 90).unwrap();
+        assert_eq!(removed, 4, "four of the five successful sweeps");
+        assert_eq!(s.last_runs().unwrap(), before_last);
+        assert_eq!(s.last_successes().unwrap(), successes);
+        // Nothing is old today; a run still going is never removed.
+        assert_eq!(s.prune_runs(now_ms(), 90).unwrap(), 0);
+        let _ = running;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn calls_from_async_tasks_leave_the_runtime_responsive() {
+        let s = std::sync::Arc::new(State::open_in_memory().unwrap());
+        // Hold the connection on a plain thread; a task that needs it waits under
+        // `block_in_place`, so another task on the runtime still runs meanwhile.
+        let held = s.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            held.with(|_| {
+                locked_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                Ok(())
+            })
+            .unwrap();
+        });
+        locked_rx.recv().unwrap();
+        let waiting = {
+            let s = s.clone();
+            tokio::spawn(async move { s.watermark().unwrap() })
+        };
+        let ticks = tokio::spawn(async {
+            let mut n = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                n += 1;
+            }
+            n
+        });
+        // Give the waiting task the one worker thread first.
+        tokio::task::yield_now().await;
+        assert_eq!(ticks.await.unwrap(), 5);
+        // The ticks ran while the SQLite call still waited (without `block_in_place` the only
+        // worker thread would have been stuck in it for the whole 2 s).
+        assert!(!waiting.is_finished());
+        assert_eq!(waiting.await.unwrap(), None);
+        holder.join().unwrap();
     }
 
     #[test]

@@ -634,9 +634,9 @@ async fn worker(
     }
 }
 
-/// At start and every hour: removes `quarantine/` day
-/// folders older than `quarantine_days`, and `raw/events/` day folders older than
-/// `events_days` when given.
+/// At start and every hour: removes `quarantine/` day folders older than
+/// `quarantine_days`, `raw/events/` day folders older than `events_days` when given, and
+/// runs older than [`crate::state::RUNS_KEPT_DAYS`] (see [`state::State::prune_runs`]).
 async fn prune(
     pipeline: Pipeline,
     events_days: Option<u32>,
@@ -648,10 +648,18 @@ async fn prune(
         let pruned = tokio::task::spawn_blocking(move || {
             let events = events_days.map(|days| p.audit().prune(today, days));
             let quarantine = p.store().prune_quarantine(today, quarantine_days);
-            (events, quarantine)
+            let runs = p
+                .state()
+                .prune_runs(crate::state::now_ms(), crate::state::RUNS_KEPT_DAYS);
+            (events, quarantine, runs)
         })
         .await;
-        if let Ok((events, quarantine)) = pruned {
+        if let Ok((events, quarantine, runs)) = pruned {
+            match runs {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "Old runs removed from state.db."),
+                Err(e) => tracing::warn!(error = %e, "Could not prune old runs."),
+            }
             match events {
                 Some(Ok(0)) | None => {}
                 Some(Ok(removed)) => tracing::info!(removed, "Old audit folders removed."),

@@ -197,14 +197,9 @@ impl Sink for ProcessNow<'_> {
         summary: &mut MailSummary,
         progress: &ProgressBar,
     ) -> Result<(), Error> {
-        resolve_queued_ids(
-            self.pipeline,
-            self.parallel,
-            &mut summary.issues,
-            progress,
-        )
-        .await
-        .map(drop)
+        resolve_queued_ids(self.pipeline, self.parallel, &mut summary.issues, progress)
+            .await
+            .map(drop)
     }
 
     fn audit(&self) -> Option<&Audit> {
