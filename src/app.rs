@@ -96,9 +96,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 Command::Run => {
                     // Before anything else: a second `run` on one data directory would
                     // process every key twice and race the first for the same files.
-                    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                        format!("cannot create data_dir {}", config.data_dir.display())
-                    })?;
+                    crate::pipeline::archive::create_dir_durable(&config.data_dir).with_context(
+                        || format!("cannot create data_dir {}", config.data_dir.display()),
+                    )?;
                     let _daemon = crate::pipeline::lock::lock_daemon(&config.data_dir)?;
                     let ctx = Context::build(config, None).await?;
                     ctx.daemon().await
@@ -236,7 +236,7 @@ impl Context {
         repair: Repair,
     ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
-        std::fs::create_dir_all(&config.data_dir)
+        crate::pipeline::archive::create_dir_durable(&config.data_dir)
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = RawStore::new(&config.data_dir);
         store.ensure_dirs().context("cannot create raw/ folders")?;

@@ -2,7 +2,9 @@
 //!
 //! Every file is written through a temp file in the same directory, fsynced, renamed over the
 //! target and the directory fsynced, so a reader (or a crash) sees the old file or the new one,
-//! never a torn one. Paths are built only from validated [`IssueKey`]s, numeric attachment ids
+//! never a torn one. Every directory the mirror creates is created by [`create_dir_durable`],
+//! which fsyncs the parent of each new directory, so a file made durable in a new directory
+//! cannot vanish with it after a crash; a move between directories fsyncs both. Paths are built only from validated [`IssueKey`]s, numeric attachment ids
 //! and sanitised file names, so nothing from Jira can escape the data directory.
 
 use std::collections::HashSet;
@@ -39,8 +41,8 @@ impl RawStore {
     /// Creates `raw/issues` and `raw/attachments`, and removes temp files that a killed
     /// process left behind in `raw/issues`.
     pub fn ensure_dirs(&self) -> io::Result<()> {
-        fs::create_dir_all(self.issues_dir())?;
-        fs::create_dir_all(self.data_dir.join("raw").join("attachments"))?;
+        create_dir_durable(&self.issues_dir())?;
+        create_dir_durable(&self.attachments_root())?;
         remove_orphaned_temp_files(&self.issues_dir())
     }
 
@@ -54,12 +56,14 @@ impl RawStore {
         self.issues_dir().join(format!("{key}.json"))
     }
 
+    /// `raw/attachments`.
+    pub fn attachments_root(&self) -> PathBuf {
+        self.data_dir.join("raw").join("attachments")
+    }
+
     /// `raw/attachments/<KEY>`.
     pub fn attachments_dir(&self, key: &IssueKey) -> PathBuf {
-        self.data_dir
-            .join("raw")
-            .join("attachments")
-            .join(key.as_str())
+        self.attachments_root().join(key.as_str())
     }
 
     /// `local_path` of an attachment as the tables record it: relative to `data_dir`.
@@ -101,6 +105,7 @@ impl RawStore {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
+        sync_dir(&self.attachments_root())?;
         sync_dir(&self.issues_dir())
     }
 
@@ -109,6 +114,10 @@ impl RawStore {
     /// `attachments/<KEY>/`), where [`RawStore::prune_quarantine`] removes it after the
     /// configured days: a removal that was a mistake (a permission change, a wrong scope) can
     /// be undone by hand meanwhile. A copy quarantined earlier the same day is replaced.
+    ///
+    /// Each move is a rename: the destination folder is created durably, and after the rename
+    /// both the destination's and the source's folders are fsynced, so after a crash the
+    /// issue is in one place or the other, never lost from both.
     pub fn quarantine_issue(&self, key: &IssueKey, today: chrono::NaiveDate) -> io::Result<()> {
         let day = self
             .quarantine_dir()
@@ -128,14 +137,15 @@ impl RawStore {
                 continue;
             }
             let parent = to.parent().unwrap_or(&day);
-            fs::create_dir_all(parent)?;
+            create_dir_durable(parent)?;
             if to.is_dir() {
                 fs::remove_dir_all(&to)?;
             }
             fs::rename(&from, &to)?;
             sync_dir(parent)?;
+            sync_dir(from.parent().unwrap_or(&self.data_dir))?;
         }
-        sync_dir(&self.issues_dir())
+        Ok(())
     }
 
     /// `quarantine/`.
@@ -168,11 +178,14 @@ impl RawStore {
         Ok(removed)
     }
 
-    /// Moves the attachment folder of a moved issue to its new key (if the new one has none).
+    /// Moves the attachment folder of a moved issue to its new key (if the new one has none),
+    /// and fsyncs `raw/attachments` (source and destination of the rename) before the new
+    /// issue JSON can record the files under the new key.
     pub fn move_attachments(&self, from: &IssueKey, to: &IssueKey) -> io::Result<()> {
         let (old, new) = (self.attachments_dir(from), self.attachments_dir(to));
         if old.is_dir() && !new.exists() {
             fs::rename(&old, &new)?;
+            sync_dir(&self.attachments_root())?;
         }
         Ok(())
     }
@@ -244,17 +257,74 @@ pub fn attachment_file_name(id: &str, filename: &str) -> String {
 }
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
-/// fsync of the directory.
+/// fsync of the directory. A missing directory is created with [`create_dir_durable`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    let dir = parent_or_dot(path);
+    create_dir_durable(dir)?;
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix())
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
+    #[cfg(test)]
+    journal::record(journal::Step::Wrote(path.to_path_buf()));
     sync_dir(dir)
+}
+
+/// Creates `path` and any missing ancestors, like [`fs::create_dir_all`], and makes each new
+/// directory durable: after creating a directory its parent is fsynced (so the new entry
+/// survives a crash), walking down from the first existing ancestor in order. Existing
+/// directories cost one `stat` and no fsync.
+///
+/// Fails (never panics) when a component exists but is not a directory, or when creating or
+/// syncing fails. A directory another process creates meanwhile is accepted, and its parent
+/// fsynced all the same.
+pub fn create_dir_durable(path: &Path) -> io::Result<()> {
+    if path.as_os_str().is_empty() {
+        // Like `create_dir_all`: the empty path is the working directory, which exists.
+        return Ok(());
+    }
+    // The missing components, deepest first.
+    let mut missing = Vec::new();
+    let mut current = path;
+    loop {
+        match fs::metadata(current) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{} exists and is not a directory", current.display()),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.push(current);
+                match current.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => current = parent,
+                    // A relative path's first component: its parent is the working directory.
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for dir in missing.into_iter().rev() {
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+        sync_dir(parent_or_dot(dir))?;
+    }
+    Ok(())
+}
+
+/// The directory holding `path`: its parent, or `.` for a bare relative name.
+fn parent_or_dot(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// Temp files carry the writer's pid (`.tmp-<pid>-…`), so a later process can tell an
@@ -299,10 +369,71 @@ fn remove_file_if_exists(path: &Path) -> io::Result<()> {
 
 /// fsyncs a directory so a rename in it is durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    journal::record(journal::Step::SyncDir(dir.to_path_buf()));
     match fs::File::open(dir) {
         Ok(d) => d.sync_all(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Under `cfg(test)` only: the durability steps taken under watched folders (directory
+/// fsyncs, atomic writes), in the order they happened, so tests can check
+/// the order a crash depends on. Nothing is recorded outside a watched folder, and each test
+/// watches its own temp folder, so tests running in parallel do not see each other's steps.
+#[cfg(test)]
+pub(crate) mod journal {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, PoisonError};
+
+    /// One recorded step.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum Step {
+        /// A directory was fsynced ([`super::sync_dir`]).
+        SyncDir(PathBuf),
+        /// A file was written atomically ([`super::write_atomic`]), before its folder's fsync.
+        Wrote(PathBuf),
+    }
+
+    impl Step {
+        fn path(&self) -> &Path {
+            match self {
+                Step::SyncDir(p) | Step::Wrote(p) => p,
+            }
+        }
+    }
+
+    /// Watched roots and the steps taken under each.
+    static WATCHED: Mutex<Vec<(PathBuf, Vec<Step>)>> = Mutex::new(Vec::new());
+
+    /// Starts recording the steps under `root`.
+    pub(crate) fn watch(root: &Path) {
+        WATCHED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((root.to_path_buf(), Vec::new()));
+    }
+
+    /// Records `step` if it is under a watched root.
+    pub(crate) fn record(step: Step) {
+        let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        for (root, steps) in watched.iter_mut() {
+            if step.path().starts_with(root.as_path()) {
+                steps.push(step.clone());
+            }
+        }
+    }
+
+    /// The steps recorded under `root` (watched before), in order.
+    pub(crate) fn steps(root: &Path) -> Vec<Step> {
+        WATCHED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(r, _)| r == root)
+            .flat_map(|(_, steps)| steps.clone())
+            .collect()
     }
 }
 
@@ -374,6 +505,101 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path().join("a")).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn new_directories_are_created_and_each_parent_fsynced_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir(&root).unwrap();
+        journal::watch(&root);
+        let deep = root.join("a").join("b").join("c");
+        create_dir_durable(&deep).unwrap();
+        assert!(deep.is_dir());
+        use journal::Step::SyncDir;
+        assert_eq!(
+            journal::steps(&root),
+            [
+                SyncDir(root.clone()),
+                SyncDir(root.join("a")),
+                SyncDir(root.join("a/b")),
+            ],
+            "the parent of every new directory, from the top down"
+        );
+        // Existing directories: nothing created, nothing synced.
+        create_dir_durable(&deep).unwrap();
+        create_dir_durable(&root.join("a")).unwrap();
+        assert_eq!(journal::steps(&root).len(), 3);
+        // One more level below an existing one: only its parent.
+        create_dir_durable(&deep.join("d")).unwrap();
+        assert_eq!(journal::steps(&root).last(), Some(&SyncDir(deep.clone())));
+        assert_eq!(journal::steps(&root).len(), 4);
+    }
+
+    #[test]
+    fn directories_under_or_in_place_of_a_file_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let e = create_dir_durable(&file).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{e}");
+        assert!(e.to_string().contains("not a directory"), "{e}");
+        for below in [file.join("sub"), file.join("sub/deeper")] {
+            let e = create_dir_durable(&below).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{below:?}: {e}");
+            assert!(!below.exists());
+        }
+        // And through the writers that use it.
+        assert!(write_atomic(&file.join("x.json"), b"{}").is_err());
+        let store = RawStore::new(&file);
+        assert!(store.ensure_dirs().is_err());
+    }
+
+    #[test]
+    fn moves_between_folders_fsync_both_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        journal::watch(dir.path());
+        let store = RawStore::new(dir.path());
+        store.ensure_dirs().unwrap();
+        let key = IssueKey::parse("A-1").unwrap();
+        store
+            .save_issue(&key, &serde_json::json!({"key": "A-1"}))
+            .unwrap();
+        create_dir_durable(&store.attachments_dir(&key)).unwrap();
+        fs::write(store.attachments_dir(&key).join("1_x"), b"x").unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let before = journal::steps(dir.path()).len();
+        store.quarantine_issue(&key, day).unwrap();
+        let steps = journal::steps(dir.path())[before..].to_vec();
+        let kept = dir.path().join("quarantine/2026-12-01");
+        use journal::Step::SyncDir;
+        for must in [
+            kept.join("issues"),
+            store.issues_dir(),
+            kept.join("attachments"),
+            store.attachments_root(),
+            // The new quarantine folders themselves are durable in their parents.
+            dir.path().join("quarantine"),
+            kept.clone(),
+        ] {
+            assert!(
+                steps.contains(&SyncDir(must.clone())),
+                "{must:?} in {steps:?}"
+            );
+        }
+
+        // A moved issue's attachment folder: its parent is fsynced after the rename.
+        let (a, b) = (
+            IssueKey::parse("A-2").unwrap(),
+            IssueKey::parse("B-2").unwrap(),
+        );
+        create_dir_durable(&store.attachments_dir(&a)).unwrap();
+        let before = journal::steps(dir.path()).len();
+        store.move_attachments(&a, &b).unwrap();
+        assert_eq!(
+            journal::steps(dir.path())[before..],
+            [SyncDir(store.attachments_root())]
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::archive::create_dir_durable;
+
 /// Lock files under `data_dir/locks/`.
 pub const STRIPES: u32 = 256;
 
@@ -53,7 +55,7 @@ impl IssueLocks {
         let path = self.path_of(key);
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
+            create_dir_durable(&dir)?;
             let file = OpenOptions::new()
                 .create(true)
                 .truncate(false)
@@ -86,7 +88,7 @@ pub struct FileGuard {
 
 fn open_lock_file(data_dir: &Path, name: &str) -> io::Result<File> {
     let dir = data_dir.join("locks");
-    std::fs::create_dir_all(&dir)?;
+    create_dir_durable(&dir)?;
     OpenOptions::new()
         .create(true)
         .truncate(false)

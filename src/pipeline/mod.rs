@@ -733,7 +733,7 @@ impl Pipeline {
         let mut keep = HashSet::new();
         let mut out = Vec::with_capacity(listed.len());
         if !listed.is_empty() && self.attachments.download {
-            std::fs::create_dir_all(self.store.attachments_dir(key))?;
+            archive::create_dir_durable(&self.store.attachments_dir(key))?;
         }
         for a in &listed {
             let id = match &a["id"] {

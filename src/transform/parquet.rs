@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::schema::Table;
-use crate::pipeline::archive::{sync_dir, write_atomic};
+use crate::pipeline::archive::{create_dir_durable, sync_dir, write_atomic};
 
 /// Errors of the month files.
 #[derive(Debug, thiserror::Error)]
@@ -329,7 +329,7 @@ impl MonthStore {
     pub fn writer(&self, table: Table, month: Month, schema: &SchemaRef) -> Result<MonthWriter> {
         let path = self.path(table, month);
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|source| io_error(&dir, source))?;
+        create_dir_durable(&dir).map_err(|source| io_error(&dir, source))?;
         let temp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&dir)
