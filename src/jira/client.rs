@@ -508,6 +508,9 @@ impl JiraClient {
     /// hashing as it goes. Stops with [`Error::TooLarge`] as soon as more than `max_bytes`
     /// arrive, whatever the metadata claimed. The request goes to this client's own base URL,
     /// never to a URL named in issue data, so credentials only travel to the configured site.
+    ///
+    /// The rename into `dest` is not followed by an fsync of its folder here: the caller
+    /// fsyncs the folder once after all of an issue's attachments, before recording them.
     pub async fn download_attachment(
         &self,
         id: &str,
@@ -592,6 +595,10 @@ async fn stream_to_file(
     file.sync_all().await.map_err(io)?;
     drop(file);
     temp_path.persist(dest).map_err(|e| io(e.error))?;
+    #[cfg(test)]
+    crate::pipeline::archive::journal::record(crate::pipeline::archive::journal::Step::Renamed(
+        dest.to_path_buf(),
+    ));
     Ok(Downloaded {
         size,
         sha256: hex::encode(hasher.finalize()),

@@ -379,7 +379,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Under `cfg(test)` only: the durability steps taken under watched folders (directory
-/// fsyncs, atomic writes), in the order they happened, so tests can check
+/// fsyncs, atomic writes, attachment renames), in the order they happened, so tests can check
 /// the order a crash depends on. Nothing is recorded outside a watched folder, and each test
 /// watches its own temp folder, so tests running in parallel do not see each other's steps.
 #[cfg(test)]
@@ -394,12 +394,14 @@ pub(crate) mod journal {
         SyncDir(PathBuf),
         /// A file was written atomically ([`super::write_atomic`]), before its folder's fsync.
         Wrote(PathBuf),
+        /// A downloaded attachment was renamed into place.
+        Renamed(PathBuf),
     }
 
     impl Step {
         fn path(&self) -> &Path {
             match self {
-                Step::SyncDir(p) | Step::Wrote(p) => p,
+                Step::SyncDir(p) | Step::Wrote(p) | Step::Renamed(p) => p,
             }
         }
     }

@@ -2,9 +2,10 @@
 //! all comments, remote links), overlay JSM SLA figures, download attachments, save the raw
 //! JSON atomically, and record the result in the state database.
 //!
-//! The order is what keeps "nothing lost, nothing doubled": attachments first, then the issue
-//! JSON (atomic rename), then the state row. A crash anywhere leaves either the old saved
-//! issue or the new one, and the next run redoes whatever the state does not yet record.
+//! The order is what keeps "nothing lost, nothing doubled": attachments first (each file
+//! fsynced and renamed, then their folder fsynced once), then the issue JSON (atomic rename),
+//! then the state row. A crash anywhere leaves either the old saved issue or the new one, and
+//! the next run redoes whatever the state does not yet record.
 //!
 //! What the mirror adds to Jira's issue JSON lives under one top-level key, [`OVERLAY_KEY`]
 //! (`"mirror"`), documented in docs/ARCHITECTURE.md: fetch time, remote links, SLA values and
@@ -735,6 +736,8 @@ impl Pipeline {
         if !listed.is_empty() && self.attachments.download {
             archive::create_dir_durable(&self.store.attachments_dir(key))?;
         }
+        // Whether a file was renamed into the folder by this call (see the end).
+        let mut downloaded = false;
         for a in &listed {
             let id = match &a["id"] {
                 Value::String(s) => s.clone(),
@@ -782,7 +785,10 @@ impl Pipeline {
                         .jira
                         .download_attachment(&id, &path, self.attachments.max_bytes)
                         .await
-                        .map(|d| (d.size, json!(d.sha256))),
+                        .map(|d| {
+                            downloaded = true;
+                            (d.size, json!(d.sha256))
+                        }),
                 };
                 match result {
                     Ok((written, sha256)) => {
@@ -818,6 +824,12 @@ impl Pipeline {
             out.push(entry);
         }
         self.store.prune_attachments(key, &keep)?;
+        // The downloads were renamed into the folder (each file fsynced first); one fsync of
+        // the folder makes the renames durable before the issue JSON, written next, records
+        // the files as downloaded. Once per issue rather than per file.
+        if downloaded {
+            archive::sync_dir(&self.store.attachments_dir(key))?;
+        }
         Ok(out)
     }
 
@@ -908,5 +920,104 @@ impl IssueMeta {
             updated_ms,
             created_ms,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jira::{ClientOptions, Credentials, RequestBudget};
+    use crate::simulator::{SimConfig, Simulator};
+    use crate::transform::parquet::MonthStore;
+    use crate::transform::rows::RowContext;
+    use archive::journal::{self, Step};
+
+    /// A pipeline on a fresh mirror in `dir` against `sim`.
+    fn pipeline(sim: &Simulator, dir: &std::path::Path) -> Pipeline {
+        let c = sim.config();
+        let jira = JiraClient::new(
+            &url::Url::parse(&sim.base_url()).unwrap(),
+            Credentials {
+                email: c.email.clone(),
+                api_token: c.api_token.clone(),
+            },
+            RequestBudget::new(4, 1000.0),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let store = RawStore::new(dir);
+        store.ensure_dirs().unwrap();
+        let state = Arc::new(State::open(&dir.join("state.db")).unwrap());
+        let transformer = Arc::new(Transformer::new(
+            store.clone(),
+            MonthStore::new(dir.join("parquet"), None),
+            state.clone(),
+            RowContext {
+                catalog: crate::transform::fields::FieldCatalog::empty(),
+                fields: Default::default(),
+                sla: Default::default(),
+            },
+        ));
+        let policy = AttachmentPolicy {
+            download: true,
+            max_bytes: 1024 * 1024,
+        };
+        Pipeline::new(jira, None, store, state, policy, transformer)
+    }
+
+    /// The crash-safety order of one save: every attachment renamed into its folder, then
+    /// that folder fsynced, and only then the issue JSON that records them as downloaded.
+    #[tokio::test]
+    async fn the_attachment_folder_is_fsynced_after_the_downloads_and_before_the_json() {
+        let sim = Simulator::start(SimConfig {
+            issues: 1,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = pipeline(&sim, dir.path());
+        journal::watch(dir.path());
+        let key = IssueKey::parse(&sim.issue_keys()[0]).unwrap();
+        let outcome = pipeline.process_key(&key).await.unwrap();
+        assert!(matches!(outcome, Outcome::Saved { .. }), "{outcome:?}");
+
+        let steps = journal::steps(dir.path());
+        let folder = pipeline.store().attachments_dir(&key);
+        let renamed: Vec<usize> = (0..steps.len())
+            .filter(
+                |&i| matches!(&steps[i], Step::Renamed(p) if p.parent() == Some(folder.as_path())),
+            )
+            .collect();
+        // The first issue carries five small attachments (and one over max_bytes).
+        assert_eq!(renamed.len(), 5, "{steps:?}");
+        let json = pipeline.store().issue_path(&key);
+        let written = steps
+            .iter()
+            .position(|s| *s == Step::Wrote(json.clone()))
+            .expect("the issue JSON was written");
+        let synced: Vec<usize> = (0..steps.len())
+            .filter(|&i| steps[i] == Step::SyncDir(folder.clone()))
+            .collect();
+        assert_eq!(synced.len(), 1, "once per issue: {steps:?}");
+        assert!(
+            renamed.iter().all(|&r| r < synced[0]) && synced[0] < written,
+            "renames, then the folder's fsync, then the JSON: {steps:?}"
+        );
+        // The new folder itself is durable in raw/attachments before any file lands in it.
+        let created = steps
+            .iter()
+            .position(|s| *s == Step::SyncDir(pipeline.store().attachments_root()))
+            .expect("raw/attachments fsynced after creating the issue's folder");
+        assert!(created < renamed[0], "{steps:?}");
+
+        // Saved again with nothing new to download: no rename, no fsync of the folder.
+        sim.touch(key.as_str());
+        let before = journal::steps(dir.path()).len();
+        pipeline.process_key(&key).await.unwrap();
+        let again = journal::steps(dir.path())[before..].to_vec();
+        assert!(again.contains(&Step::Wrote(json)), "{again:?}");
+        assert!(!again.contains(&Step::SyncDir(folder)), "{again:?}");
+        sim.shutdown().await;
     }
 }
