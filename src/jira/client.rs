@@ -66,6 +66,25 @@ impl Default for ClientOptions {
     }
 }
 
+/// The slowest an attachment download may be, in bytes per second (64 KiB/s): an attempt
+/// gets [`download_deadline`], the request timeout plus its size at this rate. Far below any
+/// real link to Jira's media host, so only a stalled or trickling transfer reaches it.
+pub const MIN_DOWNLOAD_RATE: u64 = 64 * 1024;
+
+/// Longest deadline of one attempt, whatever the size (a week): keeps the arithmetic finite
+/// for any `max_bytes`.
+const MAX_DOWNLOAD_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The time one attempt at downloading `bytes` may take, from sending the request to the
+/// last byte: `request_timeout` (connection, redirect, first byte; what any request gets)
+/// plus `bytes` at [`MIN_DOWNLOAD_RATE`], at most a week.
+pub fn download_deadline(request_timeout: Duration, bytes: u64) -> Duration {
+    let transfer = Duration::from_millis(bytes.saturating_mul(1000) / MIN_DOWNLOAD_RATE);
+    request_timeout
+        .saturating_add(transfer)
+        .min(MAX_DOWNLOAD_DEADLINE)
+}
+
 /// The result of streaming one attachment to disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Downloaded {
@@ -509,12 +528,20 @@ impl JiraClient {
     /// arrive, whatever the metadata claimed. The request goes to this client's own base URL,
     /// never to a URL named in issue data, so credentials only travel to the configured site.
     ///
+    /// Each attempt must finish within [`download_deadline`] of the expected size: the larger
+    /// of `declared` (the attachment's `size` in the issue) and the `Content-Length`, else
+    /// `max_bytes` when neither is known, never more than `max_bytes`. The client's read timeout only bounds the pause between
+    /// two reads, so without the deadline a server trickling bytes could hold a worker for
+    /// ever. An attempt past its deadline is a transient failure, retried like a 5xx; when
+    /// the last attempt ended that way the result is [`Error::DownloadDeadline`].
+    ///
     /// The rename into `dest` is not followed by an fsync of its folder here: the caller
     /// fsyncs the folder once after all of an issue's attachments, before recording them.
     pub async fn download_attachment(
         &self,
         id: &str,
         dest: &Path,
+        declared: Option<u64>,
         max_bytes: u64,
     ) -> Result<Downloaded> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -526,28 +553,99 @@ impl JiraClient {
         let path = format!("/rest/api/3/attachment/content/{id}");
         let url = self.url(&path)?;
         let dir = dest.parent().unwrap_or(Path::new("."));
-        self.with_retries(&path, || async {
-            let response = self
-                .send(&path, self.authorized(Method::GET, url.clone()))
-                .await?;
-            stream_to_file(response, id, dir, dest, max_bytes)
-                .await
-                .map_err(|e| match e {
-                    StreamError::Permanent(e) => Failure::Permanent(e),
-                    StreamError::Transient(what) => Failure::Transient {
-                        what,
-                        retry_after: None,
-                        throttled: false,
-                    },
+        let timeout = self.inner.options.timeout;
+        // The deadline of the last attempt, when that attempt ran out of time.
+        let missed: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
+        let set_missed = |value| {
+            *missed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+        };
+        let result = self
+            .with_retries(&path, || async {
+                set_missed(None);
+                let started = tokio::time::Instant::now();
+                let mut deadline =
+                    download_deadline(timeout, declared.unwrap_or(max_bytes).min(max_bytes));
+                let request = self.send(&path, self.authorized(Method::GET, url.clone()));
+                let response = match tokio::time::timeout_at(started + deadline, request).await {
+                    Ok(response) => response?,
+                    Err(_) => {
+                        set_missed(Some(deadline));
+                        return Err(past_deadline(id, deadline, 0));
+                    }
+                };
+                // Now the body's announced size is known too; a body announced larger than the
+                // issue said gets the time for its size.
+                let expected = match (declared, response.content_length()) {
+                    (Some(d), Some(length)) => d.max(length),
+                    (Some(known), None) | (None, Some(known)) => known,
+                    (None, None) => max_bytes,
+                };
+                deadline = download_deadline(timeout, expected.min(max_bytes));
+                let limits = StreamLimits {
+                    max_bytes,
+                    deadline: started + deadline,
+                };
+                stream_to_file(response, id, dir, dest, limits)
+                    .await
+                    .map_err(|e| match e {
+                        StreamError::Permanent(e) => Failure::Permanent(e),
+                        StreamError::Transient(what) => Failure::Transient {
+                            what,
+                            retry_after: None,
+                            throttled: false,
+                        },
+                        StreamError::Deadline { received } => {
+                            set_missed(Some(deadline));
+                            past_deadline(id, deadline, received)
+                        }
+                    })
+            })
+            .await;
+        let missed = *missed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (result, missed) {
+            (Err(Error::Exhausted { attempts, .. }), Some(deadline)) => {
+                Err(Error::DownloadDeadline {
+                    id: id.to_string(),
+                    deadline_secs: deadline.as_secs_f64(),
+                    attempts,
                 })
-        })
-        .await
+            }
+            (result, _) => result,
+        }
+    }
+}
+
+/// The transient failure of a download attempt that ran out of time.
+fn past_deadline(id: &str, deadline: Duration, received: u64) -> Failure {
+    Failure::Transient {
+        what: format!(
+            "attachment {id} not downloaded within its deadline of {:.1} s ({received} bytes received)",
+            deadline.as_secs_f64()
+        ),
+        retry_after: None,
+        throttled: false,
     }
 }
 
 enum StreamError {
     Permanent(Error),
     Transient(String),
+    /// The attempt's deadline passed after `received` bytes.
+    Deadline {
+        received: u64,
+    },
+}
+
+/// What bounds one streamed download.
+struct StreamLimits {
+    /// Stop with [`Error::TooLarge`] past this many bytes.
+    max_bytes: u64,
+    /// Stop with [`StreamError::Deadline`] when the body is not complete by then.
+    deadline: tokio::time::Instant,
 }
 
 async fn stream_to_file(
@@ -555,8 +653,9 @@ async fn stream_to_file(
     id: &str,
     dir: &Path,
     dest: &Path,
-    max_bytes: u64,
+    limits: StreamLimits,
 ) -> Result<Downloaded, StreamError> {
+    let max_bytes = limits.max_bytes;
     let too_large = || {
         StreamError::Permanent(Error::TooLarge {
             id: id.to_string(),
@@ -581,7 +680,14 @@ async fn stream_to_file(
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    loop {
+        // Only the wait for the network is bounded: a write to the local disk is never cut.
+        let Ok(next) = tokio::time::timeout_at(limits.deadline, body.next()).await else {
+            return Err(StreamError::Deadline { received: size });
+        };
+        let Some(chunk) = next else {
+            break;
+        };
         let chunk =
             chunk.map_err(|e| StreamError::Transient(format!("download broke off: {e}")))?;
         size += chunk.len() as u64;
@@ -754,6 +860,119 @@ mod tests {
             error_message("<html>\nbroken</html>"),
             "<html> broken</html>"
         );
+    }
+
+    #[test]
+    fn a_download_gets_the_request_timeout_plus_its_size_at_the_minimum_rate() {
+        let t = Duration::from_secs(60);
+        assert_eq!(download_deadline(t, 0), t);
+        assert_eq!(
+            download_deadline(t, MIN_DOWNLOAD_RATE),
+            t + Duration::from_secs(1)
+        );
+        // 50 MiB (the default max_bytes): 800 s more than a JSON request, not cut at 60 s.
+        assert_eq!(
+            download_deadline(t, 50 * 1024 * 1024),
+            t + Duration::from_secs(800)
+        );
+        // Any size stays finite.
+        assert_eq!(download_deadline(t, u64::MAX), MAX_DOWNLOAD_DEADLINE);
+    }
+
+    /// A trickling attachment runs out of time on every attempt and ends as
+    /// `DownloadDeadline` naming it, leaving no file; another of the same issue downloads.
+    #[tokio::test]
+    async fn a_trickling_download_fails_by_its_deadline_after_the_retries() {
+        use crate::simulator::{Faults, SimConfig, Simulator, SlowAttachment};
+        let sim = Simulator::start(SimConfig {
+            issues: 1,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let key = sim.issue_keys()[0].clone();
+        let attachments = sim.issue(&key).unwrap()["fields"]["attachment"].clone();
+        let of_size = |size: u64| {
+            attachments
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["size"] == size)
+                .and_then(|a| a["id"].as_str())
+                .unwrap()
+                .to_string()
+        };
+        let (slow, fine) = (of_size(1234), of_size(300));
+        // 1,234 bytes in 64-byte chunks, 200 ms apart: about 4 s, against a deadline of about
+        // 1 s (the request timeout) and a read timeout (1 s) that each pause stays under.
+        sim.set_faults(Faults {
+            slow_attachment: Some(SlowAttachment {
+                id: slow.parse().unwrap(),
+                chunk_bytes: 64,
+                pause: Duration::from_millis(200),
+            }),
+            ..Faults::default()
+        });
+        let c = sim.config();
+        let client = JiraClient::new(
+            &Url::parse(&sim.base_url()).unwrap(),
+            Credentials {
+                email: c.email.clone(),
+                api_token: c.api_token.clone(),
+            },
+            RequestBudget::new(2, 1000.0),
+            ClientOptions {
+                timeout: Duration::from_secs(1),
+                max_retries: 1,
+                min_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(10),
+            },
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for declared in [Some(1234), None] {
+            let dest = dir.path().join("slow");
+            let err = client
+                .download_attachment(&slow, &dest, declared, 1024 * 1024)
+                .await
+                .unwrap_err();
+            let Error::DownloadDeadline {
+                id,
+                deadline_secs,
+                attempts,
+            } = &err
+            else {
+                panic!("{err}");
+            };
+            assert_eq!((id.as_str(), *attempts), (slow.as_str(), 2), "{err}");
+            // From the declared size, or without one the Content-Length: 1 s + 1,234 B at 64 KiB/s.
+            let expected = download_deadline(Duration::from_secs(1), 1234).as_secs_f64();
+            assert!((deadline_secs - expected).abs() < 1e-9, "{deadline_secs}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("attachment {slow}")) && text.contains("deadline of 1.0 s"),
+                "{text}"
+            );
+            assert!(!dest.exists());
+        }
+        let media = |id: &str| {
+            sim.requests()
+                .iter()
+                .filter(|r| r.host == "media" && r.path.ends_with(&format!("/{id}")))
+                .count()
+        };
+        assert_eq!(media(&slow), 4, "two attempts per download");
+        let ok = client
+            .download_attachment(&fine, &dir.path().join("fine"), Some(300), 1024 * 1024)
+            .await
+            .unwrap();
+        assert_eq!(ok.size, 300);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["fine"], "no temp file left behind");
+        sim.shutdown().await;
     }
 
     #[test]

@@ -85,6 +85,22 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// An attachment download did not finish within its deadline (the request timeout plus
+    /// its size at the minimum rate, see `client::download_deadline`), on every attempt the
+    /// retry policy allowed: the media host stalls or trickles this file. A failure of that
+    /// attachment only.
+    #[error(
+        "attachment {id} was not downloaded within its deadline of {deadline_secs:.1} s (request timeout plus its size at {rate} KiB/s) in {attempts} attempts",
+        rate = super::client::MIN_DOWNLOAD_RATE / 1024
+    )]
+    DownloadDeadline {
+        /// The attachment id.
+        id: String,
+        /// The deadline of the last attempt, in seconds.
+        deadline_secs: f64,
+        /// How many attempts were made.
+        attempts: u32,
+    },
     /// Local I/O while streaming an attachment to disk.
     #[error("writing {path}: {source}")]
     Io {

@@ -20,6 +20,8 @@ pub mod jql;
 mod paging;
 
 pub use budget::{RequestBudget, RequestStats};
-pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
+pub use client::{
+    ClientOptions, Credentials, Downloaded, JiraClient, MIN_DOWNLOAD_RATE, download_deadline,
+};
 pub use error::{Error, Result};
 pub use paging::{MAX_RECONCILE_IDS, PartError, SearchPage};

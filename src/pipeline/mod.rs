@@ -783,7 +783,7 @@ impl Pipeline {
                     Some(p) => Ok((p["size_bytes"].as_u64().unwrap_or(0), p["sha256"].clone())),
                     None => self
                         .jira
-                        .download_attachment(&id, &path, self.attachments.max_bytes)
+                        .download_attachment(&id, &path, size, self.attachments.max_bytes)
                         .await
                         .map(|d| {
                             downloaded = true;
@@ -806,6 +806,14 @@ impl Pipeline {
                         entry["status"] = json!("failed");
                         entry["error"] = json!(e.to_string());
                         tracing::warn!(%key, attachment = %id, error = %e, "Attachment gone upstream; not downloaded.");
+                    }
+                    // The media host stalls or trickles this file: the issue is saved without
+                    // it, and fetched again later like any missing part.
+                    Err(e @ jira::Error::DownloadDeadline { .. }) => {
+                        entry["status"] = json!("failed");
+                        entry["error"] = json!(e.to_string());
+                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment download too slow; the issue is saved without it.");
+                        missing.push(MissingPart::new(format!("attachment {id}"), &e));
                     }
                     Err(e) if e.is_item_refusal() => {
                         let status = if matches!(e, jira::Error::Forbidden { .. }) {

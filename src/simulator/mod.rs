@@ -29,6 +29,7 @@
 //!   is asked for, else at 5000 (`fields` defaults to `id`); `maxResults=0` is treated as 1.
 //!   [`Faults::search_page_cap`] makes pages shorter still, [`Faults::broken_search_tokens`]
 //!   breaks every page after the first.
+//! - [`Faults::slow_attachment`] trickles one attachment's content, chunk by chunk.
 //! - SLA clocks stand still unless a test moves them ([`Simulator::advance_sla`]); they do not
 //!   change `updated`. [`Simulator::resolve_issue`] stops them and does change `updated`.
 //! - [`Simulator::set_searchable`] hides an issue from search only (index lag).
@@ -251,6 +252,23 @@ pub struct Faults {
     /// When true every search request that carries a `nextPageToken` gets a 500: a listing
     /// that breaks after its first page (e.g. an id census that must not be trusted).
     pub broken_search_tokens: bool,
+    /// One attachment whose content trickles in (see [`SlowAttachment`]): a media host that
+    /// stalls on a file, which only a deadline on the whole download ends.
+    pub slow_attachment: Option<SlowAttachment>,
+}
+
+/// An attachment whose content (from the media host, or from the API with `redirect=false`)
+/// is sent `chunk_bytes` at a time with `pause` before every chunk, with the full
+/// `Content-Length`: each read comes soon enough for a read timeout longer than `pause`,
+/// while the whole body takes `size / chunk_bytes × pause`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlowAttachment {
+    /// The attachment id.
+    pub id: u64,
+    /// Bytes per chunk (at least 1).
+    pub chunk_bytes: usize,
+    /// Pause before each chunk.
+    pub pause: Duration,
 }
 
 /// One request as the simulator saw and answered it.

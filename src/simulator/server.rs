@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::data::{self, ChangelogMode, EMBED_CAP, FieldSel};
-use super::{LONE_SURROGATE_MARKER, Part, RequestRecord, Shared, faults, jql};
+use super::{LONE_SURROGATE_MARKER, Part, RequestRecord, Shared, SlowAttachment, faults, jql};
 use crate::json;
 
 /// Largest request body accepted (search bodies are tiny).
@@ -719,15 +719,35 @@ fn attachment_not_found(id: &str) -> Response {
     )
 }
 
-fn stream_attachment(id: u64, size: u64, mime: &str) -> Response {
+/// The content of attachment `id`, trickled when `slow` names it ([`SlowAttachment`]).
+fn stream_attachment(id: u64, size: u64, mime: &str, slow: Option<SlowAttachment>) -> Response {
     let pattern = data::attachment_pattern(id);
-    let chunks = size.div_ceil(CHUNK);
-    let stream = futures::stream::iter((0..chunks).map(move |c| {
-        let off = c * CHUNK;
-        let len = CHUNK.min(size - off) as usize;
-        Ok::<_, Infallible>(Bytes::from(data::attachment_chunk(&pattern, off, len)))
-    }));
-    let mut r = Response::new(Body::from_stream(stream));
+    let body = match slow.filter(|s| s.id == id) {
+        None => {
+            let chunks = size.div_ceil(CHUNK);
+            Body::from_stream(futures::stream::iter((0..chunks).map(move |c| {
+                let off = c * CHUNK;
+                let len = CHUNK.min(size - off) as usize;
+                Ok::<_, Infallible>(Bytes::from(data::attachment_chunk(&pattern, off, len)))
+            })))
+        }
+        Some(slow) => {
+            let step = slow.chunk_bytes.max(1) as u64;
+            Body::from_stream(futures::stream::unfold(0u64, move |off| {
+                let pattern = pattern.clone();
+                async move {
+                    if off >= size {
+                        return None;
+                    }
+                    tokio::time::sleep(slow.pause).await;
+                    let len = step.min(size - off);
+                    let chunk = Bytes::from(data::attachment_chunk(&pattern, off, len as usize));
+                    Some((Ok::<_, Infallible>(chunk), off + len))
+                }
+            }))
+        }
+    };
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -746,13 +766,14 @@ async fn attachment_content(
     let Ok(num) = id.parse::<u64>() else {
         return attachment_not_found(&id);
     };
-    let (meta, seed, forbidden) = {
+    let (meta, seed, forbidden, slow) = {
         let st = ctx.shared.lock();
         let long = st.store.long_attachment_ids.contains(&id);
         (
             st.store.attachments.get(&num).filter(|_| !long).cloned(),
             st.cfg.seed,
             st.store.forbidden_attachments.contains(&num),
+            st.faults.slow_attachment,
         )
     };
     let Some(meta) = meta else {
@@ -765,7 +786,7 @@ async fn attachment_content(
         );
     }
     if p.get("redirect") == Some("false") {
-        return stream_attachment(meta.id, meta.size, &meta.mime);
+        return stream_attachment(meta.id, meta.size, &meta.mime, slow);
     }
     let location = format!(
         "{}/file/{}?token={}",
@@ -789,9 +810,13 @@ async fn media_file(
     let Ok(num) = id.parse::<u64>() else {
         return attachment_not_found(&id);
     };
-    let (meta, seed) = {
+    let (meta, seed, slow) = {
         let st = ctx.shared.lock();
-        (st.store.attachments.get(&num).cloned(), st.cfg.seed)
+        (
+            st.store.attachments.get(&num).cloned(),
+            st.cfg.seed,
+            st.faults.slow_attachment,
+        )
     };
     if p.get("token") != Some(media_token(seed, num).as_str()) {
         return error(StatusCode::FORBIDDEN, "Missing or invalid media token.");
@@ -799,7 +824,7 @@ async fn media_file(
     let Some(meta) = meta else {
         return attachment_not_found(&id);
     };
-    stream_attachment(meta.id, meta.size, &meta.mime)
+    stream_attachment(meta.id, meta.size, &meta.mime, slow)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ pub struct MirrorOptions {
     pub sweep_schedule: Option<String>,
     pub max_concurrency: usize,
     pub max_retries: u32,
+    /// `[jira] request_timeout_secs`.
+    pub request_timeout_secs: u64,
     pub sla: bool,
     /// `[distribution] dir = "dist"` (relative to the mirror's folder).
     pub distribution: bool,
@@ -69,6 +71,7 @@ impl Default for MirrorOptions {
             sweep_schedule: None,
             max_concurrency: 8,
             max_retries: 12,
+            request_timeout_secs: 20,
             sla: true,
             distribution: false,
             extra: String::new(),
@@ -106,7 +109,7 @@ jql = {jql}
 max_concurrency = {conc}
 max_requests_per_second = 1000
 max_retries = {retries}
-request_timeout_secs = 20
+request_timeout_secs = {timeout}
 
 {sla}
 [sweep]
@@ -120,6 +123,7 @@ max_bytes = {max_bytes}
             jql = toml::Value::String(o.jql.clone().unwrap_or_else(|| "project = SUP".into())),
             conc = o.max_concurrency,
             retries = o.max_retries,
+            timeout = o.request_timeout_secs,
             overlap = o.overlap_secs,
             schedule = o
                 .sweep_schedule
