@@ -171,6 +171,15 @@ impl Clone for Error {
                 id: id.clone(),
                 limit: *limit,
             },
+            Error::DownloadDeadline {
+                id,
+                deadline_secs,
+                attempts,
+            } => Error::DownloadDeadline {
+                id: id.clone(),
+                deadline_secs: *deadline_secs,
+                attempts: *attempts,
+            },
             Error::Io { path, source } => Error::Io {
                 path: path.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),

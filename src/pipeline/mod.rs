@@ -970,7 +970,8 @@ mod tests {
             download: true,
             max_bytes: 1024 * 1024,
         };
-        Pipeline::new(jira, None, store, state, policy, transformer)
+        let scope = crate::scope::Scope::new("project = SUP");
+        Pipeline::new(jira, scope, None, store, state, policy, transformer)
     }
 
     /// The crash-safety order of one save: every attachment renamed into its folder, then
