@@ -67,6 +67,11 @@ pub const DEFAULT_IMAP_MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_IMAP_MAX_ATTEMPTS: u32 = 5;
 /// Default `[webhook] retention_days`.
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u32 = 30;
+/// The shortest `[webhook] secret` accepted, in bytes. HMAC-SHA256 is only as strong as its
+/// key: a signed delivery seen once (a log, a proxy, a capture) lets anyone test guesses
+/// offline at full speed, so a short secret can be recovered and then used to sign
+/// anything. 16 random characters are out of reach; Jira's generated secrets are longer.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
 /// Default `[sla] first_response`: the JSM SLA name feeding the `first_response_*` columns.
 pub const DEFAULT_SLA_FIRST_RESPONSE: &str = "Time to first response";
 /// Default `[sla] time_to_resolution`: the JSM SLA name feeding `time_to_resolution_*`.

@@ -782,23 +782,56 @@ fn webhook_section_needs_the_feature() {
 #[cfg(feature = "webhook")]
 #[test]
 fn webhook_is_checked() {
+    const SECRET: &str = "sixteen-bytes-ok";
     let text = format!("{MINIMAL}\n[webhook]\nlisten = \"localhost\"\nsecret = \"\"\n");
     let problems = problems(&text);
     assert_problem(&problems, "webhook.listen", "IP address with a port");
     assert_problem(&problems, "webhook.secret", "must not be empty");
-    let text = format!("{MINIMAL}\n[webhook]\nlisten = \"0.0.0.0:9000\"\nsecret = \"s\"\n");
+    let text = format!("{MINIMAL}\n[webhook]\nlisten = \"0.0.0.0:9000\"\nsecret = \"{SECRET}\"\n");
     let webhook = parse(&text).unwrap().webhook.unwrap();
     assert_eq!(webhook.listen.port(), 9000);
     assert_eq!(webhook.retention_days, DEFAULT_WEBHOOK_RETENTION_DAYS);
     let text = format!(
-        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"s\"\nretention_days = 0\n"
+        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{SECRET}\"\nretention_days = 0\n"
     );
     let found = self::problems(&text);
     assert_problem(&found, "webhook.retention_days", "between 1 and 3650");
     let text = format!(
-        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"s\"\nretention_days = 7\n"
+        "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{SECRET}\"\nretention_days = 7\n"
     );
     assert_eq!(parse(&text).unwrap().webhook.unwrap().retention_days, 7);
+}
+
+#[cfg(feature = "webhook")]
+#[test]
+fn a_short_webhook_secret_is_refused_without_showing_it() {
+    // One byte short, as a literal and from the environment: the key is named, the rule
+    // given, the value never shown (not even its length).
+    let short = "fifteen-bytes!!";
+    assert_eq!(short.len(), MIN_WEBHOOK_SECRET_BYTES - 1);
+    for (secret, env) in [
+        (short.to_owned(), None),
+        ("${HOOK}".to_owned(), Some(short)),
+    ] {
+        let text =
+            format!("{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{secret}\"\n");
+        let err =
+            Config::from_str_in_dir(&text, Path::new("/etc/jira-mirror"), |name| match name {
+                "HOOK" => env.map(str::to_owned),
+                other => self::env(other),
+            })
+            .unwrap_err();
+        assert_problem(&err.problems, "webhook.secret", "at least 16 bytes");
+        assert_eq!(err.problems.len(), 1, "{:?}", err.problems);
+        let shown = format!("{err}\n{err:?}");
+        assert!(!shown.contains(short) && !shown.contains("15"), "{shown}");
+    }
+    // Exactly the minimum is enough; multi-byte characters count as their bytes.
+    let text =
+        format!("{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"sixteen-bytes-ok\"\n");
+    assert!(parse(&text).is_ok());
+    let text = format!("{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"ääääääää\"\n");
+    assert!(parse(&text).is_ok());
 }
 
 #[test]

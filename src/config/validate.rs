@@ -419,7 +419,20 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
             }
         }
     });
-    let secret = required(p, "webhook.secret", raw.secret);
+    let secret = required(p, "webhook.secret", raw.secret).and_then(|secret| {
+        if secret.len() < MIN_WEBHOOK_SECRET_BYTES {
+            // Never the value, nor its length: only the rule.
+            p.push(
+                "webhook.secret",
+                format!(
+                    "is too short: use at least {MIN_WEBHOOK_SECRET_BYTES} bytes, e.g. the secret \
+                     Jira generates or the output of `openssl rand -hex 32`"
+                ),
+            );
+            return None;
+        }
+        Some(secret)
+    });
     let retention_days = int_in_range(
         p,
         "webhook.retention_days",
