@@ -57,9 +57,8 @@ async fn main() -> Result<()> {
     config.sla_poll.schedule = "0 0 3 1 1 *".into();
     config.sweep.schedule = "0 0 3 1 1 *".into();
     config.webhook = Some(WebhookConfig {
-        listen: format!("127.0.0.1:{port}").parse()?,
-        secret: Secret::new(SECRET),
         retention_days: 1,
+        ..WebhookConfig::new(format!("127.0.0.1:{port}").parse()?, Secret::new(SECRET))
     });
     let ctx = Context::build(config, None).await?;
     let state = ctx.pipeline().state().clone();

@@ -3,11 +3,13 @@
 //! leave no trace, and a replayed delivery processed once.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jira_mirror::simulator::Simulator;
 use jira_mirror::triggers::webhook::signature::Verifier;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::support::daemon::{Daemon, wait_saved};
 use crate::support::*;
@@ -17,12 +19,17 @@ const SECRET: &str = "test-hook-secret-0123";
 const NEVER: &str = "0 0 3 * * *";
 
 fn mirror_with_webhook(sim: &Simulator) -> Mirror {
+    mirror_with_webhook_keys(sim, "")
+}
+
+/// Like [`mirror_with_webhook`], with more `[webhook]` keys (`key = value` lines).
+fn mirror_with_webhook_keys(sim: &Simulator, keys: &str) -> Mirror {
     Mirror::with(
         sim,
         MirrorOptions {
             sweep_schedule: Some(NEVER.into()),
             extra: format!(
-                "\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{SECRET}\"\nretention_days = 3\n"
+                "\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{SECRET}\"\nretention_days = 3\n{keys}"
             ),
             ..Default::default()
         },
@@ -59,6 +66,8 @@ impl Poster {
         Poster {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // A connection per request: some tests close idle ones within 300 ms.
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
             url: format!("{base}/webhooks/jira"),
@@ -392,5 +401,218 @@ async fn webhook_delivery_with_a_5000_level_description_is_accepted() {
         .find(|p| p.to_string_lossy().ends_with("-webhook-delivery-deep.json"))
         .expect("audit copy");
     assert!(std::fs::read(audit).unwrap() == bytes);
+    assert!(daemon.terminate().await.success());
+}
+
+/// `http://127.0.0.1:port` → `127.0.0.1:port`.
+fn host_port(base: &str) -> &str {
+    base.trim_start_matches("http://")
+}
+
+/// A raw HTTP/1.1 POST of `body`, signed, keeping the connection open.
+fn signed_request(body: &[u8], identifier: &str) -> Vec<u8> {
+    let signature = Verifier::new(SECRET.as_bytes()).sign(body);
+    let mut request = format!(
+        "POST /webhooks/jira HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         X-Hub-Signature: {signature}\r\nX-Atlassian-Webhook-Identifier: {identifier}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+const HEALTH_REQUEST: &[u8] = b"GET /webhooks/jira/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Reads one HTTP response (status and body; the body by its `Content-Length`).
+async fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = || std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+    let head_end = loop {
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match stream.read(&mut chunk).await? {
+            0 => return Err(closed()),
+            n => data.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        match stream.read(&mut chunk).await? {
+            0 => return Err(closed()),
+            n => data.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok((status, data[head_end..head_end + length].to_vec()))
+}
+
+/// Sends `request` on `stream` and reads the answer, within 5 s.
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> (u16, Vec<u8>) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        stream.write_all(request).await?;
+        read_response(stream).await
+    })
+    .await
+    .expect("answered within 5 s")
+    .expect("an HTTP response")
+}
+
+/// The health JSON, asked on `stream` (kept open).
+async fn health_on(stream: &mut TcpStream) -> Value {
+    let (status, body) = exchange(stream, HEALTH_REQUEST).await;
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// How long until the server closes `stream` (reads end or fail), at most `within`; when
+/// `dribble` is given it is written every 50 ms meanwhile, like a client that sends its
+/// headers slowly and never finishes. `None`: still open after `within`.
+async fn closed_after(
+    stream: &mut TcpStream,
+    dribble: Option<&[u8]>,
+    within: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    while start.elapsed() < within {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return Some(start.elapsed()),
+                Ok(_) => {} // an answer would be a bug; the test sees it as "still open"
+            },
+            () = tokio::time::sleep(Duration::from_millis(50)) => {
+                if let Some(bytes) = dribble
+                    && stream.write_all(bytes).await.is_err()
+                {
+                    return Some(start.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_closes_connections_whose_headers_are_late_and_idle_ones() {
+    let sim = simulator(4).await;
+    let mirror = mirror_with_webhook_keys(&sim, "header_timeout_ms = 300\n");
+    let (daemon, base) = start(&sim, &mirror).await;
+    let addr = host_port(&base);
+    let within = Duration::from_secs(3);
+
+    // Silent from the start; headers a line every 50 ms, never finished (slow loris); idle
+    // after a complete request on a kept-alive connection.
+    let silent = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        closed_after(&mut stream, None, within).await
+    };
+    let slow = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /webhooks/jira HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        closed_after(&mut stream, Some(b"X-Slow: 1\r\n"), within).await
+    };
+    let kept_alive = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        health_on(&mut stream).await;
+        closed_after(&mut stream, None, within).await
+    };
+    let (silent, slow, kept_alive) = tokio::join!(silent, slow, kept_alive);
+    for (what, closed) in [
+        ("silent", silent),
+        ("slow headers", slow),
+        ("idle keep-alive", kept_alive),
+    ] {
+        let closed = closed.unwrap_or_else(|| panic!("{what}: still open after {within:?}"));
+        assert!(
+            closed >= Duration::from_millis(200) && closed <= Duration::from_millis(2500),
+            "{what}: closed after {closed:?}, expected about 300 ms"
+        );
+    }
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let health = health_on(&mut stream).await;
+    assert!(
+        health["connections"]["timed_out"].as_u64() >= Some(3),
+        "{health}"
+    );
+    // The receiver still serves.
+    let body = retarget("webhook_issue_updated.json", &sim, "SUP-2");
+    assert_eq!(
+        Poster::new(&base)
+            .post_signed(&body, "after-timeouts")
+            .await,
+        202
+    );
+    assert!(daemon.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_refuses_connections_beyond_max_connections_and_serves_the_others() {
+    let sim = simulator(4).await;
+    // Idle connections stay open for 5 s: longer than this test needs.
+    let mirror = mirror_with_webhook_keys(&sim, "max_connections = 3\nheader_timeout_ms = 5000\n");
+    let (daemon, base) = start(&sim, &mirror).await;
+    let addr = host_port(&base);
+    sim.clear_requests();
+
+    // Two idle clients and a kept-alive one take every slot (connections are accepted in
+    // order, so once the third is answered the first two are open).
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(health_on(&mut kept).await["connections"]["open"], 3);
+
+    // A fourth client with a good delivery is refused at once, unread: 503 or a reset.
+    let body = retarget("webhook_issue_updated.json", &sim, "SUP-2");
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let _ = extra.write_all(&signed_request(&body, "while-full")).await;
+    let refused = tokio::time::timeout(Duration::from_secs(2), read_response(&mut extra))
+        .await
+        .expect("the extra connection is answered or closed at once");
+    match refused {
+        Ok((503, _)) | Err(_) => {}
+        Ok(other) => panic!("the extra connection was served: {other:?}"),
+    }
+    // The open ones are still served.
+    let (status, _) = exchange(&mut kept, &signed_request(&body, "on-a-slot")).await;
+    assert_eq!(status, 202);
+    assert!(wait_saved(&sim, &mirror, "SUP-2", Duration::from_secs(30)).await);
+    let health = health_on(&mut kept).await;
+    assert_eq!(health["connections"]["max"], 3, "{health}");
+    assert_eq!(health["connections"]["peak"], 3, "{health}");
+    assert!(
+        health["connections"]["refused"].as_u64() >= Some(1),
+        "{health}"
+    );
+    assert_eq!(health["deliveries"]["accepted"], 1, "{health}");
+    // A client that leaves frees its slot for the next one.
+    drop(idle.pop());
+    let freed = tokio::time::timeout(Duration::from_secs(3), async {
+        while health_on(&mut kept).await["connections"]["open"] != 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(freed.is_ok(), "the closed connection's slot was freed");
+    let mut next = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(health_on(&mut next).await["connections"]["open"], 3);
+    drop((idle, kept, next, extra));
     assert!(daemon.terminate().await.success());
 }

@@ -67,6 +67,14 @@ pub const DEFAULT_IMAP_MAX_MESSAGE_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_IMAP_MAX_ATTEMPTS: u32 = 5;
 /// Default `[webhook] retention_days`.
 pub const DEFAULT_WEBHOOK_RETENTION_DAYS: u32 = 30;
+/// Default `[webhook] max_connections`: connections the receiver keeps open at once (the
+/// deliveries handled at once are capped at 64 anyway; Jira opens a few).
+pub const DEFAULT_WEBHOOK_MAX_CONNECTIONS: usize = 64;
+/// Default `[webhook] header_timeout_ms`: time for a request's headers, from the
+/// connection's start or its previous response (so also the idle keep-alive timeout).
+pub const DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Default `[webhook] body_timeout_ms`: time for a request's body, once its headers arrived.
+pub const DEFAULT_WEBHOOK_BODY_TIMEOUT_MS: u64 = 10_000;
 /// The shortest `[webhook] secret` accepted, in bytes. HMAC-SHA256 is only as strong as its
 /// key: a signed delivery seen once (a log, a proxy, a capture) lets anyone test guesses
 /// offline at full speed, so a short secret can be recovered and then used to sign
@@ -311,6 +319,27 @@ pub struct WebhookConfig {
     /// Days the audit copies (`raw/events/<date>/`) and the delivery identifiers remembered
     /// for deduplication are kept.
     pub retention_days: u32,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Time allowed for a request's headers, from the connection's start or its previous
+    /// response (so also how long a kept-alive connection may stay idle), in ms.
+    pub header_timeout_ms: u64,
+    /// Time allowed for a request's body once its headers arrived, in ms.
+    pub body_timeout_ms: u64,
+}
+
+impl WebhookConfig {
+    /// `listen` and `secret` with every other key at its default.
+    pub fn new(listen: SocketAddr, secret: Secret) -> WebhookConfig {
+        WebhookConfig {
+            listen,
+            secret,
+            retention_days: DEFAULT_WEBHOOK_RETENTION_DAYS,
+            max_connections: DEFAULT_WEBHOOK_MAX_CONNECTIONS,
+            header_timeout_ms: DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_WEBHOOK_BODY_TIMEOUT_MS,
+        }
+    }
 }
 
 /// `[sla]`: names of the JSM SLAs that feed the `issues` table's SLA columns.

@@ -104,6 +104,9 @@ pub(super) struct RawWebhook {
     pub(super) listen: Option<String>,
     pub(super) secret: Option<String>,
     pub(super) retention_days: Option<i64>,
+    pub(super) max_connections: Option<i64>,
+    pub(super) header_timeout_ms: Option<i64>,
+    pub(super) body_timeout_ms: Option<i64>,
 }
 
 /// `[sla]` as written.

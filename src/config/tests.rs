@@ -211,6 +211,9 @@ fn example_file_parses_and_matches_defaults() {
     assert_eq!(config.reconcile, defaults.reconcile);
     assert_eq!(config.attachments, defaults.attachments);
     assert_eq!(config.run, defaults.run);
+    let webhook = config.webhook.unwrap();
+    let defaults = WebhookConfig::new(webhook.listen, webhook.secret.clone());
+    assert_eq!(webhook, defaults);
     let imap = config.imap.unwrap();
     assert_eq!(imap.port, DEFAULT_IMAP_PORT);
     assert_eq!(imap.mailbox, DEFAULT_IMAP_MAILBOX);
@@ -800,6 +803,62 @@ fn webhook_is_checked() {
         "{MINIMAL}\n[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"{SECRET}\"\nretention_days = 7\n"
     );
     assert_eq!(parse(&text).unwrap().webhook.unwrap().retention_days, 7);
+}
+
+#[cfg(feature = "webhook")]
+#[test]
+fn webhook_connection_limits_are_checked() {
+    let section = "[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"sixteen-bytes-ok\"\n";
+    let webhook = parse(&format!("{MINIMAL}\n{section}"))
+        .unwrap()
+        .webhook
+        .unwrap();
+    assert_eq!(webhook.max_connections, DEFAULT_WEBHOOK_MAX_CONNECTIONS);
+    assert_eq!(webhook.header_timeout_ms, DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS);
+    assert_eq!(webhook.body_timeout_ms, DEFAULT_WEBHOOK_BODY_TIMEOUT_MS);
+    assert_eq!(DEFAULT_WEBHOOK_MAX_CONNECTIONS, 64);
+
+    let text = format!(
+        "{MINIMAL}\n{section}max_connections = 2\nheader_timeout_ms = 300\nbody_timeout_ms = 250\n"
+    );
+    let webhook = parse(&text).unwrap().webhook.unwrap();
+    assert_eq!(
+        (
+            webhook.max_connections,
+            webhook.header_timeout_ms,
+            webhook.body_timeout_ms
+        ),
+        (2, 300, 250)
+    );
+
+    let text = format!(
+        "{MINIMAL}\n{section}max_connections = 0\nheader_timeout_ms = 99\nbody_timeout_ms = 300001\n"
+    );
+    let found = problems(&text);
+    assert_problem(
+        &found,
+        "webhook.max_connections",
+        "between 1 and 4096, found 0",
+    );
+    assert_problem(
+        &found,
+        "webhook.header_timeout_ms",
+        "between 100 and 300000, found 99",
+    );
+    assert_problem(
+        &found,
+        "webhook.body_timeout_ms",
+        "between 100 and 300000, found 300001",
+    );
+    assert_eq!(found.len(), 3, "{found:?}");
+    let text = format!("{MINIMAL}\n{section}max_connections = \"many\"\n");
+    assert_problem(&problems(&text), "webhook.max_connections", "integer");
+    let text = format!("{MINIMAL}\n{section}max_conections = 5\n");
+    assert_problem(
+        &problems(&text),
+        "webhook.max_conections",
+        "max_connections",
+    );
 }
 
 #[cfg(feature = "webhook")]

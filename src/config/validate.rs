@@ -440,10 +440,34 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
         i64::from(DEFAULT_WEBHOOK_RETENTION_DAYS),
         1..=3650,
     ) as u32;
+    let max_connections = int_in_range(
+        p,
+        "webhook.max_connections",
+        raw.max_connections,
+        DEFAULT_WEBHOOK_MAX_CONNECTIONS as i64,
+        1..=4096,
+    ) as usize;
+    let header_timeout_ms = int_in_range(
+        p,
+        "webhook.header_timeout_ms",
+        raw.header_timeout_ms,
+        DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS as i64,
+        100..=300_000,
+    ) as u64;
+    let body_timeout_ms = int_in_range(
+        p,
+        "webhook.body_timeout_ms",
+        raw.body_timeout_ms,
+        DEFAULT_WEBHOOK_BODY_TIMEOUT_MS as i64,
+        100..=300_000,
+    ) as u64;
     Some(WebhookConfig {
         listen: listen?,
         secret: Secret::new(secret?),
         retention_days,
+        max_connections,
+        header_timeout_ms,
+        body_timeout_ms,
     })
 }
 

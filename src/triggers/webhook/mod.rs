@@ -10,7 +10,7 @@
 //! ```
 //!
 //! - **Nothing before the signature.** The body is read (at most [`MAX_BODY_BYTES`], within
-//!   [`BODY_TIMEOUT`]) and its HMAC checked in constant time before anything parses it. A
+//!   `[webhook] body_timeout_ms`) and its HMAC checked in constant time before anything parses it. A
 //!   refused delivery only counts (health) and logs one line (rate-limited); nothing is
 //!   written or queued.
 //! - **Acknowledge after durability.** 2xx is sent only after the audit copy is written and
@@ -22,10 +22,14 @@
 //!   become their key; others are queued as `id:<id>` rows ([`crate::daemon::queue::Entry`])
 //!   that a worker resolves through Jira. So an answer costs two SQLite commits and one
 //!   fsynced file, whatever Jira's latency.
-//! - **Bounded.** At most [`MAX_IN_FLIGHT`] deliveries are handled at once (more get 503 and
-//!   Jira retries); a full queue is waited for at most [`QUEUE_WAIT`], then 503.
+//! - **Bounded.** At most `[webhook] max_connections` connections are open (more are
+//!   refused), each must send its headers within `header_timeout_ms` (also the idle
+//!   keep-alive limit) and its body within `body_timeout_ms` (see `server.rs`). At most
+//!   [`MAX_IN_FLIGHT`] deliveries are handled at once (more get 503 and Jira retries); a full
+//!   queue is waited for at most [`QUEUE_WAIT`], then 503.
 
 pub mod payload;
+mod server;
 pub mod signature;
 
 use std::collections::HashSet;
@@ -62,8 +66,6 @@ pub const HEALTH_PATH: &str = "/webhooks/jira/health";
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Deliveries handled at once; more are answered 503 at once.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// Time allowed to send a body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for room in a full queue before answering 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// How often old audit folders and delivery identifiers are pruned.
@@ -105,6 +107,15 @@ pub struct Counters {
     pub malformed: AtomicU64,
     /// When a delivery was last accepted, epoch ms (0: never).
     pub last_accepted_ms: AtomicI64,
+    /// Connections open now.
+    pub connections: AtomicU64,
+    /// The most connections open at once since start (at most `[webhook] max_connections`).
+    pub peak_connections: AtomicU64,
+    /// Connections closed because their headers did not arrive within `[webhook]
+    /// header_timeout_ms` (idle keep-alive connections included).
+    pub timed_out: AtomicU64,
+    /// Connections refused because `[webhook] max_connections` were open.
+    pub refused_connections: AtomicU64,
 }
 
 /// The receiver: build it with [`Receiver::new`], serve it with [`Receiver::serve`].
@@ -120,9 +131,11 @@ struct Inner {
     audit: Audit,
     projects: Vec<String>,
     retention_days: u32,
+    limits: server::Limits,
+    body_timeout: Duration,
     jira_sla: bool,
     imap: bool,
-    counters: Counters,
+    counters: Arc<Counters>,
     in_flight: Semaphore,
     /// Identifiers being handled, so a repeat arriving meanwhile waits for the first.
     handling: Mutex<HashSet<String>>,
@@ -141,6 +154,8 @@ impl Receiver {
             .webhook
             .as_ref()
             .expect("the receiver is built only when [webhook] is configured");
+        let header_timeout = Duration::from_millis(webhook.header_timeout_ms);
+        let body_timeout = Duration::from_millis(webhook.body_timeout_ms);
         Receiver {
             inner: Arc::new(Inner {
                 verifier: Verifier::new(webhook.secret.expose().as_bytes()),
@@ -148,9 +163,17 @@ impl Receiver {
                 audit: Audit::new(&config.data_dir),
                 projects: scope_projects(&config.jira.jql),
                 retention_days: webhook.retention_days,
+                limits: server::Limits {
+                    max_connections: webhook.max_connections,
+                    header_timeout,
+                    // A request whose headers had just started when `stop` came needs at
+                    // most the header, body and queue timeouts.
+                    drain_timeout: header_timeout + body_timeout + QUEUE_WAIT,
+                },
+                body_timeout,
                 jira_sla: config.jira_sla.is_some(),
                 imap: config.imap.is_some(),
-                counters: Counters::default(),
+                counters: Arc::default(),
                 in_flight: Semaphore::new(MAX_IN_FLIGHT),
                 handling: Mutex::new(HashSet::new()),
             }),
@@ -171,18 +194,21 @@ impl Receiver {
             .with_state(self.inner.clone())
     }
 
-    /// Serves on `listener` until `stop` is cancelled (requests in flight are finished),
-    /// pruning old audit folders and delivery identifiers at start and every [`PRUNE_EVERY`].
+    /// Serves on `listener` until `stop` is cancelled, at most `[webhook] max_connections`
+    /// connections at once (see `server.rs`), then finishes the requests in flight; prunes
+    /// old audit folders and delivery identifiers at start and every [`PRUNE_EVERY`].
     pub async fn serve(self, listener: TcpListener, stop: CancellationToken) -> Result<(), Error> {
         let pruner = tokio::spawn(prune_loop(self.inner.clone(), stop.clone()));
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .await;
+        server::serve(
+            listener,
+            self.router(),
+            self.inner.counters.clone(),
+            self.inner.limits,
+            stop,
+        )
+        .await;
         pruner.abort();
-        served.map_err(Error::Serve)
+        Ok(())
     }
 }
 
@@ -262,7 +288,8 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
         .map(|c| c.0);
     let headers = request.headers().clone();
     let counters = &inner.counters;
-    let body = match tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, &())).await {
+    let reading = Bytes::from_request(request, &());
+    let body = match tokio::time::timeout(inner.body_timeout, reading).await {
         Err(_) => {
             return answer(
                 StatusCode::REQUEST_TIMEOUT,
@@ -491,6 +518,13 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
                 "unauthorized": c.unauthorized.load(Ordering::Relaxed),
                 "oversized": c.oversized.load(Ordering::Relaxed),
                 "malformed": c.malformed.load(Ordering::Relaxed),
+            },
+            "connections": {
+                "open": c.connections.load(Ordering::Relaxed),
+                "peak": c.peak_connections.load(Ordering::Relaxed),
+                "max": inner.limits.max_connections,
+                "timed_out": c.timed_out.load(Ordering::Relaxed),
+                "refused": c.refused_connections.load(Ordering::Relaxed),
             },
             "queued": inner.state().queue_depth().ok(),
             "table_writer": match inner.state().table_writer_problem() {
