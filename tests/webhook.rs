@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jira_mirror::simulator::Simulator;
+use jira_mirror::triggers::webhook::MAX_IN_FLIGHT;
 use jira_mirror::triggers::webhook::signature::Verifier;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -614,5 +615,53 @@ async fn webhook_refuses_connections_beyond_max_connections_and_serves_the_other
     let mut next = TcpStream::connect(addr).await.unwrap();
     assert_eq!(health_on(&mut next).await["connections"]["open"], 3);
     drop((idle, kept, next, extra));
+    assert!(daemon.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_slow_bodies_hold_no_delivery_permit() {
+    let sim = simulator(4).await;
+    // Room for every permit's worth of slow senders and more; their bodies may take 5 s.
+    let keys = format!(
+        "max_connections = {}\nbody_timeout_ms = 5000\n",
+        MAX_IN_FLIGHT + 8
+    );
+    let mirror = mirror_with_webhook_keys(&sim, &keys);
+    let (daemon, base) = start(&sim, &mirror).await;
+    let addr = host_port(&base);
+    sim.clear_requests();
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+
+    // As many senders as there are permits: headers complete, body stopped after 10 bytes.
+    let body = retarget("webhook_issue_updated.json", &sim, "SUP-2");
+    let mut slow = Vec::new();
+    for n in 0..MAX_IN_FLIGHT {
+        let request = signed_request(&body, &format!("slow-{n}"));
+        let head_end = request.len() - body.len();
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(&request[..head_end + 10]).await.unwrap();
+        slow.push(stream);
+    }
+    let all_receiving = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let health = health_on(&mut kept).await;
+            if health["receiving"] == MAX_IN_FLIGHT {
+                return health;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("every slow body is being received");
+    assert_eq!(all_receiving["in_flight"], 0, "{all_receiving}");
+
+    // A complete delivery meanwhile is handled, not answered "too many deliveries".
+    let (status, answer) = exchange(&mut kept, &signed_request(&body, "on-time")).await;
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&answer));
+    assert!(wait_saved(&sim, &mirror, "SUP-2", Duration::from_secs(30)).await);
+    let health = health_on(&mut kept).await;
+    assert_eq!(health["receiving"], MAX_IN_FLIGHT, "{health}");
+    assert_eq!(health["deliveries"]["accepted"], 1, "{health}");
+    drop((slow, kept));
     assert!(daemon.terminate().await.success());
 }

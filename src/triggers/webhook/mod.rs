@@ -25,8 +25,9 @@
 //! - **Bounded.** At most `[webhook] max_connections` connections are open (more are
 //!   refused), each must send its headers within `header_timeout_ms` (also the idle
 //!   keep-alive limit) and its body within `body_timeout_ms` (see `server.rs`). At most
-//!   [`MAX_IN_FLIGHT`] deliveries are handled at once (more get 503 and Jira retries); a full
-//!   queue is waited for at most [`QUEUE_WAIT`], then 503.
+//!   [`MAX_IN_FLIGHT`] deliveries are handled at once, counted from the end of their body, so
+//!   slow senders cannot hold the slots (more get 503 and Jira retries); a full queue is
+//!   waited for at most [`QUEUE_WAIT`], then 503.
 
 pub mod payload;
 mod server;
@@ -64,7 +65,8 @@ pub const PATH: &str = "/webhooks/jira";
 pub const HEALTH_PATH: &str = "/webhooks/jira/health";
 /// Larger bodies are refused with 413, without reading further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Deliveries handled at once; more are answered 503 at once.
+/// Deliveries handled at once (from the end of their body to the answer); more are
+/// answered 503 at once.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Longest wait for room in a full queue before answering 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
@@ -116,6 +118,8 @@ pub struct Counters {
     pub timed_out: AtomicU64,
     /// Connections refused because `[webhook] max_connections` were open.
     pub refused_connections: AtomicU64,
+    /// Request bodies being received now (no delivery permit is held meanwhile).
+    pub receiving: AtomicU64,
 }
 
 /// The receiver: build it with [`Receiver::new`], serve it with [`Receiver::serve`].
@@ -279,17 +283,19 @@ fn busy(reason: &str) -> Response {
 }
 
 async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Response {
-    let Ok(_permit) = inner.in_flight.try_acquire() else {
-        return busy("too many deliveries at once");
-    };
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let headers = request.headers().clone();
     let counters = &inner.counters;
+    // The body first, holding no permit: a slow sender holds only its own connection (of
+    // `max_connections`, for at most `body_timeout`), never one of the MAX_IN_FLIGHT slots.
+    let receiving = Gauge::up(&counters.receiving);
     let reading = Bytes::from_request(request, &());
-    let body = match tokio::time::timeout(inner.body_timeout, reading).await {
+    let read = tokio::time::timeout(inner.body_timeout, reading).await;
+    drop(receiving);
+    let body = match read {
         Err(_) => {
             return answer(
                 StatusCode::REQUEST_TIMEOUT,
@@ -305,6 +311,9 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
             return answer(status, json!({ "error": "body not readable or too large" }));
         }
         Ok(Ok(body)) => body,
+    };
+    let Ok(_permit) = inner.in_flight.try_acquire() else {
+        return busy("too many deliveries at once");
     };
     if let Err(e) = inner
         .verifier
@@ -352,6 +361,22 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
             tracing::error!(delivery = %identifier, error = %e, "Webhook delivery could not be stored; answered 503 (Jira retries).");
             busy("not stored")
         }
+    }
+}
+
+/// One more in a gauge until dropped.
+struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn up(gauge: &'a AtomicU64) -> Gauge<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Gauge(gauge)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -526,6 +551,8 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
                 "timed_out": c.timed_out.load(Ordering::Relaxed),
                 "refused": c.refused_connections.load(Ordering::Relaxed),
             },
+            "receiving": c.receiving.load(Ordering::Relaxed),
+            "in_flight": MAX_IN_FLIGHT - inner.in_flight.available_permits(),
             "queued": inner.state().queue_depth().ok(),
             "table_writer": match inner.state().table_writer_problem() {
                 Ok(None) => json!({ "ok": true }),
