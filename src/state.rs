@@ -1077,28 +1077,36 @@ impl State {
 /// The webhook receiver's deliveries, and the last success of each trigger for its health
 /// endpoint.
 impl State {
-    /// Whether a delivery with this identifier was acknowledged before (and not yet pruned).
-    pub fn webhook_delivery_seen(&self, identifier: &str) -> Result<bool> {
+    /// Whether a delivery under any of `identifiers` was acknowledged before (and not yet
+    /// pruned).
+    pub fn webhook_delivery_seen(&self, identifiers: &[&str]) -> Result<bool> {
         self.with(|c| {
-            c.query_row(
-                "SELECT 1 FROM webhook_deliveries WHERE identifier = ?1",
-                [identifier],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|found| found.is_some())
+            let mut stmt =
+                c.prepare_cached("SELECT 1 FROM webhook_deliveries WHERE identifier = ?1")?;
+            for identifier in identifiers {
+                if stmt.exists([identifier])? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         })
     }
 
-    /// Remembers an acknowledged delivery; false when it was already remembered.
-    pub fn record_webhook_delivery(&self, identifier: &str, received_ms: i64) -> Result<bool> {
+    /// Remembers an acknowledged delivery under each of its `identifiers`, in one
+    /// transaction; returns how many were not remembered before.
+    pub fn record_webhook_delivery(&self, identifiers: &[&str], received_ms: i64) -> Result<usize> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO webhook_deliveries (identifier, received_ms) VALUES (?1, ?2)
-                 ON CONFLICT (identifier) DO NOTHING",
-                params![identifier, received_ms],
-            )
-            .map(|n| n == 1)
+            let tx = c.transaction()?;
+            let mut added = 0;
+            for identifier in identifiers {
+                added += tx.execute(
+                    "INSERT INTO webhook_deliveries (identifier, received_ms) VALUES (?1, ?2)
+                     ON CONFLICT (identifier) DO NOTHING",
+                    params![identifier, received_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok(added)
         })
     }
 
@@ -1488,14 +1496,24 @@ mod tests {
     #[test]
     fn webhook_deliveries_are_remembered_once_and_pruned() {
         let s = State::open_in_memory().unwrap();
-        assert!(!s.webhook_delivery_seen("d-1").unwrap());
-        assert!(s.record_webhook_delivery("d-1", 1_000).unwrap());
-        assert!(!s.record_webhook_delivery("d-1", 2_000).unwrap());
-        assert!(s.webhook_delivery_seen("d-1").unwrap());
-        assert!(s.record_webhook_delivery("d-2", 5_000).unwrap());
-        assert_eq!(s.prune_webhook_deliveries(2_000).unwrap(), 1);
-        assert!(!s.webhook_delivery_seen("d-1").unwrap());
-        assert!(s.webhook_delivery_seen("d-2").unwrap());
+        assert!(!s.webhook_delivery_seen(&["d-1"]).unwrap());
+        assert_eq!(
+            s.record_webhook_delivery(&["d-1", "h-1"], 1_000).unwrap(),
+            2
+        );
+        assert_eq!(s.record_webhook_delivery(&["d-1"], 2_000).unwrap(), 0);
+        // Seen when any of the identifiers is remembered.
+        assert!(s.webhook_delivery_seen(&["d-1"]).unwrap());
+        assert!(s.webhook_delivery_seen(&["other", "h-1"]).unwrap());
+        assert!(!s.webhook_delivery_seen(&["other", "h-2"]).unwrap());
+        assert_eq!(
+            s.record_webhook_delivery(&["d-2", "h-2"], 5_000).unwrap(),
+            2
+        );
+        assert_eq!(s.prune_webhook_deliveries(2_000).unwrap(), 2);
+        assert!(!s.webhook_delivery_seen(&["d-1", "h-1"]).unwrap());
+        assert!(s.webhook_delivery_seen(&["d-2"]).unwrap());
+        assert!(s.webhook_delivery_seen(&["h-2"]).unwrap());
     }
 
     #[test]

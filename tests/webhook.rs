@@ -665,3 +665,32 @@ async fn webhook_slow_bodies_hold_no_delivery_permit() {
     drop((slow, kept));
     assert!(daemon.terminate().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_same_body_under_another_identifier_is_a_repeat() {
+    let sim = simulator(4).await;
+    let mirror = mirror_with_webhook(&sim);
+    let (daemon, base) = start(&sim, &mirror).await;
+    let poster = Poster::new(&base);
+    sim.clear_requests();
+    sim.add_comment("SUP-3", "once");
+
+    let body = retarget("webhook_comment_created.json", &sim, "SUP-3");
+    assert_eq!(poster.post_signed(&body, "first-identifier").await, 202);
+    assert!(wait_saved(&sim, &mirror, "SUP-3", Duration::from_secs(30)).await);
+    // A captured delivery replayed under a made-up identifier: the body gives it away.
+    assert_eq!(poster.post_signed(&body, "replayed-identifier").await, 200);
+    // Another body (one byte more) about another issue is a new delivery.
+    let mut other = retarget("webhook_comment_created.json", &sim, "SUP-4");
+    other.push(b' ');
+    sim.add_comment("SUP-4", "new");
+    assert_eq!(poster.post_signed(&other, "second-identifier").await, 202);
+    assert!(wait_saved(&sim, &mirror, "SUP-4", Duration::from_secs(30)).await);
+
+    let (health, _) = poster.health().await;
+    assert_eq!(health["deliveries"]["accepted"], 2, "{health}");
+    assert_eq!(health["deliveries"]["duplicate"], 1, "{health}");
+    assert_eq!(issue_gets(&sim, "SUP-3"), 1, "the replay queued nothing");
+    assert_eq!(audit_files(&mirror.data()).len(), 2);
+    assert!(daemon.terminate().await.success());
+}

@@ -316,8 +316,8 @@ pub struct WebhookConfig {
     pub listen: SocketAddr,
     /// Shared HMAC secret that signs deliveries; checked before a body is parsed.
     pub secret: Secret,
-    /// Days the audit copies (`raw/events/<date>/`) and the delivery identifiers remembered
-    /// for deduplication are kept.
+    /// Days the audit copies (`raw/events/<date>/`) and the delivery identifiers and body
+    /// hashes remembered for deduplication are kept.
     pub retention_days: u32,
     /// Connections open at once; one more is closed as soon as it is accepted.
     pub max_connections: usize,

@@ -5,17 +5,18 @@
 //!  POST /webhooks/jira ─▶ ≤ 1 MiB ─▶ HMAC (X-Hub-Signature) ─▶ parse ─▶ seen? ─▶ audit file
 //!                          413        401                      400      200      │
 //!                                                                                ▼
-//!                              202 ◀─ delivery id remembered ◀─ keys / id rows queued
+//!                    202 ◀─ delivery id + body hash remembered ◀─ keys / id rows queued
 //!  GET /webhooks/jira/health ─▶ what is configured, last success per trigger, counters
 //! ```
 //!
 //! - **Nothing before the signature.** The body is read (at most [`MAX_BODY_BYTES`], within
-//!   `[webhook] body_timeout_ms`) and its HMAC checked in constant time before anything parses it. A
-//!   refused delivery only counts (health) and logs one line (rate-limited); nothing is
-//!   written or queued.
+//!   `[webhook] body_timeout_ms`) and its HMAC checked in constant time before anything
+//!   parses it. A refused delivery only counts (health) and logs one line (rate-limited);
+//!   nothing is written or queued.
 //! - **Acknowledge after durability.** 2xx is sent only after the audit copy is written and
 //!   every issue is in the durable queue, then the delivery identifier
-//!   (`X-Atlassian-Webhook-Identifier`, stable across Jira's retries) is remembered. A crash
+//!   (`X-Atlassian-Webhook-Identifier`, stable across Jira's retries) and the body's SHA-256
+//!   are remembered; a delivery matching either is a repeat (200, nothing queued). A crash
 //!   before the answer makes Jira retry; a crash between queueing and remembering makes the
 //!   retry queue the same keys again, which the queue coalesces: at least once, never lost.
 //! - **Nothing waits for Jira.** Issue ids (`issuelink_*`, comment URLs) the state knows
@@ -327,19 +328,26 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
         );
     }
     // Signed by the holder of the secret from here on.
-    let identifier = match identifier(&headers, &body) {
+    let hash = body_hash(&body);
+    let identifier = match identifier(&headers, &hash) {
         Ok(id) => id,
         Err(reason) => return refuse_malformed(counters, peer, reason),
     };
+    // A delivery is a repeat when its identifier or its body was seen: Jira's retries keep
+    // both, and a captured body replayed under a new identifier keeps its hash.
+    let mut names = vec![identifier.as_str()];
+    if hash != identifier {
+        names.push(&hash);
+    }
     let delivery = match payload::parse(&body) {
         Ok(d) => d,
         Err(e) => return refuse_malformed(counters, peer, &format!("{e} (delivery {identifier})")),
     };
     // A repeat arriving while the first is handled waits for it (Jira retries later).
-    let Some(_handling) = Handling::start(&inner.handling, &identifier) else {
+    let Some(_handling) = Handling::start(&inner.handling, &names) else {
         return busy("this delivery is being handled");
     };
-    match inner.accept(&identifier, &delivery, body).await {
+    match inner.accept(&identifier, &names, &delivery, body).await {
         Ok(Accepted::New { queued, ignored }) => {
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters
@@ -393,32 +401,45 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// An identifier marked as being handled until dropped (also when the request is cancelled
-/// or panics, so a delivery can never stay "busy").
+/// A delivery's names (identifier, body hash) marked as being handled until dropped (also
+/// when the request is cancelled or panics, so a delivery can never stay "busy").
 struct Handling<'a> {
     set: &'a Mutex<HashSet<String>>,
-    identifier: String,
+    names: Vec<String>,
 }
 
 impl<'a> Handling<'a> {
-    fn start(set: &'a Mutex<HashSet<String>>, identifier: &str) -> Option<Handling<'a>> {
-        lock(set).insert(identifier.to_string()).then(|| Handling {
-            set,
-            identifier: identifier.to_string(),
-        })
+    /// None when any of `names` is being handled.
+    fn start(set: &'a Mutex<HashSet<String>>, names: &[&str]) -> Option<Handling<'a>> {
+        let mut handled = lock(set);
+        if names.iter().any(|n| handled.contains(*n)) {
+            return None;
+        }
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        handled.extend(names.iter().cloned());
+        Some(Handling { set, names })
     }
 }
 
 impl Drop for Handling<'_> {
     fn drop(&mut self) {
-        lock(self.set).remove(&self.identifier);
+        let mut handled = lock(self.set);
+        for name in &self.names {
+            handled.remove(name);
+        }
     }
 }
 
+/// `body-sha256-<hex>`: the name of a body, remembered beside the delivery identifier.
+fn body_hash(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("body-sha256-{}", hex::encode(sha2::Sha256::digest(body)))
+}
+
 /// The delivery's identifier: `X-Atlassian-Webhook-Identifier` (printable ASCII, at most
-/// 128 characters), or, when Jira sent none, `body-sha256-<hex>` (a retry repeats the body,
+/// 128 characters), or, when Jira sent none, the body's `hash` (a retry repeats the body,
 /// whose `timestamp` makes it unique).
-fn identifier(headers: &HeaderMap, body: &[u8]) -> Result<String, &'static str> {
+fn identifier(headers: &HeaderMap, hash: &str) -> Result<String, &'static str> {
     match headers.get(IDENTIFIER_HEADER) {
         Some(value) => {
             let id = value
@@ -430,13 +451,7 @@ fn identifier(headers: &HeaderMap, body: &[u8]) -> Result<String, &'static str> 
             }
             Ok(id.to_string())
         }
-        None => {
-            use sha2::Digest;
-            Ok(format!(
-                "body-sha256-{}",
-                hex::encode(sha2::Sha256::digest(body))
-            ))
-        }
+        None => Ok(hash.to_string()),
     }
 }
 
@@ -455,15 +470,17 @@ impl Inner {
         self.queue.state()
     }
 
-    /// Audit copy, queue, remember: in that order, so that each step's crash is retried by
-    /// Jira (see the module docs).
+    /// Audit copy, queue, remember (under every one of `names`, the identifier and the body
+    /// hash): in that order, so that each step's crash is retried by Jira (see the module
+    /// docs).
     async fn accept(
         &self,
         identifier: &str,
+        names: &[&str],
         delivery: &payload::Delivery,
         body: Bytes,
     ) -> Result<Accepted, AcceptError> {
-        if self.state().webhook_delivery_seen(identifier)? {
+        if self.state().webhook_delivery_seen(names)? {
             return Ok(Accepted::Duplicate);
         }
         let received = Utc::now();
@@ -496,7 +513,7 @@ impl Inner {
             queued += 1;
         }
         self.state()
-            .record_webhook_delivery(identifier, received.timestamp_millis())?;
+            .record_webhook_delivery(names, received.timestamp_millis())?;
         Ok(Accepted::New { queued, ignored })
     }
 }
