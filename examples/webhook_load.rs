@@ -111,7 +111,10 @@ async fn main() -> Result<()> {
                 n += 1;
                 let key = format!("SUP-{}", 1 + (c * 7919 + n * 104_729) % ISSUES);
                 body["issue"]["key"] = key.into();
-                body["timestamp"] = (n as i64).into();
+                // Now (the receiver refuses old deliveries); `load` makes every body unique
+                // (the receiver deduplicates bodies too).
+                body["timestamp"] = chrono::Utc::now().timestamp_millis().into();
+                body["load"] = format!("{c}-{n}").into();
                 let bytes = serde_json::to_vec(&body).expect("json");
                 let t = Instant::now();
                 let answer = client

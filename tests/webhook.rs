@@ -108,9 +108,19 @@ impl Poster {
     }
 }
 
+/// A reference payload, its `timestamp` moved to now (the receiver refuses old deliveries).
 fn reference(name: &str) -> Value {
     let path = format!("{}/tests/data/webhook/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    let mut body: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    body["timestamp"] = json!(now_ms());
+    body
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn id_of(sim: &Simulator, key: &str) -> i64 {
@@ -297,7 +307,7 @@ async fn webhook_refuses_unsigned_badly_signed_oversized_and_malformed_posts_lea
     let (health, _) = poster.health().await;
     assert_eq!(
         health["deliveries"],
-        json!({"accepted": 0, "duplicate": 0, "unauthorized": 3, "oversized": 1, "malformed": 3})
+        json!({"accepted": 0, "duplicate": 0, "unauthorized": 3, "oversized": 1, "malformed": 3, "stale": 0, "undated": 0})
     );
     let log = daemon.log();
     assert!(log.contains("Webhook delivery refused."), "{log}");
@@ -692,5 +702,55 @@ async fn webhook_same_body_under_another_identifier_is_a_repeat() {
     assert_eq!(health["deliveries"]["duplicate"], 1, "{health}");
     assert_eq!(issue_gets(&sim, "SUP-3"), 1, "the replay queued nothing");
     assert_eq!(audit_files(&mirror.data()).len(), 2);
+    assert!(daemon.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_refuses_deliveries_older_than_max_age_secs_or_from_the_future() {
+    let sim = simulator(4).await;
+    let mirror = mirror_with_webhook_keys(&sim, "max_age_secs = 120\n");
+    let (daemon, base) = start(&sim, &mirror).await;
+    let poster = Poster::new(&base);
+    sim.clear_requests();
+    sim.add_comment("SUP-2", "changed");
+    let at = |timestamp: i64| {
+        let mut body =
+            serde_json::from_slice::<Value>(&retarget("webhook_issue_updated.json", &sim, "SUP-2"))
+                .unwrap();
+        body["timestamp"] = json!(timestamp);
+        serde_json::to_vec(&body).unwrap()
+    };
+
+    // Signed, well formed, but 200 s old (a captured delivery replayed), or 10 minutes
+    // ahead: refused, nothing stored or queued.
+    let now = now_ms();
+    assert_eq!(poster.post_signed(&at(now - 200_000), "stale-1").await, 403);
+    assert_eq!(
+        poster.post_signed(&at(now + 600_000), "future-1").await,
+        403
+    );
+    // (An accepted delivery is copied and queued before its answer.)
+    assert!(!mirror.data().join("raw/events").exists(), "no audit copy");
+    assert_eq!(poster.health().await.0["deliveries"]["accepted"], 0);
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("max_age_secs = 120")),
+        "{log}"
+    );
+    assert!(!log.contains(SECRET));
+
+    // The same delivery 30 s old is within the window; one without a timestamp is accepted
+    // (and counted).
+    assert_eq!(poster.post_signed(&at(now - 30_000), "fresh-1").await, 202);
+    assert!(wait_saved(&sim, &mirror, "SUP-2", Duration::from_secs(30)).await);
+    let mut undated = reference("webhook_issue_updated.json");
+    undated.as_object_mut().unwrap().remove("timestamp");
+    let undated = serde_json::to_vec(&undated).unwrap();
+    assert_eq!(poster.post_signed(&undated, "undated-1").await, 202);
+    let (health, _) = poster.health().await;
+    assert_eq!(health["deliveries"]["stale"], 2, "{health}");
+    assert_eq!(health["deliveries"]["undated"], 1, "{health}");
+    assert_eq!(health["deliveries"]["accepted"], 2, "{health}");
     assert!(daemon.terminate().await.success());
 }

@@ -75,6 +75,10 @@ pub const DEFAULT_WEBHOOK_MAX_CONNECTIONS: usize = 64;
 pub const DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// Default `[webhook] body_timeout_ms`: time for a request's body, once its headers arrived.
 pub const DEFAULT_WEBHOOK_BODY_TIMEOUT_MS: u64 = 10_000;
+/// Default `[webhook] max_age_secs`: deliveries whose payload `timestamp` is older are
+/// refused. Jira Cloud retries a failed delivery for up to 30 minutes with its original body
+/// (and timestamp), so the window is twice that.
+pub const DEFAULT_WEBHOOK_MAX_AGE_SECS: u64 = 3600;
 /// The shortest `[webhook] secret` accepted, in bytes. HMAC-SHA256 is only as strong as its
 /// key: a signed delivery seen once (a log, a proxy, a capture) lets anyone test guesses
 /// offline at full speed, so a short secret can be recovered and then used to sign
@@ -326,6 +330,8 @@ pub struct WebhookConfig {
     pub header_timeout_ms: u64,
     /// Time allowed for a request's body once its headers arrived, in ms.
     pub body_timeout_ms: u64,
+    /// Deliveries whose payload `timestamp` is older than this many seconds are refused.
+    pub max_age_secs: u64,
 }
 
 impl WebhookConfig {
@@ -338,6 +344,7 @@ impl WebhookConfig {
             max_connections: DEFAULT_WEBHOOK_MAX_CONNECTIONS,
             header_timeout_ms: DEFAULT_WEBHOOK_HEADER_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_WEBHOOK_BODY_TIMEOUT_MS,
+            max_age_secs: DEFAULT_WEBHOOK_MAX_AGE_SECS,
         }
     }
 }

@@ -107,6 +107,7 @@ pub(super) struct RawWebhook {
     pub(super) max_connections: Option<i64>,
     pub(super) header_timeout_ms: Option<i64>,
     pub(super) body_timeout_ms: Option<i64>,
+    pub(super) max_age_secs: Option<i64>,
 }
 
 /// `[sla]` as written.

@@ -863,6 +863,31 @@ fn webhook_connection_limits_are_checked() {
 
 #[cfg(feature = "webhook")]
 #[test]
+fn webhook_max_age_is_checked() {
+    let section = "[webhook]\nlisten = \"127.0.0.1:0\"\nsecret = \"sixteen-bytes-ok\"\n";
+    let webhook = parse(&format!("{MINIMAL}\n{section}"))
+        .unwrap()
+        .webhook
+        .unwrap();
+    assert_eq!(webhook.max_age_secs, DEFAULT_WEBHOOK_MAX_AGE_SECS);
+    // Above Jira Cloud's 30 minutes of retries, within the shortest retention (1 day).
+    const { assert!(DEFAULT_WEBHOOK_MAX_AGE_SECS > 1800 && DEFAULT_WEBHOOK_MAX_AGE_SECS <= 86_400) };
+    for ok in [60, 900, 86_400] {
+        let text = format!("{MINIMAL}\n{section}max_age_secs = {ok}\n");
+        assert_eq!(parse(&text).unwrap().webhook.unwrap().max_age_secs, ok);
+    }
+    for bad in [0, 59, 86_401, -1] {
+        let text = format!("{MINIMAL}\n{section}max_age_secs = {bad}\n");
+        assert_problem(
+            &problems(&text),
+            "webhook.max_age_secs",
+            &format!("between 60 and 86400, found {bad}"),
+        );
+    }
+}
+
+#[cfg(feature = "webhook")]
+#[test]
 fn a_short_webhook_secret_is_refused_without_showing_it() {
     // One byte short, as a literal and from the environment: the key is named, the rule
     // given, the value never shown (not even its length).

@@ -461,6 +461,16 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
         DEFAULT_WEBHOOK_BODY_TIMEOUT_MS as i64,
         100..=300_000,
     ) as u64;
+    // At most a day, which `retention_days` (at least 1) always covers: a delivery young
+    // enough to be accepted is young enough for its identifier and body hash to be
+    // remembered, so every replay is either refused as stale or answered as a repeat.
+    let max_age_secs = int_in_range(
+        p,
+        "webhook.max_age_secs",
+        raw.max_age_secs,
+        DEFAULT_WEBHOOK_MAX_AGE_SECS as i64,
+        60..=86_400,
+    ) as u64;
     Some(WebhookConfig {
         listen: listen?,
         secret: Secret::new(secret?),
@@ -468,6 +478,7 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
         max_connections,
         header_timeout_ms,
         body_timeout_ms,
+        max_age_secs,
     })
 }
 

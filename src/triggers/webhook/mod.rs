@@ -2,10 +2,10 @@
 //! for sites that can expose an endpoint to Jira's admin webhooks.
 //!
 //! ```text
-//!  POST /webhooks/jira ─▶ ≤ 1 MiB ─▶ HMAC (X-Hub-Signature) ─▶ parse ─▶ seen? ─▶ audit file
-//!                          413        401                      400      200      │
-//!                                                                                ▼
-//!                    202 ◀─ delivery id + body hash remembered ◀─ keys / id rows queued
+//!  POST /webhooks/jira ─▶ ≤ 1 MiB ─▶ HMAC (X-Hub-Signature) ─▶ parse ─▶ age ─▶ seen? ─▶ audit
+//!                         413        401                       400      403    200        │
+//!                                                                                         ▼
+//!                          202 ◀─ delivery id + body hash remembered ◀─ keys / id rows queued
 //!  GET /webhooks/jira/health ─▶ what is configured, last success per trigger, counters
 //! ```
 //!
@@ -19,6 +19,13 @@
 //!   are remembered; a delivery matching either is a repeat (200, nothing queued). A crash
 //!   before the answer makes Jira retry; a crash between queueing and remembering makes the
 //!   retry queue the same keys again, which the queue coalesces: at least once, never lost.
+//! - **Replays are refused.** A delivery whose `timestamp` is older than `[webhook]
+//!   max_age_secs` (or more than [`MAX_FUTURE_SKEW`] ahead) is refused with 403; a younger
+//!   one whose identifier or body was seen is a repeat. Remembering lasts `retention_days`
+//!   (≥ 1 day ≥ `max_age_secs`), so a captured delivery can never be accepted twice. A body
+//!   without `timestamp` is accepted and counted (`undated`): Jira sends one in every
+//!   delivery, and such a body's replays are still caught by its hash while it is
+//!   remembered.
 //! - **Nothing waits for Jira.** Issue ids (`issuelink_*`, comment URLs) the state knows
 //!   become their key; others are queued as `id:<id>` rows ([`crate::daemon::queue::Entry`])
 //!   that a worker resolves through Jira. So an answer costs two SQLite commits and one
@@ -69,6 +76,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Deliveries handled at once (from the end of their body to the answer); more are
 /// answered 503 at once.
 pub const MAX_IN_FLIGHT: usize = 64;
+/// How far ahead of this host's clock a delivery's `timestamp` may be (clock skew); further
+/// ahead is refused like a stale one.
+pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
 /// Longest wait for room in a full queue before answering 503.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// How often old audit folders and delivery identifiers are pruned.
@@ -108,6 +118,10 @@ pub struct Counters {
     pub oversized: AtomicU64,
     /// Refused: signed, but not a delivery this receiver understands (400).
     pub malformed: AtomicU64,
+    /// Refused: `timestamp` older than `[webhook] max_age_secs`, or too far ahead (403).
+    pub stale: AtomicU64,
+    /// Accepted without an age check: the body had no `timestamp`.
+    pub undated: AtomicU64,
     /// When a delivery was last accepted, epoch ms (0: never).
     pub last_accepted_ms: AtomicI64,
     /// Connections open now.
@@ -138,6 +152,7 @@ struct Inner {
     retention_days: u32,
     limits: server::Limits,
     body_timeout: Duration,
+    max_age: Duration,
     jira_sla: bool,
     imap: bool,
     counters: Arc<Counters>,
@@ -176,6 +191,7 @@ impl Receiver {
                     drain_timeout: header_timeout + body_timeout + QUEUE_WAIT,
                 },
                 body_timeout,
+                max_age: Duration::from_secs(webhook.max_age_secs),
                 jira_sla: config.jira_sla.is_some(),
                 imap: config.imap.is_some(),
                 counters: Arc::default(),
@@ -343,6 +359,22 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
         Ok(d) => d,
         Err(e) => return refuse_malformed(counters, peer, &format!("{e} (delivery {identifier})")),
     };
+    match check_age(delivery.timestamp_ms, state::now_ms(), inner.max_age) {
+        Ok(Age::Fresh) => {}
+        Ok(Age::Undated) => {
+            counters.undated.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(delivery = %identifier, "Webhook delivery without a timestamp: no age check.");
+        }
+        Err(e) => {
+            let n = counters.stale.fetch_add(1, Ordering::Relaxed) + 1;
+            let reason = format!("{e} (delivery {identifier})");
+            log_refusal(n, peer, StatusCode::FORBIDDEN, &reason);
+            return answer(
+                StatusCode::FORBIDDEN,
+                json!({ "error": "delivery timestamp outside the accepted window ([webhook] max_age_secs)" }),
+            );
+        }
+    }
     // A repeat arriving while the first is handled waits for it (Jira retries later).
     let Some(_handling) = Handling::start(&inner.handling, &names) else {
         return busy("this delivery is being handled");
@@ -385,6 +417,47 @@ impl<'a> Gauge<'a> {
 impl Drop for Gauge<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A delivery's age, as its `timestamp` tells.
+#[derive(Debug, PartialEq, Eq)]
+enum Age {
+    /// Within `max_age` before now and [`MAX_FUTURE_SKEW`] after.
+    Fresh,
+    /// No `timestamp`: the body alone cannot tell (Jira sends one in every delivery).
+    Undated,
+}
+
+/// Why a delivery's `timestamp` is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum AgeError {
+    /// Older than `[webhook] max_age_secs`.
+    #[error("timestamp {age_secs} s old, over [webhook] max_age_secs = {max_age_secs}")]
+    Stale { age_secs: i128, max_age_secs: u64 },
+    /// Further ahead of this host's clock than [`MAX_FUTURE_SKEW`].
+    #[error("timestamp {ahead_secs} s ahead of this host's clock (at most {skew_secs} s allowed)")]
+    Ahead { ahead_secs: i128, skew_secs: u64 },
+}
+
+/// Checks a delivery's `timestamp_ms` against `now_ms`.
+fn check_age(timestamp_ms: Option<i64>, now_ms: i64, max_age: Duration) -> Result<Age, AgeError> {
+    let Some(timestamp_ms) = timestamp_ms else {
+        return Ok(Age::Undated);
+    };
+    let age_ms = i128::from(now_ms) - i128::from(timestamp_ms);
+    if age_ms > max_age.as_millis() as i128 {
+        Err(AgeError::Stale {
+            age_secs: age_ms / 1000,
+            max_age_secs: max_age.as_secs(),
+        })
+    } else if -age_ms > MAX_FUTURE_SKEW.as_millis() as i128 {
+        Err(AgeError::Ahead {
+            ahead_secs: -age_ms / 1000,
+            skew_secs: MAX_FUTURE_SKEW.as_secs(),
+        })
+    } else {
+        Ok(Age::Fresh)
     }
 }
 
@@ -560,6 +633,8 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
                 "unauthorized": c.unauthorized.load(Ordering::Relaxed),
                 "oversized": c.oversized.load(Ordering::Relaxed),
                 "malformed": c.malformed.load(Ordering::Relaxed),
+                "stale": c.stale.load(Ordering::Relaxed),
+                "undated": c.undated.load(Ordering::Relaxed),
             },
             "connections": {
                 "open": c.connections.load(Ordering::Relaxed),
@@ -583,4 +658,29 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
 fn rfc3339(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_checked_against_the_window_and_the_skew() {
+        let now = 1_700_000_000_000;
+        let hour = Duration::from_secs(3600);
+        assert_eq!(check_age(None, now, hour), Ok(Age::Undated));
+        for fresh in [now, now - 3_600_000, now + 300_000, now - 1] {
+            assert_eq!(check_age(Some(fresh), now, hour), Ok(Age::Fresh), "{fresh}");
+        }
+        let stale = check_age(Some(now - 3_600_001), now, hour).unwrap_err();
+        assert_eq!(
+            stale.to_string(),
+            "timestamp 3600 s old, over [webhook] max_age_secs = 3600"
+        );
+        let ahead = check_age(Some(now + 300_001), now, hour).unwrap_err();
+        assert!(ahead.to_string().contains("300 s ahead"), "{ahead}");
+        // Extremes do not overflow.
+        assert!(check_age(Some(1), i64::MAX, hour).is_err());
+        assert!(check_age(Some(i64::MAX), i64::MIN, hour).is_err());
+    }
 }

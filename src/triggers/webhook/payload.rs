@@ -9,6 +9,9 @@
 //! - `issueLink.sourceIssueId` and `issueLink.destinationIssueId` (`issuelink_*`: ids only);
 //! - `worklog.issueId` (`worklog_*`).
 //!
+//! The delivery's `timestamp` (epoch ms, which Jira puts in every body) is read too, for the
+//! receiver's age check; a `timestamp` that is not a positive integer is refused.
+//!
 //! Anything else (not JSON, not an object, no `webhookEvent`, no issue, a key that is not a
 //! key) is refused: the receiver answers 400 and logs why. Keys are validated
 //! ([`IssueKey`]) before they go anywhere; ids must be positive integers.
@@ -36,6 +39,8 @@ pub struct Delivery {
     pub event: String,
     /// The issues it names (at least one, no repeats).
     pub issues: Vec<IssueRef>,
+    /// `timestamp`: when Jira made the delivery, epoch ms; `None` when the body has none.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// Why a body is not understood.
@@ -54,6 +59,9 @@ pub enum PayloadError {
         /// The event, shortened.
         event: String,
     },
+    /// A `timestamp` that is not a positive integer (epoch ms).
+    #[error("`timestamp` is not a time in epoch milliseconds")]
+    BadTimestamp,
     /// An issue key or id that has not the shape of one.
     #[error("`{field}` is not a valid issue {what}")]
     BadIssue {
@@ -77,6 +85,14 @@ fn read(value: &Value) -> Result<Delivery, PayloadError> {
         .filter(|e| !e.is_empty())
         .ok_or(PayloadError::NoEvent)?;
     let event: String = event.chars().take(100).collect();
+    let timestamp_ms = match value.get("timestamp") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(
+            t.as_i64()
+                .filter(|t| *t > 0)
+                .ok_or(PayloadError::BadTimestamp)?,
+        ),
+    };
     let mut issues = Vec::new();
     if let Some(issue) = value.get("issue").filter(|i| !i.is_null()) {
         issues.push(issue_ref(issue)?);
@@ -101,7 +117,11 @@ fn read(value: &Value) -> Result<Delivery, PayloadError> {
     if issues.is_empty() {
         return Err(PayloadError::NoIssue { event });
     }
-    Ok(Delivery { event, issues })
+    Ok(Delivery {
+        event,
+        issues,
+        timestamp_ms,
+    })
 }
 
 fn issue_ref(issue: &Value) -> Result<IssueRef, PayloadError> {
@@ -218,6 +238,23 @@ mod tests {
             let delivery = parse(&reference(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(delivery.event, event, "{file}");
             assert_eq!(delivery.issues, issues, "{file}");
+            assert!(delivery.timestamp_ms > Some(1_300_000_000_000), "{file}");
+        }
+    }
+
+    #[test]
+    fn the_timestamp_is_read() {
+        let body = br#"{"webhookEvent":"x","timestamp":1700000000123,"issue":{"key":"SUP-1"}}"#;
+        assert_eq!(parse(body).unwrap().timestamp_ms, Some(1_700_000_000_123));
+        let body = br#"{"webhookEvent":"x","issue":{"key":"SUP-1"}}"#;
+        assert_eq!(parse(body).unwrap().timestamp_ms, None);
+        for bad in [r#""1700000000123""#, "-5", "0", "1.5", "true", "{}"] {
+            let body =
+                format!(r#"{{"webhookEvent":"x","timestamp":{bad},"issue":{{"key":"SUP-1"}}}}"#);
+            assert!(
+                matches!(parse(body.as_bytes()), Err(PayloadError::BadTimestamp)),
+                "{bad}"
+            );
         }
     }
 
