@@ -159,6 +159,21 @@ struct Inner {
     in_flight: Semaphore,
     /// Identifiers being handled, so a repeat arriving meanwhile waits for the first.
     handling: Mutex<HashSet<String>>,
+    /// What health reports from the state database, read at most every
+    /// [`HEALTH_CACHE_TTL`] however often the (unauthenticated) endpoint is asked.
+    health_cache: tokio::sync::Mutex<Option<(std::time::Instant, Arc<StateSummary>)>>,
+}
+
+/// How long the health endpoint reuses its reading of the state database.
+const HEALTH_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The state database's part of the health answer.
+#[derive(Debug)]
+struct StateSummary {
+    /// Latest successful run per command, epoch ms.
+    last_successes: Vec<(String, i64)>,
+    queued: Option<i64>,
+    table_writer: serde_json::Value,
 }
 
 /// How an accepted delivery ended.
@@ -197,6 +212,7 @@ impl Receiver {
                 counters: Arc::default(),
                 in_flight: Semaphore::new(MAX_IN_FLIGHT),
                 handling: Mutex::new(HashSet::new()),
+                health_cache: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -543,6 +559,31 @@ impl Inner {
         self.queue.state()
     }
 
+    /// The health summary of the state database: the cached one while it is younger than
+    /// [`HEALTH_CACHE_TTL`], else read once (concurrent askers wait for that one read).
+    async fn state_summary(&self) -> Result<Arc<StateSummary>, state::Error> {
+        let mut cache = self.health_cache.lock().await;
+        if let Some((at, summary)) = cache.as_ref()
+            && at.elapsed() < HEALTH_CACHE_TTL
+        {
+            return Ok(summary.clone());
+        }
+        let state = self.state();
+        let summary = Arc::new(StateSummary {
+            last_successes: state.last_successes()?,
+            queued: state.queue_depth().ok(),
+            table_writer: match state.table_writer_problem() {
+                Ok(None) => json!({ "ok": true }),
+                Ok(Some(p)) => {
+                    json!({ "ok": false, "since": rfc3339(p.since_ms), "attempts": p.attempts, "error": p.error })
+                }
+                Err(_) => json!({ "ok": null }),
+            },
+        });
+        *cache = Some((std::time::Instant::now(), summary.clone()));
+        Ok(summary)
+    }
+
     /// Audit copy, queue, remember (under every one of `names`, the identifier and the body
     /// hash): in that order, so that each step's crash is retried by Jira (see the module
     /// docs).
@@ -596,8 +637,8 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
     for name in ["sweep", "mail", "poll-sla", "reconcile", "webhook"] {
         last.insert(name.to_string(), serde_json::Value::Null);
     }
-    let runs = match inner.state().last_successes() {
-        Ok(runs) => runs,
+    let summary = match inner.state_summary().await {
+        Ok(summary) => summary,
         Err(e) => {
             tracing::warn!(error = %e, "Health: state database unreadable.");
             return answer(
@@ -606,9 +647,9 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
             );
         }
     };
-    for (command, finished_ms) in runs {
-        if last.contains_key(&command) {
-            last.insert(command, json!(rfc3339(finished_ms)));
+    for (command, finished_ms) in &summary.last_successes {
+        if last.contains_key(command) {
+            last.insert(command.clone(), json!(rfc3339(*finished_ms)));
         }
     }
     let c = &inner.counters;
@@ -645,12 +686,8 @@ async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
             },
             "receiving": c.receiving.load(Ordering::Relaxed),
             "in_flight": MAX_IN_FLIGHT - inner.in_flight.available_permits(),
-            "queued": inner.state().queue_depth().ok(),
-            "table_writer": match inner.state().table_writer_problem() {
-                Ok(None) => json!({ "ok": true }),
-                Ok(Some(p)) => json!({ "ok": false, "since": rfc3339(p.since_ms), "attempts": p.attempts, "error": p.error }),
-                Err(_) => json!({ "ok": null }),
-            },
+            "queued": summary.queued,
+            "table_writer": summary.table_writer,
         }),
     )
 }
@@ -663,6 +700,37 @@ fn rfc3339(ms: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_reads_the_state_database_at_most_once_per_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_simulator(
+            dir.path().to_path_buf(),
+            "http://127.0.0.1:9/",
+            "a@example.com",
+            "token",
+            None,
+        );
+        config.webhook = Some(crate::config::WebhookConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            crate::config::Secret::new("0123456789abcdef0123"),
+        ));
+        let state = Arc::new(State::open_in_memory().unwrap());
+        let queue = Arc::new(Queue::new(state.clone(), 100));
+        let receiver = Receiver::new(&config, queue.clone());
+        let first = receiver.inner.state_summary().await.unwrap();
+        assert_eq!(first.queued, Some(0));
+        // A flood of health requests within the TTL reads nothing new: a key queued now
+        // shows only once the cached reading has expired.
+        queue.push("SUP-1", "test", None).await.unwrap();
+        for _ in 0..100 {
+            let again = receiver.inner.state_summary().await.unwrap();
+            assert!(Arc::ptr_eq(&first, &again));
+        }
+        tokio::time::sleep(HEALTH_CACHE_TTL + Duration::from_millis(50)).await;
+        let fresh = receiver.inner.state_summary().await.unwrap();
+        assert_eq!(fresh.queued, Some(1));
+    }
 
     #[test]
     fn ages_are_checked_against_the_window_and_the_skew() {
