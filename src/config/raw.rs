@@ -57,6 +57,7 @@ pub(super) struct RawJira {
     pub(super) base_url: Option<String>,
     pub(super) email: Option<String>,
     pub(super) api_token: Option<String>,
+    pub(super) allow_insecure_http: Option<bool>,
     pub(super) jql: Option<String>,
     pub(super) max_concurrency: Option<i64>,
     pub(super) max_requests_per_second: Option<f64>,
@@ -70,6 +71,7 @@ pub(super) struct RawJiraSla {
     pub(super) base_url: Option<String>,
     pub(super) email: Option<String>,
     pub(super) api_token: Option<String>,
+    pub(super) allow_insecure_http: Option<bool>,
 }
 
 /// `[sweep]` as written.

@@ -477,18 +477,56 @@ fn imap_requires_allowed_senders() {
 }
 
 #[test]
-fn plain_http_warns_only_off_loopback() {
+fn plain_http_off_loopback_needs_allow_insecure_http() {
     let with_url = |url: &str| MINIMAL.replace("https://example.atlassian.net", url);
-    let config = parse(&with_url("http://jira.example.com")).unwrap();
-    assert_eq!(config.warnings.len(), 1);
+    for url in [
+        "http://jira.example.com",
+        "http://10.0.0.7:8080",
+        "http://128.0.0.1",
+        "http://localhost.example.com",
+        "http://[::2]",
+    ] {
+        let problems = problems(&with_url(url));
+        assert_problem(
+            &problems,
+            "jira.base_url",
+            "plain http:// to non-loopback host",
+        );
+        assert_problem(
+            &problems,
+            "jira.base_url",
+            "set jira.allow_insecure_http = true",
+        );
+        assert_eq!(problems.len(), 1, "{url}: {problems:?}");
+    }
+
+    // Explicitly allowed: valid, with a warning.
+    let allowed = |url: &str| {
+        with_url(url).replace(
+            "jql = \"project = SUP\"",
+            "jql = \"project = SUP\"\nallow_insecure_http = true",
+        )
+    };
+    let config = parse(&allowed("http://jira.example.com")).unwrap();
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
     assert!(
-        config.warnings[0].starts_with("jira.base_url: plain http:// to non-loopback host"),
+        config.warnings[0].starts_with("jira.base_url: plain http:// to non-loopback host")
+            && config.warnings[0].contains("allow_insecure_http"),
         "{:?}",
         config.warnings
     );
+    // The flag allows, it does not require: https and loopback need nothing.
+    for url in ["https://jira.example.com", "http://127.0.0.1:8080"] {
+        let config = parse(&allowed(url)).unwrap();
+        assert!(config.warnings.is_empty(), "{url}: {:?}", config.warnings);
+    }
+
+    // Loopback (127.0.0.0/8, ::1, localhost) and https need no flag and give no warning.
     for url in [
         "http://127.0.0.1:8080",
+        "http://127.3.2.1",
         "http://localhost:3000/jira",
+        "http://LOCALHOST.",
         "http://[::1]:9000",
         "https://jira.example.com",
     ] {
@@ -497,6 +535,36 @@ fn plain_http_warns_only_off_loopback() {
     }
     let config = parse(&with_url("http://localhost:3000/jira")).unwrap();
     assert_eq!(config.jira.base_url.as_str(), "http://localhost:3000/jira/");
+}
+
+#[test]
+fn jira_sla_has_its_own_allow_insecure_http() {
+    let sla = |extra: &str| {
+        format!(
+            "{MINIMAL}\n[jira_sla]\nbase_url = \"http://jsm.example.com\"\n\
+             email = \"jsm@example.com\"\napi_token = \"${{JIRA_SLA_API_TOKEN}}\"\n{extra}"
+        )
+    };
+    let found = problems(&sla(""));
+    assert_problem(
+        &found,
+        "jira_sla.base_url",
+        "set jira_sla.allow_insecure_http = true",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    // `[jira] allow_insecure_http` does not cover the JSM account.
+    let both = sla("").replace(
+        "jql = \"project = SUP\"",
+        "jql = \"project = SUP\"\nallow_insecure_http = true",
+    );
+    assert_problem(&problems(&both), "jira_sla.base_url", "plain http://");
+    let config = parse(&sla("allow_insecure_http = true\n")).unwrap();
+    assert_eq!(
+        config.jira_sla.unwrap().base_url.as_str(),
+        "http://jsm.example.com/"
+    );
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0].starts_with("jira_sla.base_url: "));
 }
 
 #[test]

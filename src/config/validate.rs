@@ -113,8 +113,9 @@ fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
 }
 
 fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> Option<JiraConfig> {
+    let insecure = raw.allow_insecure_http.unwrap_or(false);
     let base_url = required(p, "jira.base_url", raw.base_url)
-        .and_then(|url| base_url(p, warnings, "jira.base_url", &url));
+        .and_then(|url| base_url(p, warnings, "jira", &url, insecure));
     let email = required(p, "jira.email", raw.email);
     let api_token = required(p, "jira.api_token", raw.api_token);
     let jql = required(p, "jira.jql", raw.jql).and_then(|jql| {
@@ -177,8 +178,9 @@ fn validate_jira_sla(
     warnings: &mut Vec<String>,
     raw: RawJiraSla,
 ) -> Option<JiraSlaConfig> {
+    let insecure = raw.allow_insecure_http.unwrap_or(false);
     let base_url = required(p, "jira_sla.base_url", raw.base_url)
-        .and_then(|url| base_url(p, warnings, "jira_sla.base_url", &url));
+        .and_then(|url| base_url(p, warnings, "jira_sla", &url, insecure));
     let email = required(p, "jira_sla.email", raw.email);
     let api_token = required(p, "jira_sla.api_token", raw.api_token);
     Some(JiraSlaConfig {
@@ -621,9 +623,18 @@ fn int_in_range(
     }
 }
 
-/// Validates a Jira `base_url`: absolute http(s), a host, no credentials, query or
-/// fragment; the path is made to end with `/`. Plain http to a non-loopback host warns.
-fn base_url(p: &mut Problems, warnings: &mut Vec<String>, path: &str, value: &str) -> Option<Url> {
+/// Validates `<section>.base_url`: absolute http(s), a host, no credentials, query or
+/// fragment; the path is made to end with `/`. Plain http to a non-loopback host is a
+/// problem unless `<section>.allow_insecure_http` (`insecure`) allows it, and then a warning:
+/// the credentials would cross the network unencrypted.
+fn base_url(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    section: &str,
+    value: &str,
+    insecure: bool,
+) -> Option<Url> {
+    let path = &format!("{section}.base_url");
     let mut url = match Url::parse(value.trim()) {
         Ok(url) => url,
         Err(err) => {
@@ -663,10 +674,23 @@ fn base_url(p: &mut Problems, warnings: &mut Vec<String>, path: &str, value: &st
         return None;
     }
     if url.scheme() == "http" && !loopback {
-        warnings.push(format!(
-            "{path}: plain http:// to non-loopback host {host}: the API token and issue data \
-             cross the network unencrypted"
-        ));
+        if insecure {
+            warnings.push(format!(
+                "{path}: plain http:// to non-loopback host {host} (allowed by \
+                 {section}.allow_insecure_http): the API token and issue data cross the network \
+                 unencrypted"
+            ));
+        } else {
+            p.push(
+                path,
+                format!(
+                    "plain http:// to non-loopback host {host} would send the API token and \
+                     issue data unencrypted; use https://, or set \
+                     {section}.allow_insecure_http = true to accept that"
+                ),
+            );
+            return None;
+        }
     }
     ensure_trailing_slash(&mut url);
     Some(url)
