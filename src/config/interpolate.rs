@@ -15,6 +15,31 @@ pub(super) const SECRET_PATHS: &[&str] = &[
     "webhook.secret",
 ];
 
+/// The secrets of [`SECRET_PATHS`] written in the file itself, at least in part, rather
+/// than only through `${VAR}` references; read from the parsed text before interpolation.
+pub(super) fn inline_secrets(root: &toml::Table) -> Vec<&'static str> {
+    SECRET_PATHS
+        .iter()
+        .copied()
+        .filter(|path| {
+            let (section, key) = path.split_once('.').unwrap_or(("", path));
+            root.get(section)
+                .and_then(|table| table.get(key))
+                .and_then(toml::Value::as_str)
+                .is_some_and(has_inline_text)
+        })
+        .collect()
+}
+
+/// Whether `input` holds text of its own besides `${VAR}` references (`$${` counts: it is
+/// a literal `${`).
+pub(super) fn has_inline_text(input: &str) -> bool {
+    !matches!(
+        interpolate_str(input, &|_| Some(String::new()), &mut Vec::new()),
+        Ok(rest) if rest.is_empty()
+    )
+}
+
 /// Why one string could not be interpolated.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum InterpolateError {
@@ -172,6 +197,34 @@ mod tests {
             run("${A}${B}${A}"),
             Err(InterpolateError::Missing(vec!["A".into(), "B".into()]))
         );
+    }
+
+    #[test]
+    fn tells_inline_text_from_references() {
+        for only_references in ["${TOKEN}", "${A}${B}", ""] {
+            assert!(!has_inline_text(only_references), "{only_references}");
+        }
+        for inline in [
+            "hunter2",
+            "pre-${TOKEN}",
+            "${TOKEN} ",
+            "$${TOKEN}",
+            "${TOKEN",
+        ] {
+            assert!(has_inline_text(inline), "{inline}");
+        }
+    }
+
+    #[test]
+    fn finds_inline_secrets_only() {
+        let root: toml::Table = toml::from_str(
+            "[jira]\napi_token = \"inline\"\nemail = \"not-a-secret\"\n\
+             [jira_sla]\napi_token = \"${SLA}\"\n\
+             [imap]\npassword = \"p-${X}\"\n\
+             [webhook]\nsecret = 42\n",
+        )
+        .unwrap();
+        assert_eq!(inline_secrets(&root), ["jira.api_token", "imap.password"]);
     }
 
     #[test]

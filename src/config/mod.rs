@@ -25,7 +25,8 @@
 //! (`jira.base_url: …`); no line ever contains the value of a secret (`api_token`,
 //! `password`, `secret`) or of a substituted environment variable.
 //!
-//! Things worth knowing but not wrong (e.g. plain `http://` to a non-loopback host) are
+//! Things worth knowing but not wrong (e.g. plain `http://` to a non-loopback host where
+//! `allow_insecure_http` allows it, or a secret written in a file that others can read) are
 //! returned as [`Config::warnings`] for the caller to log.
 
 mod interpolate;
@@ -500,15 +501,24 @@ impl Config {
         path: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+        let cannot_read = |err: std::io::Error| ConfigError {
             problems: vec![format!(
                 "{}: cannot read the config file: {err}",
                 path.display()
             )],
-        })?;
+        };
+        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(cannot_read)?;
+        // The mode of the file just read, not of whatever the path names a moment later.
+        let mode = file_mode(&file);
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let base_dir = absolute.parent().unwrap_or(Path::new(""));
-        Self::from_str_in_dir(&text, base_dir, env)
+        let (mut config, inline_secrets) = Self::parse(&text, base_dir, env)?;
+        config
+            .warnings
+            .extend(readable_secrets_warning(path, mode, &inline_secrets));
+        Ok(config)
     }
 
     /// Parses and validates config text, with `env` answering `${VAR}` lookups. Relative
@@ -527,13 +537,25 @@ impl Config {
         base_dir: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Self::parse(text, base_dir, env).map(|(config, _)| config)
+    }
+
+    /// Both phases; also returns the key paths of secrets written in `text` itself.
+    fn parse(
+        text: &str,
+        base_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<&'static str>), ConfigError> {
         let mut problems = Problems::default();
-        let config = raw::parse(text, &env, &mut problems)
-            .and_then(|raw| validate::validate(raw, base_dir, &mut problems));
+        let mut inline_secrets = Vec::new();
+        let config = raw::parse(text, &env, &mut problems).and_then(|mut raw| {
+            inline_secrets = std::mem::take(&mut raw.inline_secrets);
+            validate::validate(raw, base_dir, &mut problems)
+        });
         match config {
             Some(mut config) if problems.is_empty() => {
                 config.warnings = problems.redact_all(std::mem::take(&mut config.warnings));
-                Ok(config)
+                Ok((config, inline_secrets))
             }
             _ => Err(problems.into_error()),
         }
@@ -606,6 +628,38 @@ impl Config {
     pub fn parquet_dir(&self) -> PathBuf {
         self.data_dir.join("parquet")
     }
+}
+
+/// The permission bits of an open file (unix); `None` where there are none to read.
+fn file_mode(file: &std::fs::File) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.metadata()
+            .ok()
+            .map(|meta| meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// The warning for secrets (`inline`, key paths) written in the config file at `path` while
+/// its `mode` lets the group or others read it. Names the keys, the file, the mode and the
+/// fix; never a value.
+fn readable_secrets_warning(path: &Path, mode: Option<u32>, inline: &[&str]) -> Option<String> {
+    let mode = mode?;
+    if inline.is_empty() || mode & 0o044 == 0 {
+        return None;
+    }
+    let file = path.display();
+    Some(format!(
+        "{}: written in {file}, which group or others can read (mode {mode:04o}); run \
+         `chmod 600 {file}`, or take the value from the environment (\"${{VAR}}\")",
+        inline.join(", ")
+    ))
 }
 
 /// Parses a schedule the way the config validates it: exactly six fields, seconds first

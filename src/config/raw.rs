@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Visitor};
 
-use super::interpolate::interpolate_value;
+use super::interpolate::{inline_secrets, interpolate_value};
 use super::{Problems, join_path};
 
 /// The whole file, section by section; `None` = absent (or too broken to read).
@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) attachments: Option<RawAttachments>,
     pub(super) distribution: Option<RawDistribution>,
     pub(super) run: Option<RawRun>,
+    /// Secrets written in the file rather than only through `${VAR}` (key paths).
+    pub(super) inline_secrets: Vec<&'static str>,
 }
 
 /// The top-level keys, for "did you mean" hints.
@@ -163,13 +165,17 @@ pub(super) fn parse(
             return None;
         }
     };
+    let inline_secrets = inline_secrets(&root);
     let mut root = toml::Value::Table(root);
     interpolate_value(&mut root, "", env, problems);
     let toml::Value::Table(root) = root else {
         unreachable!("interpolation keeps the root a table")
     };
 
-    let mut raw = RawConfig::default();
+    let mut raw = RawConfig {
+        inline_secrets,
+        ..RawConfig::default()
+    };
     for (key, value) in root {
         let path = key.as_str();
         if path != "data_dir" && TOP_LEVEL_KEYS.contains(&path) && !value.is_table() {

@@ -1062,3 +1062,75 @@ fn imap_rejection_policy_and_limits() {
         "/etc/jira-mirror/missing-ca.pem",
     );
 }
+
+/// Writes `text` to a config file with permission bits `mode` and loads it.
+#[cfg(unix)]
+fn load_with_mode(text: &str, mode: u32) -> (tempfile::TempDir, PathBuf, Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jira-mirror.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let config = Config::load_with_env(&path, env).unwrap();
+    (dir, path, config)
+}
+
+#[cfg(unix)]
+#[test]
+fn inline_secret_in_a_file_others_can_read_warns() {
+    let token = "inline-token-31337";
+    let inline = MINIMAL.replace("${JIRA_API_TOKEN}", token);
+    for mode in [0o644, 0o640, 0o604, 0o666] {
+        let (_dir, path, config) = load_with_mode(&inline, mode);
+        assert_eq!(config.warnings.len(), 1, "{mode:o}: {:?}", config.warnings);
+        let warning = &config.warnings[0];
+        let file = path.display().to_string();
+        assert!(warning.starts_with("jira.api_token: "), "{warning}");
+        assert!(warning.contains(&format!("mode {mode:04o}")), "{warning}");
+        assert!(warning.contains(&format!("chmod 600 {file}")), "{warning}");
+        assert!(!warning.contains(token), "{warning}");
+        // Loaded all the same: it is a warning, not a problem.
+        assert_eq!(config.jira.api_token.expose(), token);
+    }
+    // Every inline secret is named, in one line.
+    let two = format!(
+        "{inline}\n[imap]\nhost = \"imap.example.com\"\nusername = \"u\"\n\
+         password = \"imap-inline-4242\"\nallowed_senders = [\"jira@example.com\"]\n"
+    );
+    let (_dir, _path, config) = load_with_mode(&two, 0o644);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(
+        config.warnings[0].starts_with("jira.api_token, imap.password: "),
+        "{:?}",
+        config.warnings
+    );
+    assert!(!config.warnings[0].contains("imap-inline-4242"));
+}
+
+#[cfg(unix)]
+#[test]
+fn inline_secret_in_a_private_file_or_secrets_from_env_do_not_warn() {
+    let inline = MINIMAL.replace("${JIRA_API_TOKEN}", "inline-token-31337");
+    for mode in [0o600, 0o400, 0o700] {
+        let (_dir, _path, config) = load_with_mode(&inline, mode);
+        assert!(
+            config.warnings.is_empty(),
+            "{mode:o}: {:?}",
+            config.warnings
+        );
+    }
+    // Secrets only through `${VAR}`: nothing in the file to protect.
+    let from_env = format!(
+        "{MINIMAL}\n[jira_sla]\nbase_url = \"https://jsm.example.com\"\nemail = \"j@example.com\"\n\
+         api_token = \"${{JIRA_SLA_API_TOKEN}}\"\n[imap]\nhost = \"imap.example.com\"\n\
+         username = \"u\"\npassword = \"${{IMAP_PASSWORD}}\"\nallowed_senders = [\"j@example.com\"]\n"
+    );
+    let (_dir, _path, config) = load_with_mode(&from_env, 0o644);
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    // Partly inline counts as inline.
+    let partly = MINIMAL.replace("${JIRA_API_TOKEN}", "prefix-${JIRA_API_TOKEN}");
+    let (_dir, _path, config) = load_with_mode(&partly, 0o644);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    // Text given directly (no file) has no mode to judge.
+    assert!(parse(&inline).unwrap().warnings.is_empty());
+}
