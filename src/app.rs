@@ -245,6 +245,11 @@ impl Context {
         let options = ClientOptions {
             timeout: Duration::from_secs(config.jira.request_timeout_secs),
             max_retries: config.jira.max_retries,
+            proxy: config
+                .jira
+                .proxy
+                .as_ref()
+                .map(|proxy| proxy.expose().clone()),
             ..ClientOptions::default()
         };
         let jira = JiraClient::new(

@@ -16,6 +16,7 @@ mod maintenance;
 mod poison;
 mod pull;
 mod scope;
+mod secrets;
 mod tables;
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -17,18 +17,34 @@ pub(super) const SECRET_PATHS: &[&str] = &[
 
 /// The secrets of [`SECRET_PATHS`] written in the file itself, at least in part, rather
 /// than only through `${VAR}` references; read from the parsed text before interpolation.
+/// `jira.proxy` counts when its URL holds a password written in the file.
 pub(super) fn inline_secrets(root: &toml::Table) -> Vec<&'static str> {
-    SECRET_PATHS
+    let text = |path: &str| {
+        let (section, key) = path.split_once('.').unwrap_or(("", path));
+        root.get(section)
+            .and_then(|table| table.get(key))
+            .and_then(toml::Value::as_str)
+    };
+    let mut found: Vec<&'static str> = SECRET_PATHS
         .iter()
         .copied()
-        .filter(|path| {
-            let (section, key) = path.split_once('.').unwrap_or(("", path));
-            root.get(section)
-                .and_then(|table| table.get(key))
-                .and_then(toml::Value::as_str)
-                .is_some_and(has_inline_text)
-        })
-        .collect()
+        .filter(|path| text(path).is_some_and(has_inline_text))
+        .collect();
+    if text("jira.proxy")
+        .and_then(url_password)
+        .is_some_and(has_inline_text)
+    {
+        found.push("jira.proxy");
+    }
+    found
+}
+
+/// The password of `scheme://user:password@host…` as written, if there is one.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (userinfo, _host) = authority.rsplit_once('@')?;
+    Some(userinfo.split_once(':')?.1)
 }
 
 /// Whether `input` holds text of its own besides `${VAR}` references (`$${` counts: it is
@@ -225,6 +241,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(inline_secrets(&root), ["jira.api_token", "imap.password"]);
+    }
+
+    #[test]
+    fn a_proxy_password_written_in_the_file_is_an_inline_secret() {
+        let proxy = |url: &str| {
+            let root: toml::Table =
+                toml::from_str(&format!("[jira]\nproxy = \"{url}\"\n")).unwrap();
+            inline_secrets(&root)
+        };
+        assert_eq!(proxy("http://u:pw@proxy:3128"), ["jira.proxy"]);
+        assert_eq!(proxy("http://u:${PW}x@proxy:3128/"), ["jira.proxy"]);
+        for not_inline in [
+            "http://proxy:3128",
+            "http://user@proxy:3128",
+            "http://u:${PW}@proxy:3128",
+            "${PROXY_URL}",
+            "http://proxy:3128/a@b:c",
+        ] {
+            assert!(proxy(not_inline).is_empty(), "{not_inline}");
+        }
     }
 
     #[test]

@@ -209,6 +209,9 @@ pub struct JiraConfig {
     /// How many times an idempotent request is retried (transient errors, 429, 503) before
     /// the issue is recorded as failed.
     pub max_retries: u32,
+    /// The HTTP(S) proxy for every request to Jira and the JSM account; `None`: direct, and
+    /// the proxy environment variables (`HTTPS_PROXY`, …) are ignored.
+    pub proxy: Option<ProxyUrl>,
 }
 
 /// `[jira_sla]`: an account that can read JSM SLA fields when the main one cannot.
@@ -471,6 +474,37 @@ impl From<&str> for Secret {
     }
 }
 
+/// `[jira] proxy`: an `http://` or `https://` proxy URL, possibly with a user name and
+/// password. `Debug` and `Display` show `***` instead of the user information; call
+/// [`ProxyUrl::expose`] only to hand the URL to the HTTP client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(Url);
+
+impl ProxyUrl {
+    /// The URL itself, user information included.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if !shown.username().is_empty() || shown.password().is_some() {
+            // Cannot fail: the URL has a host (checked when it was validated).
+            let _ = shown.set_password(None);
+            let _ = shown.set_username("***");
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
 /// Everything wrong with a configuration, one problem per line, each starting with its key
 /// path (`imap.port: …`). Never contains a secret's value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -587,6 +621,7 @@ impl Config {
                 max_requests_per_second: DEFAULT_MAX_REQUESTS_PER_SECOND,
                 request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
                 max_retries: DEFAULT_MAX_RETRIES,
+                proxy: None,
             },
             jira_sla: sla.map(|(email, token)| JiraSlaConfig {
                 base_url,

@@ -65,6 +65,7 @@ pub(super) struct RawJira {
     pub(super) max_requests_per_second: Option<f64>,
     pub(super) request_timeout_secs: Option<i64>,
     pub(super) max_retries: Option<i64>,
+    pub(super) proxy: Option<String>,
 }
 
 /// `[jira_sla]` as written.

@@ -205,6 +205,7 @@ fn example_file_parses_and_matches_defaults() {
         defaults.jira.request_timeout_secs
     );
     assert_eq!(config.jira.max_retries, defaults.jira.max_retries);
+    assert_eq!(config.jira.proxy, defaults.jira.proxy);
     assert_eq!(config.sweep, defaults.sweep);
     assert_eq!(config.sla, defaults.sla);
     assert_eq!(config.sla_poll, defaults.sla_poll);
@@ -1133,4 +1134,81 @@ fn inline_secret_in_a_private_file_or_secrets_from_env_do_not_warn() {
     assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
     // Text given directly (no file) has no mode to judge.
     assert!(parse(&inline).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn proxy_is_optional_and_validated() {
+    assert_eq!(parse(MINIMAL).unwrap().jira.proxy, None);
+    let with_proxy = |url: &str| {
+        MINIMAL.replace(
+            "jql = \"project = SUP\"",
+            &format!("jql = \"project = SUP\"\nproxy = \"{url}\""),
+        )
+    };
+    for (url, stored) in [
+        (
+            "http://proxy.example.com:3128",
+            "http://proxy.example.com:3128/",
+        ),
+        ("https://proxy.example.com", "https://proxy.example.com/"),
+        ("http://127.0.0.1:3128/", "http://127.0.0.1:3128/"),
+    ] {
+        let config = parse(&with_proxy(url)).unwrap();
+        let proxy = config.jira.proxy.unwrap();
+        assert_eq!(proxy.expose().as_str(), stored);
+        assert!(config.warnings.is_empty(), "{url}: {:?}", config.warnings);
+    }
+    for (url, needle) in [
+        (
+            "socks5://proxy.example.com:1080",
+            "SOCKS proxies are not supported",
+        ),
+        (
+            "ftp://proxy.example.com",
+            "must be an http:// or https:// URL, not ftp://",
+        ),
+        ("proxy.example.com:3128", "http:// or https://"),
+        ("not a url", "not a valid URL"),
+        (
+            "http://proxy.example.com:3128/path",
+            "must be only scheme://",
+        ),
+        (
+            "http://proxy.example.com:3128?x=1",
+            "must be only scheme://",
+        ),
+    ] {
+        assert_problem(&problems(&with_proxy(url)), "jira.proxy", needle);
+    }
+}
+
+#[test]
+fn proxy_credentials_are_never_shown() {
+    let url = "http://proxy-user:proxy-pass-5150@proxy.example.com:3128";
+    let text = MINIMAL.replace(
+        "jql = \"project = SUP\"",
+        &format!("jql = \"project = SUP\"\nproxy = \"{url}\""),
+    );
+    let config = parse(&text).unwrap();
+    let proxy = config.jira.proxy.clone().unwrap();
+    assert_eq!(proxy.expose().password(), Some("proxy-pass-5150"));
+    assert_eq!(proxy.to_string(), "http://***@proxy.example.com:3128/");
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("proxy-pass-5150"), "{shown}");
+    // A password to a plain-http proxy off loopback crosses the network: warned, unquoted.
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0].starts_with("jira.proxy: the proxy password"));
+    assert!(!config.warnings[0].contains("proxy-pass-5150"));
+    // A problem elsewhere in the URL does not quote it either.
+    let bad = text.replace(":3128\"", ":3128/x\"");
+    let found = problems(&bad);
+    assert_problem(&found, "jira.proxy", "must be only scheme://");
+    assert!(!found.join("\n").contains("proxy-pass-5150"), "{found:?}");
+    // From the environment: no warning about the file, no value shown.
+    let from_env = MINIMAL.replace(
+        "jql = \"project = SUP\"",
+        "jql = \"project = SUP\"\nproxy = \"https://u:${JIRA_API_TOKEN}@proxy.example.com\"",
+    );
+    let config = parse(&from_env).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 }

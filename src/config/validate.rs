@@ -154,6 +154,7 @@ fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> 
         DEFAULT_REQUEST_TIMEOUT_SECS as i64,
         1..=3600,
     );
+    let proxy = raw.proxy.and_then(|url| proxy_url(p, warnings, &url));
     let max_retries = int_in_range(
         p,
         "jira.max_retries",
@@ -170,6 +171,7 @@ fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> 
         max_requests_per_second,
         request_timeout_secs: request_timeout_secs as u64,
         max_retries: max_retries as u32,
+        proxy,
     })
 }
 
@@ -656,11 +658,7 @@ fn base_url(
         p.push(path, "must name a host");
         return None;
     };
-    let loopback = match host {
-        Host::Domain(domain) => is_loopback_host(domain),
-        Host::Ipv4(ip) => is_loopback_ip(IpAddr::V4(ip)),
-        Host::Ipv6(ip) => is_loopback_ip(IpAddr::V6(ip)),
-    };
+    let loopback = is_loopback_url_host(&host);
     let host = host.to_string();
     if !url.username().is_empty() || url.password().is_some() {
         p.push(
@@ -694,6 +692,71 @@ fn base_url(
     }
     ensure_trailing_slash(&mut url);
     Some(url)
+}
+
+/// Validates `jira.proxy`: an `http://` or `https://` URL naming a host (and port), with
+/// an optional user name and password and nothing after the host but `/`. The password is
+/// registered as sensitive, and no message quotes the value. A password sent to a plain
+/// `http://` proxy off loopback warns.
+fn proxy_url(p: &mut Problems, warnings: &mut Vec<String>, value: &str) -> Option<ProxyUrl> {
+    const PATH: &str = "jira.proxy";
+    const EXAMPLE: &str = "e.g. http://proxy.example.com:3128";
+    let url = match Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(err) => {
+            p.push(PATH, format!("not a valid URL ({err}), {EXAMPLE}"));
+            return None;
+        }
+    };
+    if let Some(password) = url.password() {
+        p.add_sensitive(password);
+    }
+    match url.scheme() {
+        "http" | "https" => {}
+        "socks4" | "socks4a" | "socks5" | "socks5h" => {
+            p.push(
+                PATH,
+                format!(
+                    "SOCKS proxies are not supported; use an http:// or https:// proxy, {EXAMPLE}"
+                ),
+            );
+            return None;
+        }
+        other => {
+            p.push(
+                PATH,
+                format!("must be an http:// or https:// URL, not {other}://, {EXAMPLE}"),
+            );
+            return None;
+        }
+    }
+    let Some(host) = url.host() else {
+        p.push(PATH, format!("must name a host, {EXAMPLE}"));
+        return None;
+    };
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        p.push(
+            PATH,
+            format!("must be only scheme://[user:password@]host[:port], {EXAMPLE}"),
+        );
+        return None;
+    }
+    if url.scheme() == "http" && url.password().is_some() && !is_loopback_url_host(&host) {
+        warnings.push(format!(
+            "{PATH}: the proxy password goes to plain http:// host {host} unencrypted (the \
+             Jira token stays inside TLS to an https:// base_url); use an https:// proxy URL \
+             if the proxy offers one"
+        ));
+    }
+    Some(ProxyUrl(url))
+}
+
+fn is_loopback_url_host(host: &Host<&str>) -> bool {
+    match *host {
+        Host::Domain(domain) => is_loopback_host(domain),
+        Host::Ipv4(ip) => is_loopback_ip(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => is_loopback_ip(IpAddr::V6(ip)),
+    }
 }
 
 /// Makes `url.join("rest/…")` append to the path instead of replacing its last segment.

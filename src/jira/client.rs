@@ -43,7 +43,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// Knobs of the request loop.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// Time allowed for one JSON request (connect, send and read the body).
     pub timeout: Duration,
@@ -53,6 +53,10 @@ pub struct ClientOptions {
     pub min_backoff: Duration,
     /// Longest backoff delay (a `Retry-After` from Jira may be longer and is honoured).
     pub max_backoff: Duration,
+    /// The HTTP(S) proxy every request goes through (its user information, if any, is the
+    /// proxy's credentials). `None`: direct connections, whatever `HTTP_PROXY`,
+    /// `HTTPS_PROXY` or `ALL_PROXY` say.
+    pub proxy: Option<Url>,
 }
 
 impl Default for ClientOptions {
@@ -62,6 +66,7 @@ impl Default for ClientOptions {
             max_retries: 10,
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
+            proxy: None,
         }
     }
 }
@@ -83,6 +88,27 @@ pub fn download_deadline(request_timeout: Duration, bytes: u64) -> Duration {
     request_timeout
         .saturating_add(transfer)
         .min(MAX_DOWNLOAD_DEADLINE)
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The proxy's user information is a credential: shown as `***`.
+        let proxy = self.proxy.as_ref().map(|url| {
+            let mut shown = url.clone();
+            if !shown.username().is_empty() || shown.password().is_some() {
+                let _ = shown.set_password(None);
+                let _ = shown.set_username("***");
+            }
+            shown.to_string()
+        });
+        f.debug_struct("ClientOptions")
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("min_backoff", &self.min_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("proxy", &proxy)
+            .finish()
+    }
 }
 
 /// The result of streaming one attachment to disk.
@@ -159,15 +185,25 @@ impl JiraClient {
         budget: Arc<RequestBudget>,
         options: ClientOptions,
     ) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("jira-mirror/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(options.timeout)
             // Attachment content answers 303 to a media host; reqwest drops the
             // Authorization header when a redirect leaves the original host.
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| Error::Setup(e.to_string()))?;
+            .redirect(reqwest::redirect::Policy::limited(5));
+        // The credentials go through a proxy only when the configuration names one: by
+        // default reqwest would follow HTTP_PROXY / HTTPS_PROXY / ALL_PROXY from whatever
+        // environment the service was started in.
+        let builder = match &options.proxy {
+            Some(url) => builder.proxy(
+                reqwest::Proxy::all(url.clone())
+                    // reqwest's message could quote the URL, and with it the password.
+                    .map_err(|_| Error::Setup("the proxy URL is not usable".into()))?,
+            ),
+            None => builder.no_proxy(),
+        };
+        let http = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
         let base = base_url.as_str().trim_end_matches('/').to_string();
         Ok(JiraClient {
             inner: Arc::new(Inner {
@@ -926,6 +962,7 @@ mod tests {
                 max_retries: 1,
                 min_backoff: Duration::from_millis(10),
                 max_backoff: Duration::from_millis(10),
+                proxy: None,
             },
         )
         .unwrap();
@@ -973,6 +1010,32 @@ mod tests {
             .collect();
         assert_eq!(names, ["fine"], "no temp file left behind");
         sim.shutdown().await;
+    }
+
+    #[test]
+    fn debug_hides_the_proxy_credentials() {
+        let options = ClientOptions {
+            proxy: Some(Url::parse("http://proxy-user:proxy-pw-5150@127.0.0.1:3128").unwrap()),
+            ..ClientOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(shown.contains("http://***@127.0.0.1:3128/"), "{shown}");
+        assert!(!shown.contains("proxy-pw-5150") && !shown.contains("proxy-user"));
+        let client = JiraClient::new(
+            &Url::parse("https://example.atlassian.net/").unwrap(),
+            Credentials {
+                email: "a@b.c".into(),
+                api_token: "s3cr3t".into(),
+            },
+            RequestBudget::new(1, 1.0),
+            options,
+        )
+        .unwrap();
+        let shown = format!("{client:?}");
+        assert!(
+            !shown.contains("proxy-pw-5150") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 
     #[test]
