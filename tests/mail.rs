@@ -800,7 +800,9 @@ async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, 
     let uid = dovecot
         .append("INBOX", &cloud_mail(JIRA, key, "Reply"), &[])
         .await;
-    let saved = wait_for(Duration::from_secs(30), || {
+    // A bound, not a target: a loaded CI machine may need a Dovecot login retry (1 s backoff,
+    // then 2 s, …) before the first IDLE.
+    let saved = wait_for(Duration::from_secs(60), || {
         mirror
             .issue(key)
             .is_some_and(|i| i["fields"]["updated"] == updated)
@@ -822,11 +824,11 @@ async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, 
 async fn the_watch_loop_idles_and_handles_each_new_mail() {
     let (sim, dovecot, mirror) = setup(6, "idle = true").await;
     mirror.run_ok(&["backfill"]).await;
-    let watcher = Watcher::start(&mirror, |_| {}).await;
+    // IDLE must wake the loop, not polling: the poll interval (an hour) exceeds every bound.
+    let watcher = Watcher::start(&mirror, |o| o.poll_interval = Duration::from_secs(3600)).await;
     for key in ["SUP-2", "SUP-4", "SUP-2"] {
         announce_and_wait(&sim, &dovecot, &mirror, key).await;
     }
-    // IDLE woke the loop, not polling: the default poll interval (60 s) exceeds the bound.
     // The flag is set just before the pass ends and reports; wait for the report.
     assert!(
         wait_for(Duration::from_secs(10), || watcher.acknowledged() == 3).await,

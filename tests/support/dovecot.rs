@@ -468,6 +468,11 @@ first_valid_gid = 0
 mail_uid = {mail_user}
 mail_gid = {mail_group}
 mail_location = maildir:{d}/mail/%u
+# How often an idling session looks at the mailbox besides its change notifications (30 s by
+# default). A notification Dovecot misses (an append racing the start of IDLE, or inotify
+# instances exhausted by many servers at once) then costs a second, not 30 s, in tests that
+# wait 30 s for a mail to arrive.
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/passwd
