@@ -417,6 +417,9 @@ pub(crate) struct Project {
     pub name: String,
     /// Next issue number to hand out.
     pub next_number: u64,
+    /// A Jira Service Management project (`projectTypeKey: service_desk`); otherwise a
+    /// Jira Software one, whose issues have no SLAs.
+    pub service_desk: bool,
 }
 
 /// What the media host needs to serve an attachment (the bytes are computed from the id).
@@ -940,6 +943,10 @@ impl Store {
                 id: 10_000 + i as u64,
                 name: project_name(k),
                 next_number: 1,
+                service_desk: !cfg
+                    .software_projects
+                    .iter()
+                    .any(|s| s.trim().eq_ignore_ascii_case(k)),
             })
             .collect();
         let users: Vec<Value> = PEOPLE
@@ -1413,7 +1420,7 @@ impl Store {
         }
 
         // --- SLA: cycles follow the status history -----------------------------------------
-        let has_sla = !plan.number.is_multiple_of(7);
+        let has_sla = self.projects[plan.project].service_desk && !plan.number.is_multiple_of(7);
         let sla = if has_sla {
             let fr_stop = first_public_reply.or(if status == DONE {
                 resolution_cycles[0].1
@@ -2141,6 +2148,7 @@ impl Store {
             key: k,
             id,
             next_number: 1,
+            service_desk: true,
         });
         self.projects.len() - 1
     }
@@ -2278,7 +2286,7 @@ fn project_json(base: &str, p: &Project) -> Value {
         "id": p.id.to_string(),
         "key": p.key,
         "name": p.name,
-        "projectTypeKey": "service_desk",
+        "projectTypeKey": if p.service_desk { "service_desk" } else { "software" },
         "simplified": false,
         "avatarUrls": {
             "48x48": avatar(""),

@@ -36,7 +36,8 @@
 //! - The JSM account ([`SimConfig::sla_email`]) may call the SLA endpoint and `/myself` (so a
 //!   credential check can verify it); every other endpoint answers it 401.
 //! - Issues whose number (at creation) is a multiple of 7 are not customer requests: the SLA
-//!   endpoint answers 404 and their SLA fields are null.
+//!   endpoint answers 404 and their SLA fields are null. So are all issues of the
+//!   [`SimConfig::software_projects`].
 //! - [`SimConfig::poison`] gives chosen issues the defects real sites serve ([`PoisonKind`]);
 //!   every other issue, and every other request, behaves as without it:
 //!   - `DeepDescription { depth }`: the description is an ADF document with `depth` nested
@@ -124,6 +125,10 @@ pub struct SimConfig {
     pub max_comments: usize,
     /// Defects given to chosen generated issues (see [`PoisonKind`]). Default none.
     pub poison: Vec<Poison>,
+    /// Projects (of `projects`) that are Jira Software projects rather than service desks:
+    /// their issues say `projectTypeKey: "software"` and have no SLAs (null SLA fields, 404
+    /// from the SLA endpoint). Default none: every project is a service desk.
+    pub software_projects: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -146,6 +151,7 @@ impl Default for SimConfig {
             max_histories: 20,
             max_comments: 8,
             poison: Vec::new(),
+            software_projects: Vec::new(),
         }
     }
 }
@@ -278,6 +284,9 @@ pub struct RequestRecord {
     pub seq: u64,
     /// When the request arrived.
     pub at: std::time::Instant,
+    /// When its answer was ready (after the injected latency; the body may still be on the
+    /// wire): `at..answered` is the time the request was in flight here.
+    pub answered: std::time::Instant,
     /// HTTP method.
     pub method: String,
     /// URI path.
@@ -299,6 +308,23 @@ pub struct RequestRecord {
     pub fault: Option<&'static str>,
     /// `"api"` or `"media"`.
     pub host: &'static str,
+}
+
+/// The most of `records` in flight at once, from arrival to answer as the simulator saw
+/// them (at one instant an answer counts before the next arrival): how many connection
+/// slots a client kept busy.
+pub fn peak_in_flight<'a>(records: impl IntoIterator<Item = &'a RequestRecord>) -> usize {
+    let mut events: Vec<(std::time::Instant, i32)> = records
+        .into_iter()
+        .flat_map(|r| [(r.at, 1), (r.answered, -1)])
+        .collect();
+    events.sort_by_key(|&(t, d)| (t, d));
+    let (mut now, mut peak) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        peak = peak.max(now);
+    }
+    peak as usize
 }
 
 /// Mutable simulator state, behind one std mutex (never held across an await).

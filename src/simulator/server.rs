@@ -301,6 +301,7 @@ async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
     let record = RequestRecord {
         seq,
         at,
+        answered: Instant::now(),
         method,
         path,
         query,
