@@ -9,6 +9,7 @@
 //! Only a fatal error (wrong credentials, broken state database) stops the command.
 
 pub mod backfill;
+mod listing;
 pub mod mail;
 pub mod reconcile;
 pub mod sla_poll;
@@ -20,9 +21,10 @@ use futures::StreamExt;
 use indicatif::ProgressBar;
 use serde_json::Value;
 
-use crate::jira::{self, jql};
 use crate::key::IssueKey;
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
+
+pub use listing::{ISSUES_PER_SLOT, PAGE_SIZE, Search, process_search};
 
 /// What a command did to the issues it touched.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -139,23 +141,36 @@ where
 {
     let mut results = futures::stream::iter(work).buffer_unordered(parallel.max(1));
     while let Some((label, result)) = results.next().await {
-        match result {
-            Ok(outcome) => {
-                summary.count(&outcome);
-                record_missing_parts(pipeline, &outcome)?;
-            }
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                summary.failed += 1;
-                record_issue_failure(pipeline, &label, &e)?;
-            }
-        }
-        progress.inc(1);
-        progress.set_message(format!(
-            "{} saved, {} unchanged, {} failed",
-            summary.saved, summary.unchanged, summary.failed
-        ));
+        settle(pipeline, &label, result, summary, progress)?;
     }
+    Ok(())
+}
+
+/// Counts and records the result of one issue: a fatal error is returned, any other failure
+/// recorded against `label` (the key) for a retry.
+fn settle(
+    pipeline: &Pipeline,
+    label: &str,
+    result: pipeline::Result<Outcome>,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<(), pipeline::Error> {
+    match result {
+        Ok(outcome) => {
+            summary.count(&outcome);
+            record_missing_parts(pipeline, &outcome)?;
+        }
+        Err(e) if e.is_fatal() => return Err(e),
+        Err(e) => {
+            summary.failed += 1;
+            record_issue_failure(pipeline, label, &e)?;
+        }
+    }
+    progress.inc(1);
+    progress.set_message(format!(
+        "{} saved, {} unchanged, {} failed",
+        summary.saved, summary.unchanged, summary.failed
+    ));
     Ok(())
 }
 
@@ -207,189 +222,6 @@ fn record_failure(
         tracing::warn!(%key, attempts = max_attempts, error, "Issue parked after repeated failures; retried when it changes (see `status`).");
     }
     Ok(())
-}
-
-/// Issues per search page (Jira's maximum when all fields are requested).
-pub const PAGE_SIZE: u32 = 100;
-
-/// Issues per search when a page that could not be used is split (see [`isolate_page`]).
-const SPLIT_SIZE: usize = 10;
-
-/// What [`process_search`] lists.
-#[derive(Debug, Clone)]
-pub struct Search<'a> {
-    /// The JQL.
-    pub query: &'a str,
-    /// The page to start at (a stored token when resuming), `None` for the first.
-    pub token: Option<String>,
-    /// Write the table rows after every page (otherwise the caller applies them at the end).
-    pub tables_each_page: bool,
-}
-
-/// Lists `search.query` page by page (all fields, embedded changelog), runs each page's
-/// issues through the pipeline, writes their table rows when `search.tables_each_page`,
-/// then calls `page_done(next_token, saved)`. A refused start token (Jira's expire after 7
-/// days: HTTP 400) restarts from the first page; issues saved before cost no request when
-/// listed again. A page that cannot be used while Jira otherwise answers is split
-/// ([`isolate_page`]), so one bad issue fails alone.
-pub async fn process_search(
-    pipeline: &Pipeline,
-    search: Search<'_>,
-    parallel: usize,
-    summary: &mut Summary,
-    progress: &ProgressBar,
-    mut page_done: impl FnMut(Option<&str>, u64) -> Result<(), pipeline::Error>,
-) -> Result<(), pipeline::Error> {
-    let Search {
-        query,
-        mut token,
-        tables_each_page,
-    } = search;
-    let mut resumed = token.is_some();
-    loop {
-        let found = pipeline
-            .jira()
-            .search_page(
-                query,
-                token.as_deref(),
-                &["*all"],
-                Some("changelog"),
-                PAGE_SIZE,
-            )
-            .await;
-        let before = summary.saved;
-        let next = match found {
-            Ok(page) => {
-                process_listed(pipeline, page.issues, parallel, summary, progress).await?;
-                page.next_page_token
-            }
-            Err(jira::Error::Status { status: 400, .. }) if resumed => {
-                tracing::warn!("Stored page token was refused; listing again from the first page.");
-                token = None;
-                resumed = false;
-                continue;
-            }
-            Err(e) if e.is_fatal() => return Err(e.into()),
-            Err(e) => {
-                let page = PageRef {
-                    query,
-                    token: token.as_deref(),
-                };
-                isolate_page(pipeline, page, e, parallel, summary, progress).await?
-            }
-        };
-        resumed = false;
-        if tables_each_page {
-            pipeline.apply_pending().await?;
-        }
-        page_done(next.as_deref(), summary.saved - before)?;
-        match next {
-            Some(next) => token = Some(next),
-            None => return Ok(()),
-        }
-    }
-}
-
-/// A search page: the query and the token that starts it.
-#[derive(Debug, Clone, Copy)]
-struct PageRef<'a> {
-    query: &'a str,
-    token: Option<&'a str>,
-}
-
-/// Handles a search page Jira could not deliver in one piece (`error`, after the client's
-/// retries): an issue in it that Jira cannot render, or whose JSON cannot be read, must not
-/// hold up every other issue, in this run or any later one.
-///
-/// If Jira does not answer `/myself` either (one attempt), it is failing as a whole and
-/// `error` is returned: nothing to isolate. Otherwise the page is listed again with only
-/// `key` and `updated` (no issue content), the issues that changed are asked for
-/// [`SPLIT_SIZE`] at a time by key, and the keys of a part that still fails one by one
-/// ([`search_one`]), where only the bad issue fails (recorded against its key). Returns the
-/// listing's next page token.
-async fn isolate_page(
-    pipeline: &Pipeline,
-    page: PageRef<'_>,
-    error: jira::Error,
-    parallel: usize,
-    summary: &mut Summary,
-    progress: &ProgressBar,
-) -> Result<Option<String>, pipeline::Error> {
-    let jira = pipeline.jira();
-    match jira.probe().await {
-        Ok(()) => {}
-        Err(e) if e.is_fatal() => return Err(e.into()),
-        Err(_) => return Err(error.into()),
-    }
-    tracing::warn!(error = %error, "A search page could not be used; splitting it to find the issue behind it.");
-    let light = jira
-        .search_page(page.query, page.token, &["key", "updated"], None, PAGE_SIZE)
-        .await?;
-    let mut changed = Vec::new();
-    for issue in &light.issues {
-        match listed_identity(issue) {
-            Some((key, id, updated)) => {
-                if is_saved_at(pipeline, &key, id, updated)? {
-                    summary.unchanged += 1;
-                    progress.inc(1);
-                } else {
-                    changed.push(key);
-                }
-            }
-            None => tracing::warn!("A search result without a readable key or id was skipped."),
-        }
-    }
-    for part in changed.chunks(SPLIT_SIZE) {
-        let query = jql::keys_in(part.iter().map(IssueKey::as_str));
-        match jira
-            .search_page(
-                &query,
-                None,
-                &["*all"],
-                Some("changelog"),
-                SPLIT_SIZE as u32,
-            )
-            .await
-        {
-            Ok(found) => {
-                process_listed(pipeline, found.issues, parallel, summary, progress).await?
-            }
-            Err(e) if e.is_fatal() => return Err(e.into()),
-            Err(e) => {
-                tracing::debug!(error = %e, keys = part.len(), "Part of a split page failed too; asking for its issues one by one.");
-                for key in part {
-                    search_one(pipeline, key, parallel, summary, progress).await?;
-                }
-            }
-        }
-    }
-    Ok(light.next_page_token)
-}
-
-/// One issue of a split page, searched by its key alone (search, not `GET /issue`, so it
-/// arrives as the page would have brought it). If even that fails, this is the bad issue:
-/// its failure is recorded against its key.
-async fn search_one(
-    pipeline: &Pipeline,
-    key: &IssueKey,
-    parallel: usize,
-    summary: &mut Summary,
-    progress: &ProgressBar,
-) -> Result<(), pipeline::Error> {
-    let query = jql::keys_in([key.as_str()]);
-    match pipeline
-        .jira()
-        .search_page(&query, None, &["*all"], Some("changelog"), 1)
-        .await
-    {
-        Ok(found) => process_listed(pipeline, found.issues, parallel, summary, progress).await,
-        Err(e) if e.is_fatal() => Err(e.into()),
-        Err(e) => {
-            summary.failed += 1;
-            progress.inc(1);
-            record_issue_failure(pipeline, key.as_str(), &e.into())
-        }
-    }
 }
 
 /// Key, id and `updated` (epoch ms) of an issue as a search listed it.
