@@ -67,6 +67,7 @@ max_requests_per_second = 1000
 base_url = "{base}"
 email = "{sla_email}"
 api_token = "{sla_token}"
+max_requests_per_second = 1000
 [imap]
 host = "127.0.0.1"
 port = {port}

@@ -242,6 +242,12 @@ impl Context {
         store.ensure_dirs().context("cannot create raw/ folders")?;
         let state = Arc::new(State::open(&config.state_path())?);
         let budget = RequestBudget::new(parallel, config.jira.max_requests_per_second);
+        // Attachment bodies come from a media host with limits of its own: their own budget,
+        // paced like the main account but with `[attachments] max_concurrency` slots.
+        let downloads = RequestBudget::new(
+            config.attachments.max_concurrency,
+            config.jira.max_requests_per_second,
+        );
         let options = ClientOptions {
             timeout: Duration::from_secs(config.jira.request_timeout_secs),
             max_retries: config.jira.max_retries,
@@ -251,6 +257,11 @@ impl Context {
                 .as_ref()
                 .map(|proxy| proxy.expose().clone()),
             ..ClientOptions::default()
+        };
+        let sla_options = options.clone();
+        let options = ClientOptions {
+            downloads: Some(downloads),
+            ..options
         };
         let jira = JiraClient::new(
             &config.jira.base_url,
@@ -268,8 +279,10 @@ impl Context {
                     email: s.email.clone(),
                     api_token: s.api_token.expose().to_string(),
                 },
-                budget,
-                options,
+                // The JSM account is limited apart from the main one (Atlassian's API
+                // gateway): a budget of its own, so SLA requests overlap with the rest.
+                RequestBudget::new(s.max_concurrency, s.max_requests_per_second),
+                sla_options,
             )?),
             None => None,
         };
@@ -418,7 +431,7 @@ impl Context {
         let progress = progress_bar(command);
         let result = body(progress.clone()).await;
         progress.finish_and_clear();
-        let stats = self.pipeline.jira().stats().summary();
+        let stats = self.pipeline.request_summary();
         match result {
             Ok(done) => {
                 let (saved, failed) = done.counts();

@@ -18,5 +18,6 @@ mod pull;
 mod scope;
 mod secrets;
 mod tables;
+mod throughput;
 #[cfg(feature = "webhook")]
 mod webhook;

@@ -48,6 +48,14 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 /// Default `[jira] max_requests_per_second`: the client-side request budget.
 pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+/// Default `[jira_sla] max_concurrency`: concurrent requests of the JSM account, a budget of
+/// its own (the API gateway limits that account apart from the main one).
+pub const DEFAULT_SLA_MAX_CONCURRENCY: usize = 4;
+/// Default `[jira_sla] max_requests_per_second`.
+pub const DEFAULT_SLA_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+/// Default `[attachments] max_concurrency`: attachment bodies downloaded at once from the
+/// media host (the API request that redirects there draws on the `[jira]` budget).
+pub const DEFAULT_ATTACHMENT_MAX_CONCURRENCY: usize = 4;
 /// Default `[jira] request_timeout_secs`: whole-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
 /// Default `[jira] max_retries`: retries of one idempotent request before it fails.
@@ -224,6 +232,10 @@ pub struct JiraSlaConfig {
     pub email: String,
     /// API token of that account.
     pub api_token: Secret,
+    /// Requests of this account in flight at once (its own budget, beside `[jira]`'s).
+    pub max_concurrency: usize,
+    /// Client-side request budget of this account.
+    pub max_requests_per_second: f64,
 }
 
 /// `[sweep]`: the incremental JQL sweep.
@@ -378,6 +390,8 @@ pub struct AttachmentsConfig {
     pub download: bool,
     /// A file larger than this many bytes is skipped (its row keeps `local_path` null).
     pub max_bytes: u64,
+    /// Attachment bodies downloaded from the media host at once (a budget of its own).
+    pub max_concurrency: usize,
 }
 
 impl Default for AttachmentsConfig {
@@ -385,6 +399,7 @@ impl Default for AttachmentsConfig {
         AttachmentsConfig {
             download: true,
             max_bytes: DEFAULT_ATTACHMENT_MAX_BYTES,
+            max_concurrency: DEFAULT_ATTACHMENT_MAX_CONCURRENCY,
         }
     }
 }
@@ -627,6 +642,8 @@ impl Config {
                 base_url,
                 email: email.to_owned(),
                 api_token: Secret::new(token),
+                max_concurrency: DEFAULT_SLA_MAX_CONCURRENCY,
+                max_requests_per_second: DEFAULT_SLA_MAX_REQUESTS_PER_SECOND,
             }),
             sweep: SweepConfig {
                 schedule: DEFAULT_SWEEP_SCHEDULE.to_owned(),

@@ -75,6 +75,8 @@ pub(super) struct RawJiraSla {
     pub(super) email: Option<String>,
     pub(super) api_token: Option<String>,
     pub(super) allow_insecure_http: Option<bool>,
+    pub(super) max_concurrency: Option<i64>,
+    pub(super) max_requests_per_second: Option<f64>,
 }
 
 /// `[sweep]` as written.
@@ -133,6 +135,7 @@ pub(super) struct RawSchedule {
 pub(super) struct RawAttachments {
     pub(super) download: Option<bool>,
     pub(super) max_bytes: Option<i64>,
+    pub(super) max_concurrency: Option<i64>,
 }
 
 /// `[distribution]` as written.

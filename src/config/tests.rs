@@ -620,6 +620,51 @@ fn jira_ranges() {
 }
 
 #[test]
+fn jsm_and_download_budgets_have_defaults_and_ranges() {
+    let sla = |extra: &str| {
+        format!(
+            "{MINIMAL}\n[jira_sla]\nbase_url = \"https://jsm.example.com\"\n\
+             email = \"jsm@example.com\"\napi_token = \"${{JIRA_SLA_API_TOKEN}}\"\n{extra}"
+        )
+    };
+    let config = parse(&sla("")).unwrap();
+    let jsm = config.jira_sla.unwrap();
+    assert_eq!(
+        (jsm.max_concurrency, jsm.max_requests_per_second),
+        (
+            DEFAULT_SLA_MAX_CONCURRENCY,
+            DEFAULT_SLA_MAX_REQUESTS_PER_SECOND
+        )
+    );
+    assert_eq!(
+        config.attachments.max_concurrency,
+        DEFAULT_ATTACHMENT_MAX_CONCURRENCY
+    );
+    let config = parse(&sla(
+        "max_concurrency = 2\nmax_requests_per_second = 0.5\n\n[attachments]\nmax_concurrency = 16\n",
+    ))
+    .unwrap();
+    let jsm = config.jira_sla.unwrap();
+    assert_eq!((jsm.max_concurrency, jsm.max_requests_per_second), (2, 0.5));
+    assert_eq!(config.attachments.max_concurrency, 16);
+    let found = problems(&sla(
+        "max_concurrency = 0\nmax_requests_per_second = -1\n\n[attachments]\nmax_concurrency = 65\n",
+    ));
+    assert_problem(
+        &found,
+        "jira_sla.max_concurrency",
+        "between 1 and 64, found 0",
+    );
+    assert_problem(&found, "jira_sla.max_requests_per_second", "greater than 0");
+    assert_problem(
+        &found,
+        "attachments.max_concurrency",
+        "between 1 and 64, found 65",
+    );
+    assert_eq!(found.len(), 3, "{found:?}");
+}
+
+#[test]
 fn run_policy_defaults_and_ranges() {
     let config = parse(MINIMAL).unwrap();
     assert_eq!(config.run, RunConfig::default());

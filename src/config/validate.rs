@@ -129,24 +129,18 @@ fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> 
             Some(jql.trim().to_owned())
         }
     });
-    let max_concurrency = int_in_range(
+    let max_concurrency = concurrency(
         p,
         "jira.max_concurrency",
         raw.max_concurrency,
-        DEFAULT_MAX_CONCURRENCY as i64,
-        1..=64,
+        DEFAULT_MAX_CONCURRENCY,
     );
-    let max_requests_per_second = match raw.max_requests_per_second {
-        None => DEFAULT_MAX_REQUESTS_PER_SECOND,
-        Some(rate) if rate.is_finite() && rate > 0.0 => rate,
-        Some(_) => {
-            p.push(
-                "jira.max_requests_per_second",
-                "must be a number greater than 0",
-            );
-            DEFAULT_MAX_REQUESTS_PER_SECOND
-        }
-    };
+    let max_requests_per_second = rate(
+        p,
+        "jira.max_requests_per_second",
+        raw.max_requests_per_second,
+        DEFAULT_MAX_REQUESTS_PER_SECOND,
+    );
     let request_timeout_secs = int_in_range(
         p,
         "jira.request_timeout_secs",
@@ -167,7 +161,7 @@ fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> 
         email: email?,
         api_token: Secret::new(api_token?),
         jql: jql?,
-        max_concurrency: max_concurrency as usize,
+        max_concurrency,
         max_requests_per_second,
         request_timeout_secs: request_timeout_secs as u64,
         max_retries: max_retries as u32,
@@ -185,11 +179,42 @@ fn validate_jira_sla(
         .and_then(|url| base_url(p, warnings, "jira_sla", &url, insecure));
     let email = required(p, "jira_sla.email", raw.email);
     let api_token = required(p, "jira_sla.api_token", raw.api_token);
+    let max_concurrency = concurrency(
+        p,
+        "jira_sla.max_concurrency",
+        raw.max_concurrency,
+        DEFAULT_SLA_MAX_CONCURRENCY,
+    );
+    let max_requests_per_second = rate(
+        p,
+        "jira_sla.max_requests_per_second",
+        raw.max_requests_per_second,
+        DEFAULT_SLA_MAX_REQUESTS_PER_SECOND,
+    );
     Some(JiraSlaConfig {
         base_url: base_url?,
         email: email?,
         api_token: Secret::new(api_token?),
+        max_concurrency,
+        max_requests_per_second,
     })
+}
+
+/// Requests (or downloads) in flight at once: 1 to 64.
+fn concurrency(p: &mut Problems, path: &str, value: Option<i64>, default: usize) -> usize {
+    int_in_range(p, path, value, default as i64, 1..=64) as usize
+}
+
+/// A requests-per-second budget: a number greater than 0.
+fn rate(p: &mut Problems, path: &str, value: Option<f64>, default: f64) -> f64 {
+    match value {
+        None => default,
+        Some(rate) if rate.is_finite() && rate > 0.0 => rate,
+        Some(_) => {
+            p.push(path, "must be a number greater than 0");
+            default
+        }
+    }
 }
 
 fn validate_sweep(p: &mut Problems, raw: Option<RawSweep>) -> SweepConfig {
@@ -542,8 +567,16 @@ fn validate_fields(p: &mut Problems, raw: BTreeMap<String, String>) -> BTreeMap<
 }
 
 fn validate_attachments(p: &mut Problems, raw: Option<RawAttachments>) -> AttachmentsConfig {
-    let (download, max_bytes) = raw.map_or((None, None), |raw| (raw.download, raw.max_bytes));
+    let (download, max_bytes, max_concurrency) = raw.map_or((None, None, None), |raw| {
+        (raw.download, raw.max_bytes, raw.max_concurrency)
+    });
     AttachmentsConfig {
+        max_concurrency: concurrency(
+            p,
+            "attachments.max_concurrency",
+            max_concurrency,
+            DEFAULT_ATTACHMENT_MAX_CONCURRENCY,
+        ),
         download: download.unwrap_or(true),
         max_bytes: int_in_range(
             p,

@@ -41,12 +41,21 @@ impl RequestStats {
 
     /// A one-line summary for the end of a command.
     pub fn summary(&self) -> String {
+        Self::summary_of(&[self])
+    }
+
+    /// One line summing the counters of every budget a command drew on (the main account,
+    /// the JSM account, attachment downloads).
+    pub fn summary_of(all: &[&RequestStats]) -> String {
+        let sum = |counter: fn(&RequestStats) -> &AtomicU64| -> u64 {
+            all.iter().map(|s| counter(s).load(Ordering::Relaxed)).sum()
+        };
         format!(
             "{} requests, {} throttled (429), {} transient failures retried, {:.1} s waiting",
-            self.requests.load(Ordering::Relaxed),
-            self.throttled.load(Ordering::Relaxed),
-            self.transient.load(Ordering::Relaxed),
-            self.waited_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            sum(|s| &s.requests),
+            sum(|s| &s.throttled),
+            sum(|s| &s.transient),
+            sum(|s| &s.waited_ms) as f64 / 1000.0
         )
     }
 }

@@ -57,6 +57,10 @@ pub struct ClientOptions {
     /// proxy's credentials). `None`: direct connections, whatever `HTTP_PROXY`,
     /// `HTTPS_PROXY` or `ALL_PROXY` say.
     pub proxy: Option<Url>,
+    /// The budget of attachment bodies fetched from the media host that the attachment API
+    /// redirects to (`[attachments] max_concurrency`), so downloads overlap with the main
+    /// account's requests instead of holding its slots. `None`: the client's own budget.
+    pub downloads: Option<Arc<RequestBudget>>,
 }
 
 impl Default for ClientOptions {
@@ -67,6 +71,7 @@ impl Default for ClientOptions {
             min_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             proxy: None,
+            downloads: None,
         }
     }
 }
@@ -129,6 +134,11 @@ pub struct JiraClient {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
+    /// The same client without redirects: an attachment's API request answers 303 to the
+    /// media host, whose download then draws on `downloads` instead of `budget`.
+    http_no_redirect: reqwest::Client,
+    /// The budget of media-host downloads (`budget` unless [`ClientOptions::downloads`]).
+    downloads: Arc<RequestBudget>,
     base: String,
     credentials: Credentials,
     budget: Arc<RequestBudget>,
@@ -185,29 +195,17 @@ impl JiraClient {
         budget: Arc<RequestBudget>,
         options: ClientOptions,
     ) -> Result<Self> {
-        let builder = reqwest::Client::builder()
-            .user_agent(concat!("jira-mirror/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(options.timeout)
-            // Attachment content answers 303 to a media host; reqwest drops the
-            // Authorization header when a redirect leaves the original host.
-            .redirect(reqwest::redirect::Policy::limited(5));
-        // The credentials go through a proxy only when the configuration names one: by
-        // default reqwest would follow HTTP_PROXY / HTTPS_PROXY / ALL_PROXY from whatever
-        // environment the service was started in.
-        let builder = match &options.proxy {
-            Some(url) => builder.proxy(
-                reqwest::Proxy::all(url.clone())
-                    // reqwest's message could quote the URL, and with it the password.
-                    .map_err(|_| Error::Setup("the proxy URL is not usable".into()))?,
-            ),
-            None => builder.no_proxy(),
-        };
-        let http = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
+        // Attachment content answers 303 to a media host; reqwest drops the Authorization
+        // header when a redirect leaves the original host.
+        let http = http_client(&options, reqwest::redirect::Policy::limited(5))?;
+        let http_no_redirect = http_client(&options, reqwest::redirect::Policy::none())?;
         let base = base_url.as_str().trim_end_matches('/').to_string();
+        let downloads = options.downloads.clone().unwrap_or_else(|| budget.clone());
         Ok(JiraClient {
             inner: Arc::new(Inner {
                 http,
+                http_no_redirect,
+                downloads,
                 health: Health::new(base.clone()),
                 base,
                 credentials,
@@ -355,6 +353,23 @@ impl JiraClient {
         &self,
         path: &str,
         max_retries: u32,
+        attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        self.retry_loop(path, max_retries, true, attempt).await
+    }
+
+    /// The request loop; each attempt holds a slot of the budget while it runs when
+    /// `hold_slot`, else the attempt takes the slots it needs itself (a download: one of
+    /// the budget for the API request, one of the downloads budget for the media host).
+    async fn retry_loop<T, F, Fut>(
+        &self,
+        path: &str,
+        max_retries: u32,
+        hold_slot: bool,
         mut attempt: F,
     ) -> Result<T>
     where
@@ -366,8 +381,10 @@ impl JiraClient {
         let mut unusable = false;
         loop {
             attempts += 1;
-            let outcome = {
+            let outcome = if hold_slot {
                 let _slot = self.inner.budget.acquire().await;
+                attempt().await
+            } else {
                 attempt().await
             };
             let failure = match outcome {
@@ -598,17 +615,32 @@ impl JiraClient {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
         };
         let result = self
-            .with_retries(&path, || async {
+            .retry_loop(&path, self.inner.options.max_retries, false, || async {
                 set_missed(None);
                 let started = tokio::time::Instant::now();
                 let mut deadline =
                     download_deadline(timeout, declared.unwrap_or(max_bytes).min(max_bytes));
-                let request = self.send(&path, self.authorized(Method::GET, url.clone()));
-                let response = match tokio::time::timeout_at(started + deadline, request).await {
-                    Ok(response) => response?,
-                    Err(_) => {
-                        set_missed(Some(deadline));
-                        return Err(past_deadline(id, deadline, 0));
+                let missed_now = || {
+                    set_missed(Some(deadline));
+                    past_deadline(id, deadline, 0)
+                };
+                // The API request holds a slot of the main budget; a body it redirects to
+                // is fetched (and streamed) under a slot of the downloads budget instead.
+                let api_slot = self.inner.budget.acquire().await;
+                let opened =
+                    tokio::time::timeout_at(started + deadline, self.open_attachment(&path, &url))
+                        .await
+                        .map_err(|_| missed_now())??;
+                let (response, _slot) = match opened {
+                    Opened::Body(response) => (response, api_slot),
+                    Opened::Redirect(location) => {
+                        drop(api_slot);
+                        let media_slot = self.inner.downloads.acquire().await;
+                        let request = self.send(&path, self.media_request(location));
+                        let response = tokio::time::timeout_at(started + deadline, request)
+                            .await
+                            .map_err(|_| missed_now())??;
+                        (response, media_slot)
                     }
                 };
                 // Now the body's announced size is known too; a body announced larger than the
@@ -653,6 +685,90 @@ impl JiraClient {
             (result, _) => result,
         }
     }
+}
+
+/// What the attachment API answered: the body itself (Jira Data Center, a proxy) or where
+/// to fetch it (Jira Cloud's media host).
+enum Opened {
+    Body(reqwest::Response),
+    Redirect(Url),
+}
+
+impl JiraClient {
+    /// The attachment API request of a download, without following a redirect.
+    async fn open_attachment(&self, path: &str, url: &Url) -> Result<Opened, Failure> {
+        let request = self
+            .inner
+            .http_no_redirect
+            .request(Method::GET, url.clone())
+            .basic_auth(
+                &self.inner.credentials.email,
+                Some(&self.inner.credentials.api_token),
+            );
+        let response = request.send().await.map_err(|e| transport_failure(&e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url.join(l).ok())
+                .ok_or_else(|| {
+                    Failure::Permanent(Error::Protocol {
+                        path: path.to_string(),
+                        message: format!("HTTP {status} without a usable Location"),
+                    })
+                })?;
+            return Ok(Opened::Redirect(location));
+        }
+        if status.is_success() {
+            Ok(Opened::Body(response))
+        } else {
+            Err(self.classify(path, response).await)
+        }
+    }
+
+    /// The request for an attachment body at `location`: with the credentials only when it
+    /// is on Jira's own origin (scheme, host and port), as reqwest's redirects would do.
+    fn media_request(&self, location: Url) -> reqwest::RequestBuilder {
+        let same_origin =
+            Url::parse(&self.inner.base).is_ok_and(|base| base.origin() == location.origin());
+        if same_origin {
+            self.authorized(Method::GET, location)
+        } else {
+            self.inner.http.request(Method::GET, location)
+        }
+    }
+
+    /// Counters of the downloads budget when it is not the client's own.
+    pub fn download_stats(&self) -> Option<&RequestStats> {
+        (!Arc::ptr_eq(&self.inner.downloads, &self.inner.budget))
+            .then(|| self.inner.downloads.stats())
+    }
+}
+
+/// A reqwest client with the settings every Jira request uses, and `redirect`.
+fn http_client(
+    options: &ClientOptions,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("jira-mirror/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(options.timeout)
+        .redirect(redirect);
+    // The credentials go through a proxy only when the configuration names one: by default
+    // reqwest would follow HTTP_PROXY / HTTPS_PROXY / ALL_PROXY from whatever environment
+    // the service was started in.
+    let builder = match &options.proxy {
+        Some(url) => builder.proxy(
+            reqwest::Proxy::all(url.clone())
+                // reqwest's message could quote the URL, and with it the password.
+                .map_err(|_| Error::Setup("the proxy URL is not usable".into()))?,
+        ),
+        None => builder.no_proxy(),
+    };
+    builder.build().map_err(|e| Error::Setup(e.to_string()))
 }
 
 /// The transient failure of a download attempt that ran out of time.
@@ -962,7 +1078,7 @@ mod tests {
                 max_retries: 1,
                 min_backoff: Duration::from_millis(10),
                 max_backoff: Duration::from_millis(10),
-                proxy: None,
+                ..ClientOptions::default()
             },
         )
         .unwrap();

@@ -340,6 +340,14 @@ impl Pipeline {
         self.sla.as_ref()
     }
 
+    /// The request counters of every budget this pipeline draws on, as one line.
+    pub fn request_summary(&self) -> String {
+        let mut all = vec![self.jira.stats()];
+        all.extend(self.jira.download_stats());
+        all.extend(self.sla.as_ref().map(JiraClient::stats));
+        crate::jira::RequestStats::summary_of(&all)
+    }
+
     /// The state database.
     pub fn state(&self) -> &Arc<State> {
         &self.state
@@ -612,9 +620,10 @@ impl Pipeline {
         fetched_ms: Option<i64>,
     ) -> Result<Outcome> {
         let key = meta.key.clone();
+        let previous = self.state.issue_by_id(meta.id)?;
         // Under the issue's lock: a copy older than the saved one (a page listed before
         // another writer saved a newer version, a fetch that raced one) is never written.
-        if let Some(saved) = self.state.issue_by_id(meta.id)?
+        if let Some(saved) = &previous
             && saved.updated_ms > meta.updated_ms
             && IssueKey::parse(&saved.issue_key).is_ok_and(|k| self.store.has_issue(&k))
         {
@@ -630,28 +639,8 @@ impl Pipeline {
             .into_iter()
             .map(|p| MissingPart::new(p.part, &p.error))
             .collect();
-        let remote_links = match self.jira.remote_links(key.as_str()).await {
-            Ok(links) => Value::Array(links),
-            Err(e) if e.is_item_refusal() => {
-                missing.push(MissingPart::new("remote links", &e));
-                Value::Null
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let sla = match &self.sla {
-            Some(client) => match client.sla(key.as_str()).await {
-                Ok(sla) => sla,
-                Err(e) if e.is_item_refusal() => {
-                    missing.push(MissingPart::new("SLA", &e));
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
-
         // A known id under another key: Jira moved the issue. Its files follow it.
-        let moved_from = match self.state.issue_by_id(meta.id)? {
+        let moved_from = match &previous {
             Some(prev) if prev.issue_key != key.as_str() => IssueKey::parse(&prev.issue_key).ok(),
             _ => None,
         };
@@ -659,7 +648,18 @@ impl Pipeline {
             self.store.move_attachments(old, &key)?;
         }
 
-        let attachments = self.sync_attachments(&key, &issue, &mut missing).await?;
+        // The three parts draw on three budgets (the main account, the JSM account, the
+        // media host): asked for at once, they overlap instead of queueing one behind another.
+        let (remote_links, sla, attachments) = tokio::join!(
+            self.remote_links_part(&key),
+            self.sla_part(&key, &issue),
+            self.sync_attachments(&key, &issue),
+        );
+        let (remote_links, sla, (attachments, refused)) = (remote_links?, sla?, attachments?);
+        missing.extend(remote_links.1);
+        missing.extend(sla.1);
+        missing.extend(refused);
+        let (remote_links, sla) = (remote_links.0, sla.0);
         issue[OVERLAY_KEY] = json!({
             "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
             "remote_links": remote_links,
@@ -715,17 +715,51 @@ impl Pipeline {
         })
     }
 
-    /// Downloads the issue's attachments that are not on disk yet, removes files of
-    /// attachments that are gone, and returns one overlay entry per attachment. An attachment
-    /// Jira refuses (401/403: `forbidden`; another 4xx: `failed`) or whose id is not an
-    /// attachment id (`invalid_id`: never downloaded, never part of a path) is added to
-    /// `missing`; one that is gone (404) is only marked `failed`.
+    /// The issue's remote links, or `Null` and the refusal when Jira refuses them for this
+    /// issue alone.
+    async fn remote_links_part(&self, key: &IssueKey) -> Result<(Value, Option<MissingPart>)> {
+        match self.jira.remote_links(key.as_str()).await {
+            Ok(links) => Ok((Value::Array(links), None)),
+            Err(e) if e.is_item_refusal() => {
+                Ok((Value::Null, Some(MissingPart::new("remote links", &e))))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The issue's JSM SLAs when `[jira_sla]` is configured and the issue's project is a
+    /// service desk (or says nothing of its type): only service requests have SLAs, so an
+    /// issue of a software or business project costs no request.
+    async fn sla_part(
+        &self,
+        key: &IssueKey,
+        issue: &Value,
+    ) -> Result<(Option<Vec<Value>>, Option<MissingPart>)> {
+        let Some(client) = &self.sla else {
+            return Ok((None, None));
+        };
+        if !may_have_sla(issue) {
+            return Ok((None, None));
+        }
+        match client.sla(key.as_str()).await {
+            Ok(sla) => Ok((sla, None)),
+            Err(e) if e.is_item_refusal() => Ok((None, Some(MissingPart::new("SLA", &e)))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Downloads the issue's attachments that are not on disk yet (at once: the downloads
+    /// budget bounds how many run), removes files of attachments that are gone, and returns
+    /// one overlay entry per attachment with the parts to report missing. An attachment Jira
+    /// refuses (401/403: `forbidden`; another 4xx: `failed`) or whose id is not an attachment
+    /// id (`invalid_id`: never downloaded, never part of a path) is reported missing; one
+    /// that is gone (404) is only marked `failed`.
     async fn sync_attachments(
         &self,
         key: &IssueKey,
         issue: &Value,
-        missing: &mut Vec<MissingPart>,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<(Vec<Value>, Vec<MissingPart>)> {
+        let mut missing = Vec::new();
         let listed = issue["fields"]["attachment"]
             .as_array()
             .cloned()
@@ -738,6 +772,8 @@ impl Pipeline {
         }
         // Whether a file was renamed into the folder by this call (see the end).
         let mut downloaded = false;
+        // Files to download: (index of the entry in `out`, id, file name, path, size).
+        let mut wanted = Vec::new();
         for a in &listed {
             let id = match &a["id"] {
                 Value::String(s) => s.clone(),
@@ -779,57 +815,60 @@ impl Pipeline {
                             .is_ok_and(|m| Some(m.len()) == p["size_bytes"].as_u64())
                     })
                     .cloned();
-                let result = match reused {
-                    Some(p) => Ok((p["size_bytes"].as_u64().unwrap_or(0), p["sha256"].clone())),
-                    None => self
-                        .jira
-                        .download_attachment(&id, &path, size, self.attachments.max_bytes)
-                        .await
-                        .map(|d| {
-                            downloaded = true;
-                            (d.size, json!(d.sha256))
-                        }),
-                };
-                match result {
-                    Ok((written, sha256)) => {
-                        keep.insert(file_name.clone());
-                        entry["status"] = json!("downloaded");
-                        entry["size_bytes"] = json!(written);
-                        entry["sha256"] = sha256;
-                        entry["local_path"] = json!(RawStore::attachment_rel_path(key, &file_name));
+                match reused {
+                    Some(p) => {
+                        let written = p["size_bytes"].as_u64().unwrap_or(0);
+                        mark_downloaded(&mut entry, key, &file_name, written, p["sha256"].clone());
+                        keep.insert(file_name);
                     }
-                    Err(jira::Error::TooLarge { .. }) => {
-                        entry["status"] = json!("skipped_too_large");
-                        tracing::info!(%key, attachment = %id, "Attachment over max_bytes skipped.");
-                    }
-                    Err(e @ jira::Error::NotFound { .. }) => {
-                        entry["status"] = json!("failed");
-                        entry["error"] = json!(e.to_string());
-                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment gone upstream; not downloaded.");
-                    }
-                    // The media host stalls or trickles this file: the issue is saved without
-                    // it, and fetched again later like any missing part.
-                    Err(e @ jira::Error::DownloadDeadline { .. }) => {
-                        entry["status"] = json!("failed");
-                        entry["error"] = json!(e.to_string());
-                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment download too slow; the issue is saved without it.");
-                        missing.push(MissingPart::new(format!("attachment {id}"), &e));
-                    }
-                    Err(e) if e.is_item_refusal() => {
-                        let status = if matches!(e, jira::Error::Forbidden { .. }) {
-                            "forbidden"
-                        } else {
-                            "failed"
-                        };
-                        entry["status"] = json!(status);
-                        entry["error"] = json!(e.to_string());
-                        tracing::warn!(%key, attachment = %id, error = %e, "Attachment refused; the issue is saved without it.");
-                        missing.push(MissingPart::new(format!("attachment {id}"), &e));
-                    }
-                    Err(e) => return Err(e.into()),
+                    None => wanted.push((out.len(), id, file_name, path, size)),
                 }
             }
             out.push(entry);
+        }
+        let results = futures::future::join_all(wanted.iter().map(|(_, id, _, path, size)| {
+            self.jira
+                .download_attachment(id, path, *size, self.attachments.max_bytes)
+        }))
+        .await;
+        for ((index, id, file_name, _, _), result) in wanted.into_iter().zip(results) {
+            let entry = &mut out[index];
+            match result {
+                Ok(d) => {
+                    downloaded = true;
+                    mark_downloaded(entry, key, &file_name, d.size, json!(d.sha256));
+                    keep.insert(file_name);
+                }
+                Err(jira::Error::TooLarge { .. }) => {
+                    entry["status"] = json!("skipped_too_large");
+                    tracing::info!(%key, attachment = %id, "Attachment over max_bytes skipped.");
+                }
+                Err(e @ jira::Error::NotFound { .. }) => {
+                    entry["status"] = json!("failed");
+                    entry["error"] = json!(e.to_string());
+                    tracing::warn!(%key, attachment = %id, error = %e, "Attachment gone upstream; not downloaded.");
+                }
+                // The media host stalls or trickles this file: the issue is saved without
+                // it, and fetched again later like any missing part.
+                Err(e @ jira::Error::DownloadDeadline { .. }) => {
+                    entry["status"] = json!("failed");
+                    entry["error"] = json!(e.to_string());
+                    tracing::warn!(%key, attachment = %id, error = %e, "Attachment download too slow; the issue is saved without it.");
+                    missing.push(MissingPart::new(format!("attachment {id}"), &e));
+                }
+                Err(e) if e.is_item_refusal() => {
+                    let status = if matches!(e, jira::Error::Forbidden { .. }) {
+                        "forbidden"
+                    } else {
+                        "failed"
+                    };
+                    entry["status"] = json!(status);
+                    entry["error"] = json!(e.to_string());
+                    tracing::warn!(%key, attachment = %id, error = %e, "Attachment refused; the issue is saved without it.");
+                    missing.push(MissingPart::new(format!("attachment {id}"), &e));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         self.store.prune_attachments(key, &keep)?;
         // The downloads were renamed into the folder (each file fsynced first); one fsync of
@@ -838,7 +877,7 @@ impl Pipeline {
         if downloaded {
             archive::sync_dir(&self.store.attachments_dir(key))?;
         }
-        Ok(out)
+        Ok((out, missing))
     }
 
     fn previous_attachments(&self, key: &IssueKey) -> Vec<Value> {
@@ -849,6 +888,23 @@ impl Pipeline {
             .map(crate::json::DeepValue::new)
             .and_then(|v| v[OVERLAY_KEY]["attachments"].as_array().cloned())
             .unwrap_or_default()
+    }
+}
+
+/// Records in an attachment's overlay `entry` that its file is on disk.
+fn mark_downloaded(entry: &mut Value, key: &IssueKey, file_name: &str, size: u64, sha256: Value) {
+    entry["status"] = json!("downloaded");
+    entry["size_bytes"] = json!(size);
+    entry["sha256"] = sha256;
+    entry["local_path"] = json!(RawStore::attachment_rel_path(key, file_name));
+}
+
+/// Whether an issue may have JSM SLAs: its project is a service desk, or the issue does not
+/// say what its project is (then the SLA endpoint decides).
+fn may_have_sla(issue: &Value) -> bool {
+    match issue["fields"]["project"]["projectTypeKey"].as_str() {
+        Some(kind) => kind == "service_desk",
+        None => true,
     }
 }
 

@@ -91,9 +91,11 @@ impl Mirror {
         let token = o.token.clone().unwrap_or(c.api_token.clone());
         let sla = if o.sla {
             format!(
-                "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"${{TEST_SLA_TOKEN}}\"\n",
+                "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"${{TEST_SLA_TOKEN}}\"\n\
+                 max_concurrency = {}\nmax_requests_per_second = 1000\n",
                 sim.base_url(),
-                c.sla_email
+                c.sla_email,
+                o.max_concurrency,
             )
         } else {
             String::new()
