@@ -51,9 +51,11 @@ pub struct Search<'a> {
 
 /// What the lister hands to the workers, in order.
 enum Listed {
-    /// Issues of the current page (a whole page, or a part of a split one).
+    /// A whole page: its issues and the token of the page after it.
+    Page(Vec<Value>, Option<String>),
+    /// Issues of the current page (a part of a split one).
     Issues(Vec<Value>),
-    /// The current page is complete; `next` is the token of the page after it.
+    /// The current (split) page is complete; `next` is the token of the page after it.
     PageEnd(Option<String>),
 }
 
@@ -113,6 +115,11 @@ async fn list(
 ) -> Result<(), pipeline::Error> {
     let mut resumed = token.is_some();
     loop {
+        // A page is asked for only when the channel has room for it: parsed issues are the
+        // bulk of the memory, so at most the page being worked and the next one are held.
+        let Ok(slot) = tx.reserve().await else {
+            return Ok(());
+        };
         let found = pipeline
             .jira()
             .search_page(
@@ -125,9 +132,7 @@ async fn list(
             .await;
         let next = match found {
             Ok(page) => {
-                if tx.send(Listed::Issues(page.issues)).await.is_err() {
-                    return Ok(());
-                }
+                slot.send(Listed::Page(page.issues, page.next_page_token.clone()));
                 page.next_page_token
             }
             Err(jira::Error::Status { status: 400, .. }) if resumed => {
@@ -138,20 +143,22 @@ async fn list(
             }
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
+                drop(slot);
                 let page = PageRef {
                     query,
                     token: token.as_deref(),
                 };
-                match isolate_page(pipeline, page, e, &tx, summary, progress).await? {
-                    Some(next) => next,
-                    None => return Ok(()),
+                let Some(next) = isolate_page(pipeline, page, e, &tx, summary, progress).await?
+                else {
+                    return Ok(());
+                };
+                if tx.send(Listed::PageEnd(next.clone())).await.is_err() {
+                    return Ok(());
                 }
+                next
             }
         };
         resumed = false;
-        if tx.send(Listed::PageEnd(next.clone())).await.is_err() {
-            return Ok(());
-        }
         match next {
             Some(next) => token = Some(next),
             None => return Ok(()),
@@ -226,6 +233,13 @@ async fn work(
                 }
             }
             message = rx.recv(), if listing && waiting.len() < limit => match message {
+                Some(Listed::Page(issues, next)) => {
+                    let page = pages.entry(receiving).or_default();
+                    page.outstanding += issues.len();
+                    page.end = Some(next);
+                    waiting.extend(issues.into_iter().map(|issue| (receiving, issue)));
+                    receiving += 1;
+                }
                 Some(Listed::Issues(issues)) => {
                     pages.entry(receiving).or_default().outstanding += issues.len();
                     waiting.extend(issues.into_iter().map(|issue| (receiving, issue)));
