@@ -5,6 +5,8 @@
 //! where a service desk can have them. The figures are in docs/performance.md
 //! (`examples/bench_backfill.rs`); these tests check the shapes behind them, not times.
 
+use std::time::{Duration, Instant};
+
 use jira_mirror::simulator::{Faults, RequestRecord, SimConfig, peak_in_flight};
 
 use crate::support::*;
@@ -195,5 +197,53 @@ async fn sla_is_asked_for_only_for_issues_of_service_desk_projects() {
         with_sla >= 8,
         "{with_sla} of 10 SUP issues with SLA figures"
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_accounts_rate_holds_in_every_second_with_parts_asked_at_once() {
+    let sim = simulator_with(SimConfig {
+        issues: 16,
+        big_issues: Vec::new(),
+        hostile_attachments: false,
+        ..SimConfig::default()
+    })
+    .await;
+    let c = sim.config();
+    let mirror = Mirror::with(&sim, MirrorOptions::default());
+    // 5 requests per second (a burst of 5, then one every 200 ms) for the main account.
+    let text = std::fs::read_to_string(&mirror.config_path).unwrap();
+    std::fs::write(
+        &mirror.config_path,
+        text.replacen(
+            "max_requests_per_second = 1000\n",
+            "max_requests_per_second = 5\n",
+            1,
+        ),
+    )
+    .unwrap();
+    mirror.run_ok(&["backfill"]).await;
+    let mut main: Vec<Instant> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == "api" && r.user.as_deref() == Some(&c.email))
+        .map(|r| r.at)
+        .collect();
+    main.sort();
+    assert!(main.len() >= 17, "{} requests", main.len());
+    // In any one second: at most the burst plus one second's worth.
+    for (i, start) in main.iter().enumerate() {
+        let within = main[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+            .count();
+        assert!(
+            within <= 10,
+            "{within} main-account requests within one second"
+        );
+    }
+    let span = *main.last().unwrap() - main[0];
+    let floor = Duration::from_millis(200 * (main.len() as u64 - 6));
+    assert!(span >= floor, "{} requests in {span:?}", main.len());
     sim.shutdown().await;
 }
