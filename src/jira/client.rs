@@ -617,7 +617,6 @@ impl JiraClient {
         let result = self
             .retry_loop(&path, self.inner.options.max_retries, false, || async {
                 set_missed(None);
-                let started = tokio::time::Instant::now();
                 let mut deadline =
                     download_deadline(timeout, declared.unwrap_or(max_bytes).min(max_bytes));
                 let missed_now = || {
@@ -626,7 +625,10 @@ impl JiraClient {
                 };
                 // The API request holds a slot of the main budget; a body it redirects to
                 // is fetched (and streamed) under a slot of the downloads budget instead.
+                // The deadline runs from when the request holding a slot starts: time spent
+                // queued for a slot is not the media host's doing.
                 let api_slot = self.inner.budget.acquire().await;
+                let mut started = tokio::time::Instant::now();
                 let opened =
                     tokio::time::timeout_at(started + deadline, self.open_attachment(&path, &url))
                         .await
@@ -636,6 +638,7 @@ impl JiraClient {
                     Opened::Redirect(location) => {
                         drop(api_slot);
                         let media_slot = self.inner.downloads.acquire().await;
+                        started = tokio::time::Instant::now();
                         let request = self.send(&path, self.media_request(location));
                         let response = tokio::time::timeout_at(started + deadline, request)
                             .await

@@ -20,6 +20,7 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::{Summary, is_saved_at, listed_identity, record_issue_failure, settle};
 use crate::jira::{self, jql};
@@ -77,19 +78,33 @@ pub async fn process_search(
     // One page waits in the channel while the lister fetches the next.
     let (tx, rx) = mpsc::channel(1);
     let mut listed = Summary::default();
-    let lister = list(
-        pipeline,
-        search.query,
-        search.token,
-        tx,
-        &mut listed,
-        progress,
-    );
+    // A listing that fails (Jira down, wrong credentials) stops the workers taking issues:
+    // the ones not started are not done, so their pages are not either, and the next run
+    // redoes them, instead of each going through its retries against a failing Jira.
+    let listing_failed = CancellationToken::new();
+    let lister = async {
+        let listing = list(
+            pipeline,
+            search.query,
+            search.token,
+            tx,
+            &mut listed,
+            progress,
+        )
+        .await;
+        if listing.is_err() {
+            listing_failed.cancel();
+        }
+        listing
+    };
     let workers = work(
         pipeline,
         rx,
-        parallel,
-        search.tables_each_page,
+        Workers {
+            parallel,
+            tables_each_page: search.tables_each_page,
+            stop: &listing_failed,
+        },
         summary,
         progress,
         page_done,
@@ -171,26 +186,37 @@ async fn list(
 struct PageProgress {
     /// Issues of the page not done yet.
     outstanding: usize,
+    /// Issues of the page saved so far.
+    saved: u64,
     /// Set when the lister ended the page: the next page's token.
     end: Option<Option<String>>,
+}
+
+/// How the workers run.
+struct Workers<'a> {
+    /// Requests at once (the main budget's slots); issues at once are
+    /// [`ISSUES_PER_SLOT`] times that.
+    parallel: usize,
+    /// Write the table rows after every page.
+    tables_each_page: bool,
+    /// Cancelled when the listing failed: finish the running issues, start no more.
+    stop: &'a CancellationToken,
 }
 
 /// The workers: run the listed issues, complete pages in order.
 async fn work(
     pipeline: &Pipeline,
     mut rx: mpsc::Receiver<Listed>,
-    parallel: usize,
-    tables_each_page: bool,
+    how: Workers<'_>,
     summary: &mut Summary,
     progress: &ProgressBar,
     mut page_done: impl FnMut(Option<&str>, u64) -> Result<(), pipeline::Error>,
 ) -> Result<(), pipeline::Error> {
-    let limit = parallel.max(1) * ISSUES_PER_SLOT;
+    let limit = how.parallel.max(1) * ISSUES_PER_SLOT;
     let mut waiting: VecDeque<(u64, Value)> = VecDeque::new();
     let mut pages: BTreeMap<u64, PageProgress> = BTreeMap::new();
     let mut receiving = 0u64;
     let mut listing = true;
-    let mut saved_at_last_page = summary.saved;
     // Each issue is a task of its own, so one issue's blocking work (an fsync, a commit of
     // the state database) never holds up the others, and issues use every core. Dropping the
     // set (a fatal error) aborts what still runs, as dropping the futures did.
@@ -210,12 +236,11 @@ async fn work(
             && first.get().outstanding == 0
             && first.get().end.is_some()
         {
-            let next = first.remove().end.flatten();
-            if tables_each_page {
+            let page = first.remove();
+            if how.tables_each_page {
                 pipeline.apply_pending().await?;
             }
-            page_done(next.as_deref(), summary.saved - saved_at_last_page)?;
-            saved_at_last_page = summary.saved;
+            page_done(page.end.flatten().as_deref(), page.saved)?;
         }
         if !listing && waiting.is_empty() && running.is_empty() {
             return Ok(());
@@ -227,10 +252,18 @@ async fn work(
                     Ok(panic) => std::panic::resume_unwind(panic),
                     Err(e) => unreachable!("issue tasks are aborted only with the set: {e}"),
                 });
+                let saved_before = summary.saved;
                 settle(pipeline, &label, result, summary, progress)?;
                 if let Some(p) = pages.get_mut(&page) {
                     p.outstanding -= 1;
+                    p.saved += summary.saved - saved_before;
                 }
+            }
+            // The issues already running finish (they hold no failing listing up); the ones
+            // waiting are dropped undone, so their pages never complete in this run.
+            () = how.stop.cancelled(), if listing || !waiting.is_empty() => {
+                listing = false;
+                waiting.clear();
             }
             message = rx.recv(), if listing && waiting.len() < limit => match message {
                 Some(Listed::Page(issues, next)) => {
