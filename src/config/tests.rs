@@ -665,6 +665,27 @@ fn jsm_and_download_budgets_have_defaults_and_ranges() {
 }
 
 #[test]
+fn the_main_account_named_again_as_the_jsm_account_is_a_warning() {
+    // MINIMAL's account: bot@example.com on https://example.atlassian.net.
+    let base = "https://example.atlassian.net";
+    let text = format!(
+        "{MINIMAL}\n[jira_sla]\nbase_url = \"{base}\"\nemail = \"BOT@example.com\"\n\
+         api_token = \"${{JIRA_SLA_API_TOKEN}}\"\n"
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0].starts_with("jira_sla.email: the same account"));
+    // Another account, or the same one through another host (the API gateway), is not.
+    let other = text.replace("BOT@example.com", "jsm@example.com");
+    assert!(parse(&other).unwrap().warnings.is_empty());
+    let gateway = text.replace(
+        &format!("base_url = \"{base}\"\nemail = \"BOT"),
+        "base_url = \"https://api.atlassian.com/ex/jira/1\"\nemail = \"BOT",
+    );
+    assert!(parse(&gateway).unwrap().warnings.is_empty());
+}
+
+#[test]
 fn run_policy_defaults_and_ranges() {
     let config = parse(MINIMAL).unwrap();
     assert_eq!(config.run, RunConfig::default());

@@ -38,6 +38,18 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
     let jira_sla = raw
         .jira_sla
         .map(|sla| validate_jira_sla(p, &mut warnings, sla));
+    if let (Some(jira), Some(Some(sla))) = (&jira, &jira_sla)
+        && jira.email.eq_ignore_ascii_case(&sla.email)
+        && jira.base_url.host_str() == sla.base_url.host_str()
+    {
+        warnings.push(format!(
+            "jira_sla.email: the same account as jira.email on the same site; its requests get \
+             a budget of their own ({} more requests at once, {} more per second), so that \
+             account may see up to twice the configured rate. Leave [jira_sla] out if the main \
+             account can read SLAs, or lower its limits.",
+            sla.max_concurrency, sla.max_requests_per_second
+        ));
+    }
     let sweep = validate_sweep(p, raw.sweep);
     let imap = raw
         .imap
