@@ -75,7 +75,8 @@ pub async fn process_search(
     progress: &ProgressBar,
     page_done: impl FnMut(Option<&str>, u64) -> Result<(), pipeline::Error>,
 ) -> Result<(), pipeline::Error> {
-    // One page waits in the channel while the lister fetches the next.
+    // Room for one page: the lister asks for a page only once it has a slot for it, so the
+    // next page is on its way (or waiting) while the workers run the current one.
     let (tx, rx) = mpsc::channel(1);
     let mut listed = Summary::default();
     // A listing that fails (Jira down, wrong credentials) stops the workers taking issues:
