@@ -737,6 +737,28 @@ struct Watcher {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), jira_mirror::triggers::mail::pass::Error>>,
     passes: Arc<Mutex<Vec<MailSummary>>>,
+    /// What the loop logged (debug level, this loop only), shown when a wait fails.
+    logs: Logs,
+}
+
+/// A `tracing` writer into memory, so a failing wait can show what the watch loop did.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }
 
 impl Watcher {
@@ -749,9 +771,18 @@ impl Watcher {
         options(&mut opts);
         let stop = CancellationToken::new();
         let passes: Arc<Mutex<Vec<MailSummary>>> = Arc::default();
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer({
+                let logs = logs.clone();
+                move || logs.clone()
+            })
+            .finish();
         let task = tokio::spawn({
             let (stop, passes) = (stop.clone(), passes.clone());
-            async move {
+            let watched = async move {
                 let projects = scope_projects(&ctx.config().jira.jql);
                 let sink = ProcessNow {
                     pipeline: ctx.pipeline(),
@@ -767,9 +798,15 @@ impl Watcher {
                     |summary| passes.lock().unwrap().push(summary.clone()),
                 )
                 .await
-            }
+            };
+            tracing::instrument::WithSubscriber::with_subscriber(watched, subscriber)
         });
-        Watcher { stop, task, passes }
+        Watcher {
+            stop,
+            task,
+            passes,
+            logs,
+        }
     }
 
     fn acknowledged(&self) -> u64 {
@@ -794,7 +831,13 @@ impl Watcher {
 
 /// Appends a mail naming `key` after changing it in the simulator, and waits (bounded) until
 /// the mirror holds the new version and the mail is flagged seen.
-async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, key: &str) {
+async fn announce_and_wait(
+    sim: &Simulator,
+    dovecot: &Dovecot,
+    mirror: &Mirror,
+    watcher: &Watcher,
+    key: &str,
+) {
     sim.add_comment(key, "a reply that arrived by mail");
     let updated = sim.issue(key).unwrap()["fields"]["updated"].clone();
     let uid = dovecot
@@ -808,7 +851,11 @@ async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, 
             .is_some_and(|i| i["fields"]["updated"] == updated)
     })
     .await;
-    assert!(saved, "{key} updated {updated} saved after the mail");
+    assert!(
+        saved,
+        "{key} updated {updated} saved after mail {uid}; the watch loop logged:\n{}",
+        watcher.logs.text()
+    );
     let mut flagged = false;
     for _ in 0..100 {
         if seen(dovecot, uid).await {
@@ -817,7 +864,11 @@ async fn announce_and_wait(sim: &Simulator, dovecot: &Dovecot, mirror: &Mirror, 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(flagged, "mail {uid} flagged seen");
+    assert!(
+        flagged,
+        "mail {uid} flagged seen; the watch loop logged:\n{}",
+        watcher.logs.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -827,7 +878,7 @@ async fn the_watch_loop_idles_and_handles_each_new_mail() {
     // IDLE must wake the loop, not polling: the poll interval (an hour) exceeds every bound.
     let watcher = Watcher::start(&mirror, |o| o.poll_interval = Duration::from_secs(3600)).await;
     for key in ["SUP-2", "SUP-4", "SUP-2"] {
-        announce_and_wait(&sim, &dovecot, &mirror, key).await;
+        announce_and_wait(&sim, &dovecot, &mirror, &watcher, key).await;
     }
     // The flag is set just before the pass ends and reports; wait for the report.
     assert!(
@@ -858,7 +909,7 @@ async fn without_idle_the_watch_loop_polls() {
     );
     mirror.run_ok(&["backfill"]).await;
     let watcher = Watcher::start(&mirror, |_| {}).await;
-    announce_and_wait(&sim, &dovecot, &mirror, "SUP-3").await;
+    announce_and_wait(&sim, &dovecot, &mirror, &watcher, "SUP-3").await;
     watcher.stop().await;
     sim.shutdown().await;
 }
@@ -877,13 +928,13 @@ async fn the_watch_loop_reconnects_after_the_server_drops_it() {
     );
     mirror.run_ok(&["backfill"]).await;
     let watcher = Watcher::start(&mirror, |_| {}).await;
-    announce_and_wait(&sim, &dovecot, &mirror, "SUP-1").await;
+    announce_and_wait(&sim, &dovecot, &mirror, &watcher, "SUP-1").await;
     // Drop the connection while it idles; mail sent meanwhile is still handled.
     assert_eq!(proxy.cut(), 1, "one session was open");
-    announce_and_wait(&sim, &dovecot, &mirror, "SUP-2").await;
+    announce_and_wait(&sim, &dovecot, &mirror, &watcher, "SUP-2").await;
     // And again, cut while the loop waits to reconnect is fine too.
     proxy.cut();
-    announce_and_wait(&sim, &dovecot, &mirror, "SUP-3").await;
+    announce_and_wait(&sim, &dovecot, &mirror, &watcher, "SUP-3").await;
     // The flag is set just before the pass ends and reports; wait for the report.
     assert!(
         wait_for(Duration::from_secs(10), || watcher.acknowledged() == 3).await,
@@ -961,7 +1012,7 @@ async fn the_watch_loop_retries_a_failing_mail_with_backoff_then_gives_it_up_by_
     assert!(!dovecot.uids("INBOX").await.contains(&failing));
     assert_eq!(dovecot.uids("Given up").await.len(), 1);
     // A good mail after it is handled as usual.
-    announce_and_wait(&sim, &dovecot, &mirror, "SUP-2").await;
+    announce_and_wait(&sim, &dovecot, &mirror, &watcher, "SUP-2").await;
     watcher.stop().await;
     sim.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use jira_mirror::config::ImapSecurity;
 use jira_mirror::triggers::mail::imap::{Error, IdleOutcome, ImapSettings, Session};
 
-use crate::support::dovecot::{Dovecot, DovecotOptions, PASSWORD, USER};
+use crate::support::dovecot::{Dovecot, DovecotOptions, PASSWORD, USER, plain_settings};
 
 /// Bound of each step of a test that is not itself about timing.
 const STEP: Duration = Duration::from_secs(15);
@@ -547,4 +547,129 @@ async fn a_silent_server_times_out_and_a_closed_port_fails_to_connect() {
     let error = connect_err(&refused).await;
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
     assert!(error.is_transient());
+}
+
+/// A scripted IMAP server on 127.0.0.1 for the orderings a real server produces only by
+/// chance: it greets, then answers each tagged command with `answer(command)` (untagged
+/// lines, without the tagged completion, which it adds unless the answer is a continuation).
+/// Stops with the returned sender, or when the client hangs up.
+async fn scripted(
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let serve = async {
+            let (socket, _) = listener.accept().await.expect("accept");
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write
+                .write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] scripted\r\n")
+                .await
+                .unwrap();
+            let mut idling: Option<String> = None;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line == "DONE" {
+                    if let Some(tag) = idling.take() {
+                        write
+                            .write_all(format!("{tag} OK Idle completed\r\n").as_bytes())
+                            .await
+                            .unwrap();
+                    }
+                    continue;
+                }
+                let (tag, command) = line.split_once(' ').unwrap_or((&line, ""));
+                let reply = answer(command);
+                let done = if reply.ends_with("+ idling\r\n") {
+                    idling = Some(tag.to_owned());
+                    String::new()
+                } else {
+                    format!("{tag} OK done\r\n")
+                };
+                write
+                    .write_all(format!("{reply}{done}").as_bytes())
+                    .await
+                    .unwrap();
+            }
+        };
+        tokio::select! {
+            () = serve => {}
+            _ = stopped => {}
+        }
+    });
+    (port, stop)
+}
+
+/// The usual answers of the scripted server, for commands a test does not care about.
+fn usual(command: &str) -> String {
+    let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
+    match verb.as_str() {
+        "CAPABILITY" => "* CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE\r\n".to_owned(),
+        "SELECT" => "* FLAGS (\\Seen)\r\n* 0 EXISTS\r\n* 0 RECENT\r\n\
+                     * OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 1] next\r\n"
+            .to_owned(),
+        "LOGOUT" => "* BYE bye\r\n".to_owned(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_reported_after_the_search_is_news() {
+    // Dovecot runs a search on the mailbox as it was, then reports mail delivered meanwhile
+    // (`* 1 EXISTS`) before completing the command: that mail is not in the result, so the
+    // session must say there is news rather than idle past it.
+    let (port, stop) = scripted(|command| {
+        if command.to_ascii_uppercase().starts_with("UID SEARCH") {
+            "* SEARCH\r\n* 1 EXISTS\r\n".to_owned()
+        } else {
+            usual(command)
+        }
+    })
+    .await;
+    let mut session = connect(&plain_settings(port)).await;
+    let uids = step("candidates", session.candidates(None)).await.unwrap();
+    assert!(uids.is_empty(), "{uids:?}");
+    assert!(
+        session.has_news(),
+        "the mail reported after the search is news"
+    );
+    // Once a search has seen it, it is not news any more.
+    let _ = step("candidates", session.candidates(None)).await.unwrap();
+    assert!(!session.has_news());
+    drop(stop);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_reported_before_idle_is_accepted_ends_the_idle_at_once() {
+    // A server may report news between the IDLE command and its `+` continuation; the session
+    // must not wait for another announcement that will not come.
+    let (port, stop) = scripted(|command| {
+        if command.eq_ignore_ascii_case("IDLE") {
+            "* 1 EXISTS\r\n+ idling\r\n".to_owned()
+        } else {
+            usual(command)
+        }
+    })
+    .await;
+    let mut session = connect(&plain_settings(port)).await;
+    let _ = step("candidates", session.candidates(None)).await.unwrap();
+    assert!(!session.has_news());
+    let started = Instant::now();
+    let outcome = step(
+        "idle",
+        session.idle(Duration::from_secs(60), std::future::pending()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, IdleOutcome::NewData);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stop);
 }

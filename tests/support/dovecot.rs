@@ -117,16 +117,7 @@ impl Dovecot {
 
     /// Settings for the test user over the plain listener (`security = none`, loopback).
     pub fn settings(&self) -> ImapSettings {
-        ImapSettings {
-            host: "127.0.0.1".to_owned(),
-            port: self.imap_port,
-            security: ImapSecurity::None,
-            username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-            mailbox: "INBOX".to_owned(),
-            ca_file: None,
-            timeout: Duration::from_secs(5),
-        }
+        plain_settings(self.imap_port)
     }
 
     /// Settings over implicit TLS, trusting the test CA.
@@ -552,4 +543,18 @@ fn lookup_name(file: &str, id: u32) -> Option<String> {
             let name = fields.next()?;
             (fields.nth(1)?.parse::<u32>().ok()? == id).then(|| name.to_owned())
         })
+}
+
+/// Plain IMAP to `port` on 127.0.0.1 as the test user, `INBOX`, a 5 s network bound.
+pub fn plain_settings(port: u16) -> ImapSettings {
+    ImapSettings {
+        host: "127.0.0.1".to_owned(),
+        port,
+        security: ImapSecurity::None,
+        username: USER.to_owned(),
+        password: PASSWORD.to_owned(),
+        mailbox: "INBOX".to_owned(),
+        ca_file: None,
+        timeout: Duration::from_secs(5),
+    }
 }

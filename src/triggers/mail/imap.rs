@@ -280,8 +280,9 @@ pub struct Session {
     state: MailboxState,
     caps: Caps,
     timeout: Duration,
-    /// `exists` as the last [`Session::candidates`] left it, to notice mail that arrived
-    /// after that search (reported during a later command) before going idle.
+    /// `exists` as the last [`Session::candidates`] searched it (as `SELECT` reported it
+    /// before any search), to notice mail reported after that search, by a later command or
+    /// before the server accepted IDLE, which no IDLE would announce again.
     exists_at_search: u32,
 }
 
@@ -415,7 +416,7 @@ impl Session {
             state,
             caps,
             timeout: settings.timeout,
-            exists_at_search: 0,
+            exists_at_search: state.exists,
         };
         session.absorb_unsolicited();
         Ok(session)
@@ -449,6 +450,10 @@ impl Session {
         if let Err(error) = imap.noop().await {
             return Err(self.fail("NOOP", error));
         }
+        // The searches see the mailbox as of now. Mail reported during or after them (Dovecot
+        // answers `* SEARCH` first, then `* n EXISTS` for mail delivered meanwhile) is news.
+        self.absorb_unsolicited();
+        let exists_before = self.state.exists;
         let imap = self.live()?;
         let unseen = match imap.uid_search("UNSEEN").await {
             Ok(uids) => uids,
@@ -466,8 +471,7 @@ impl Session {
         }
         uids.sort_unstable();
         uids.dedup();
-        self.absorb_unsolicited();
-        self.exists_at_search = self.state.exists;
+        self.exists_at_search = exists_before;
         Ok(uids)
     }
 
@@ -634,14 +638,22 @@ impl Session {
         let Some(imap) = self.imap.take() else {
             unreachable!("live() checked the connection");
         };
+        // The handle owns the session; a second receiver reads what it queues aside.
+        let unsolicited = imap.unsolicited_responses.clone();
         let mut handle = imap.idle();
         if let Err(error) = handle.init().await {
             return Err(classify(&self.server, "IDLE", error, self.timeout));
         }
+        // News reported before the server accepted IDLE went to the unsolicited channel and
+        // will not be announced again: end this IDLE at once.
+        absorb(&mut self.state, || unsolicited.try_recv().ok());
+        let reported = self.state.exists > self.exists_at_search;
         // Waiting for news is the point now; writes stay bounded.
         handle.as_mut().set_read_limit(None);
 
-        let (outcome, news) = {
+        let (outcome, news) = if reported {
+            (IdleOutcome::NewData, None)
+        } else {
             let (wait, interrupt) = handle.wait_with_timeout(timeout);
             tokio::pin!(wait);
             tokio::pin!(stop);
@@ -769,17 +781,21 @@ impl Session {
     /// Applies the `EXISTS`/`EXPUNGE` responses async-imap queued aside (it only `try_send`s
     /// to a bounded channel, so draining also keeps news from being lost to a full channel).
     fn absorb_unsolicited(&mut self) {
-        let Some(imap) = self.imap.as_ref() else {
-            return;
-        };
-        while let Ok(response) = imap.unsolicited_responses.try_recv() {
-            match response {
-                UnsolicitedResponse::Exists(n) => self.state.exists = n,
-                UnsolicitedResponse::Expunge(_) => {
-                    self.state.exists = self.state.exists.saturating_sub(1);
-                }
-                _ => {}
-            }
+        if let Some(imap) = self.imap.as_ref() {
+            absorb(&mut self.state, || {
+                imap.unsolicited_responses.try_recv().ok()
+            });
+        }
+    }
+}
+
+/// Applies queued `EXISTS`/`EXPUNGE` responses to the mailbox counts.
+fn absorb(state: &mut MailboxState, mut next: impl FnMut() -> Option<UnsolicitedResponse>) {
+    while let Some(response) = next() {
+        match response {
+            UnsolicitedResponse::Exists(n) => state.exists = n,
+            UnsolicitedResponse::Expunge(_) => state.exists = state.exists.saturating_sub(1),
+            _ => {}
         }
     }
 }

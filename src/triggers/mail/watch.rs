@@ -7,8 +7,10 @@
 //!   then too, which also catches anything a server failed to announce. Otherwise it polls every
 //!   `poll_interval_secs`.
 //! - **News during a pass is not lost.** Mail delivered after a pass's search but reported
-//!   during a later command of that pass would not be announced again by IDLE, so the loop
-//!   asks the session ([`Session::has_news`]) and passes again instead of idling.
+//!   with it or during a later command of that pass (Dovecot answers `* SEARCH`, then
+//!   `* n EXISTS`) would not be announced again by IDLE, so the loop asks the session
+//!   ([`Session::has_news`]) and passes again instead of idling; news reported before the
+//!   server accepts IDLE ends that IDLE at once.
 //! - **Any drop is survivable.** A failed connect, login or command ends the session; the loop
 //!   waits (exponential backoff with jitter from `backon`, 1 s doubling up to 5 minutes, reset
 //!   by the next good pass) and reconnects. Problems an operator must fix (a wrong password, a
