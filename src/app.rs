@@ -161,6 +161,8 @@ fn load_config(path: &Path) -> Result<Config> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Before the first file or folder is created (`run` makes its lock folder at once).
+    crate::pipeline::archive::set_modes(config.output);
     Ok(config)
 }
 
@@ -236,6 +238,7 @@ impl Context {
         repair: Repair,
     ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
+        crate::pipeline::archive::set_modes(config.output);
         crate::pipeline::archive::create_dir_durable(&config.data_dir)
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = RawStore::new(&config.data_dir);

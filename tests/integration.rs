@@ -13,6 +13,7 @@ mod isolation;
 mod mail;
 mod mail_imap;
 mod maintenance;
+mod output;
 mod poison;
 mod pull;
 mod scope;

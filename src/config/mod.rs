@@ -56,6 +56,10 @@ pub const DEFAULT_SLA_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
 /// Default `[attachments] max_concurrency`: attachment bodies downloaded at once from the
 /// media host (the API request that redirects there draws on the `[jira]` budget).
 pub const DEFAULT_ATTACHMENT_MAX_CONCURRENCY: usize = 4;
+/// Default `[output] file_mode`: readable by everyone the umask allows.
+pub const DEFAULT_FILE_MODE: u32 = 0o644;
+/// Default `[output] dir_mode`.
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
 /// Default `[jira] request_timeout_secs`: whole-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 60;
 /// Default `[jira] max_retries`: retries of one idempotent request before it fails.
@@ -187,6 +191,8 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     /// Optional folder that receives an atomic copy of every changed Parquet file.
     pub distribution: Option<DistributionConfig>,
+    /// Modes of the files and folders the mirror writes.
+    pub output: OutputConfig,
     /// How the daemon (`run`) retries and stops.
     pub run: RunConfig,
     /// Things that are allowed but probably unintended (e.g. plain `http://` to a remote
@@ -409,6 +415,26 @@ impl Default for AttachmentsConfig {
 pub struct DistributionConfig {
     /// Target folder (resolved like `data_dir`); files are replaced atomically.
     pub dir: PathBuf,
+}
+
+/// `[output]`: the permission bits of every file and folder the mirror publishes (raw JSON,
+/// attachments, Parquet, `views.sql`, the distribution copies). The process umask still
+/// applies, as for any file a program creates: `0o644` under umask `022` gives `rw-r--r--`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// Mode of each file written (before the umask). Default `0o644`.
+    pub file_mode: u32,
+    /// Mode of each folder created (before the umask). Default `0o755`.
+    pub dir_mode: u32,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
+        }
+    }
 }
 
 /// `[run]`: the failure policy of every command, removals, and the daemon's shutdown.
@@ -661,6 +687,7 @@ impl Config {
             fields: BTreeMap::new(),
             attachments: AttachmentsConfig::default(),
             distribution: None,
+            output: OutputConfig::default(),
             run: RunConfig::default(),
             warnings: Vec::new(),
         }

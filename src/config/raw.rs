@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) fields: Option<BTreeMap<String, String>>,
     pub(super) attachments: Option<RawAttachments>,
     pub(super) distribution: Option<RawDistribution>,
+    pub(super) output: Option<RawOutput>,
     pub(super) run: Option<RawRun>,
     /// Secrets written in the file rather than only through `${VAR}` (key paths).
     pub(super) inline_secrets: Vec<&'static str>,
@@ -49,6 +50,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "fields",
     "attachments",
     "distribution",
+    "output",
     "run",
 ];
 
@@ -144,6 +146,13 @@ pub(super) struct RawDistribution {
     pub(super) dir: Option<String>,
 }
 
+/// `[output]` as written: modes are an integer (`0o644`) or a string of octal digits.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawOutput {
+    pub(super) file_mode: Option<toml::Value>,
+    pub(super) dir_mode: Option<toml::Value>,
+}
+
 /// `[run]` as written.
 #[derive(Debug, Deserialize)]
 pub(super) struct RawRun {
@@ -205,6 +214,7 @@ pub(super) fn parse(
             "fields" => raw.fields = section(path, value, problems),
             "attachments" => raw.attachments = section(path, value, problems),
             "distribution" => raw.distribution = section(path, value, problems),
+            "output" => raw.output = section(path, value, problems),
             "run" => raw.run = section(path, value, problems),
             _ => problems.push(path, unknown_key_message(path, TOP_LEVEL_KEYS)),
         }

@@ -211,6 +211,7 @@ fn example_file_parses_and_matches_defaults() {
     assert_eq!(config.sla_poll, defaults.sla_poll);
     assert_eq!(config.reconcile, defaults.reconcile);
     assert_eq!(config.attachments, defaults.attachments);
+    assert_eq!(config.output, defaults.output);
     assert_eq!(config.run, defaults.run);
     let webhook = config.webhook.unwrap();
     let defaults = WebhookConfig::new(webhook.listen, webhook.secret.clone());
@@ -248,6 +249,43 @@ fn minimal_config_gets_every_default() {
     assert!(config.imap.is_none());
     assert!(config.webhook.is_none());
     assert!(config.distribution.is_none());
+    assert_eq!(config.output.file_mode, 0o644);
+    assert_eq!(config.output.dir_mode, 0o755);
+}
+
+#[test]
+fn output_modes_are_octal_integers_or_strings() {
+    for (file, dir, expected) in [
+        ("0o640", "0o750", (0o640, 0o750)),
+        ("\"640\"", "\"0750\"", (0o640, 0o750)),
+        ("\"0o600\"", "448", (0o600, 0o700)),
+    ] {
+        let text = format!("{MINIMAL}\n[output]\nfile_mode = {file}\ndir_mode = {dir}\n");
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            (config.output.file_mode, config.output.dir_mode),
+            expected,
+            "{text}"
+        );
+    }
+    for (value, needle) in [
+        ("644", "octal"),
+        ("\"rw-r--r--\"", "octal"),
+        ("\"\"", "octal"),
+        ("-1", "octal"),
+        ("true", "octal"),
+        ("0o044", "without rw"),
+    ] {
+        let text = format!("{MINIMAL}\n[output]\nfile_mode = {value}\ndir_mode = 0o600\n");
+        let problems = problems(&text);
+        assert_problem(&problems, "output.file_mode", needle);
+        assert_problem(&problems, "output.dir_mode", "without rwx");
+    }
+    assert_problem(
+        &problems(&format!("{MINIMAL}\n[output]\nmode = 0o644\n")),
+        "output.mode",
+        "",
+    );
 }
 
 #[test]

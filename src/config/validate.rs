@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use url::{Host, Url};
 
 use super::raw::{
-    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawRun, RawSchedule,
-    RawSla, RawSweep, RawWebhook,
+    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawOutput, RawRun,
+    RawSchedule, RawSla, RawSweep, RawWebhook,
 };
 use super::*;
 
@@ -63,6 +63,7 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
     let distribution = raw
         .distribution
         .map(|distribution| validate_distribution(p, base_dir, distribution));
+    let output = validate_output(p, raw.output);
 
     let run = validate_run(p, raw.run);
 
@@ -82,6 +83,7 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         fields,
         attachments,
         distribution: distribution.flatten(),
+        output,
         run,
         warnings,
     })
@@ -609,6 +611,56 @@ fn validate_distribution(
     Some(DistributionConfig {
         dir: resolve_dir(base_dir, &dir),
     })
+}
+
+fn validate_output(p: &mut Problems, raw: Option<RawOutput>) -> OutputConfig {
+    let (file_mode, dir_mode) = raw.map_or((None, None), |raw| (raw.file_mode, raw.dir_mode));
+    OutputConfig {
+        file_mode: mode(p, "output.file_mode", file_mode, DEFAULT_FILE_MODE),
+        dir_mode: mode(p, "output.dir_mode", dir_mode, DEFAULT_DIR_MODE),
+    }
+}
+
+/// Permission bits: a TOML integer (`0o640`) or a string of octal digits (`"640"`,
+/// `"0640"`), at most `0o777`. Files must stay readable and folders searchable by their
+/// owner, or the mirror could not read back what it wrote.
+fn mode(p: &mut Problems, path: &str, value: Option<toml::Value>, default: u32) -> u32 {
+    let parsed = match value {
+        None => return default,
+        Some(toml::Value::Integer(n)) => u32::try_from(n).ok().filter(|&n| n <= 0o777),
+        Some(toml::Value::String(s)) => {
+            let digits = s.trim().trim_start_matches("0o");
+            u32::from_str_radix(digits, 8)
+                .ok()
+                .filter(|&n| n <= 0o777 && !digits.is_empty())
+        }
+        Some(_) => None,
+    };
+    let Some(mode) = parsed else {
+        p.push(
+            path,
+            "must be permission bits up to 0o777, written as an octal integer (0o644) or a \
+             string of octal digits (\"644\")",
+        );
+        return default;
+    };
+    let owner_needs = if path.ends_with("dir_mode") {
+        0o700
+    } else {
+        0o600
+    };
+    if mode & owner_needs != owner_needs {
+        p.push(
+            path,
+            format!(
+                "{mode:#o} leaves the owner without {}, so the mirror could not keep its own \
+                 files up to date",
+                if owner_needs == 0o700 { "rwx" } else { "rw" }
+            ),
+        );
+        return default;
+    }
+    mode
 }
 
 /// A required string: missing and blank are both problems.

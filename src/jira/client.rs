@@ -828,6 +828,7 @@ async fn stream_to_file(
     };
     let temp = tempfile::Builder::new()
         .prefix(".part-")
+        .permissions(crate::pipeline::archive::file_permissions())
         .tempfile_in(dir)
         .map_err(io)?;
     let (file, temp_path) = temp.into_parts();

@@ -10,10 +10,13 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
+use crate::config::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, OutputConfig};
 use crate::key::IssueKey;
 
 /// Longest attachment file name we write, in bytes (ext4 and most filesystems allow 255).
@@ -256,6 +259,24 @@ pub fn attachment_file_name(id: &str, filename: &str) -> String {
     format!("{prefix}{safe}")
 }
 
+/// The modes new files and folders get (`[output]`), before the umask. Process-wide, like
+/// the umask itself: set once by [`set_modes`] when the configuration is loaded.
+static FILE_MODE: AtomicU32 = AtomicU32::new(DEFAULT_FILE_MODE);
+static DIR_MODE: AtomicU32 = AtomicU32::new(DEFAULT_DIR_MODE);
+
+/// Makes every file and folder written from now on get `output`'s modes (the umask applies).
+/// Temp files are created with the final mode, so the rename publishes a readable file:
+/// without this they would keep tempfile's owner-only `0600`.
+pub fn set_modes(output: OutputConfig) {
+    FILE_MODE.store(output.file_mode, Ordering::Relaxed);
+    DIR_MODE.store(output.dir_mode, Ordering::Relaxed);
+}
+
+/// The permissions every published file is created with (see [`set_modes`]).
+pub fn file_permissions() -> fs::Permissions {
+    fs::Permissions::from_mode(FILE_MODE.load(Ordering::Relaxed))
+}
+
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
 /// fsync of the directory. A missing directory is created with [`create_dir_durable`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -263,6 +284,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     create_dir_durable(dir)?;
     let mut temp = tempfile::Builder::new()
         .prefix(&temp_prefix())
+        .permissions(file_permissions())
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
@@ -308,8 +330,10 @@ pub fn create_dir_durable(path: &Path) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+    let mut builder = fs::DirBuilder::new();
+    builder.mode(DIR_MODE.load(Ordering::Relaxed));
     for dir in missing.into_iter().rev() {
-        match fs::create_dir(dir) {
+        match builder.create(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
             Err(e) => return Err(e),

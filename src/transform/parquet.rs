@@ -332,6 +332,7 @@ impl MonthStore {
         create_dir_durable(&dir).map_err(|source| io_error(&dir, source))?;
         let temp = tempfile::Builder::new()
             .prefix(".tmp-")
+            .permissions(crate::pipeline::archive::file_permissions())
             .tempfile_in(&dir)
             .map_err(|source| io_error(&dir, source))?;
         let file = temp.reopen().map_err(|source| io_error(&path, source))?;
