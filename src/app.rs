@@ -29,7 +29,7 @@ use crate::transform::rows::RowContext;
 use crate::triggers::backfill::{BackfillOptions, backfill};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
-use crate::triggers::sla_poll::{SlaPollSummary, poll_sla};
+use crate::triggers::sla_poll::{SlaPollOptions, SlaPollSummary, poll_sla};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
@@ -129,9 +129,22 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     let ctx = Context::build(config, None).await?;
                     ctx.mail().await
                 }
-                Command::PollSla => {
-                    let ctx = Context::build(config, None).await?;
-                    ctx.poll_sla().await
+                Command::PollSla {
+                    all,
+                    parallel,
+                    dry_run,
+                } => {
+                    // A dry run leaves even a crash's pending table rows for the next command.
+                    let repair = if dry_run {
+                        Repair::Skip
+                    } else {
+                        Repair::Pending
+                    };
+                    let parallel = parallel.map(usize::from);
+                    let ctx =
+                        Context::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS, repair)
+                            .await?;
+                    ctx.poll_sla(all, dry_run).await
                 }
                 Command::Reconcile => {
                     let ctx = Context::build(config, None).await?;
@@ -464,9 +477,30 @@ impl Context {
         .await
     }
 
-    async fn poll_sla(&self) -> Result<Exit> {
+    async fn poll_sla(&self, all: bool, dry_run: bool) -> Result<Exit> {
+        let options = SlaPollOptions {
+            parallel: self.parallel,
+            all,
+            dry_run,
+        };
+        if dry_run {
+            // Not a run of `poll-sla` for `status`: nothing was refreshed.
+            let progress = progress_bar("poll-sla");
+            let summary = poll_sla(&self.pipeline, options, &progress).await?;
+            progress.finish_and_clear();
+            let stats = self.pipeline.request_summary();
+            println!(
+                "poll-sla --dry-run: {}; nothing written ({stats})",
+                summary.line()
+            );
+            return Ok(if summary.complete() {
+                Exit::Ok
+            } else {
+                Exit::Partial
+            });
+        }
         self.tracked("poll-sla", |progress| async move {
-            poll_sla(&self.pipeline, self.parallel, &progress).await
+            poll_sla(&self.pipeline, options, &progress).await
         })
         .await
     }
@@ -537,6 +571,7 @@ impl Context {
                     me["displayName"].as_str().unwrap_or("?"),
                     sla.account()
                 );
+                self.check_sla_read(sla, &query).await?;
             }
             None => println!("jira_sla: not configured (SLA columns come from SLA custom fields)"),
         }
@@ -561,6 +596,55 @@ impl Context {
             session.logout().await?;
         }
         Ok(Exit::Ok)
+    }
+}
+
+impl Context {
+    /// Reads the SLAs of one customer request in the scope with the JSM account: logging in
+    /// proves little, as JSM answers 403 to an account without an agent licence or not in the
+    /// service desk's agents, and that would otherwise show only as missing SLA figures.
+    async fn check_sla_read(&self, sla: &JiraClient, scope: &str) -> Result<()> {
+        const LOOK_AT: u32 = 50;
+        let page = self
+            .pipeline
+            .jira()
+            .search_page(scope, None, &["project"], None, LOOK_AT)
+            .await?;
+        let request = page.issues.iter().find(|issue| {
+            issue["fields"]["project"]["projectTypeKey"].as_str() == Some("service_desk")
+        });
+        let Some(key) = request.and_then(|issue| issue["key"].as_str()) else {
+            println!(
+                "jira_sla: no issue of a service-desk project among the first {LOOK_AT} of the \
+                 scope, so no SLA could be read to prove access"
+            );
+            return Ok(());
+        };
+        match sla.sla(key).await {
+            Ok(Some(values)) => println!(
+                "jira_sla: ok, read {} SLA(s) of {key} ({})",
+                values.len(),
+                values
+                    .iter()
+                    .filter_map(|v| v["name"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ok(None) => println!(
+                "jira_sla: {key} answered 404 for its SLAs: it is not a customer request, or \
+                 the account cannot see it"
+            ),
+            Err(e @ crate::jira::Error::Forbidden { .. }) => anyhow::bail!(
+                "jira_sla: the account {} may not read the SLAs of {key}: {}. Jira Service \
+                 Management shows SLAs only to agents: the account needs a Jira Service \
+                 Management (agent) licence and must be among the agents of that service desk \
+                 (Project settings → People, role Service Desk Team)",
+                sla.account(),
+                e.to_string().trim_end_matches('.')
+            ),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 }
 
@@ -623,8 +707,9 @@ impl Reported for SlaPollSummary {
         self.failed == 0
     }
     fn line(&self) -> String {
+        let would = if self.dry_run { "would be " } else { "" };
         format!(
-            "{} updated, {} healed, {} skipped, {} failed",
+            "{} {would}updated, {} {would}healed, {} skipped, {} failed",
             self.updated, self.healed, self.skipped, self.failed
         )
     }

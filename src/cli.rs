@@ -62,7 +62,17 @@ pub enum Command {
     /// One pass over the mailbox: unseen Jira notifications → keys → pipeline → mark seen.
     Mail,
     /// Refresh SLA figures and status of open issues (heals issues resolved upstream).
-    PollSla,
+    PollSla {
+        /// Every saved issue, open or closed: fills SLA figures after `[jira_sla]` is added.
+        #[arg(long)]
+        all: bool,
+        /// Issues polled at once (overrides `jira.max_concurrency` for this run).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: Option<u16>,
+        /// Make the requests and say what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Detect issues deleted or moved upstream (id census) and remove them locally.
     Reconcile,
     /// Write the Parquet tables from raw JSON: pending changes only, or every month.

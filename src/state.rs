@@ -168,6 +168,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_command ON runs (command, id);
     CREATE INDEX runs_command_ok ON runs (command, finished_ms) WHERE outcome = 'ok';
 "#,
+    // 9: `has_sla` also counts SLA custom fields in the issue (without a JSM account they are
+    // the only SLA source `poll-sla` can refresh): open issues recorded without SLA data are
+    // classified again from their saved JSON at the next poll.
+    r#"
+    UPDATE issues SET status_category = NULL
+     WHERE has_sla = 0 AND status_category IS NOT NULL AND status_category <> 'done';
+"#,
 ];
 
 /// Days of `runs` history kept; the latest run of each command, and its latest successful
@@ -323,7 +330,7 @@ pub struct MailRetry {
 pub struct SlaCandidate {
     /// Its identity and `updated` as saved.
     pub issue: SavedIssue,
-    /// `new` or `indeterminate`; `None` for an issue saved before schema 4.
+    /// `new` or `indeterminate` (or `done`, for `--all`); `None` when not known yet.
     pub status_category: Option<String>,
 }
 
@@ -916,14 +923,16 @@ impl State {
     /// The issues `poll-sla` looks at: open (status category not `done`) with SLA data, plus
     /// every issue saved before schema 4, whose status is not known yet (`status_category`
     /// `None`), by key.
-    pub fn sla_poll_candidates(&self) -> Result<Vec<SlaCandidate>> {
+    /// With `all`, every saved issue (`poll-sla --all`).
+    pub fn sla_poll_candidates(&self, all: bool) -> Result<Vec<SlaCandidate>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT issue_id, issue_key, updated_ms, status_category FROM issues
-                 WHERE status_category IS NULL OR (status_category <> 'done' AND has_sla <> 0)
+                 WHERE ?1 OR status_category IS NULL
+                    OR (status_category <> 'done' AND has_sla <> 0)
                  ORDER BY issue_key",
             )?;
-            stmt.query_map([], |r| {
+            stmt.query_map([all], |r| {
                 Ok(SlaCandidate {
                     issue: saved_issue(r)?,
                     status_category: r.get(3)?,
@@ -1933,7 +1942,7 @@ mod tests {
         s.record_saved_with(&issue(4, "A-4", 5), &details(None, false))
             .unwrap();
         let keys = |s: &State| -> Vec<(String, Option<String>)> {
-            s.sla_poll_candidates()
+            s.sla_poll_candidates(false)
                 .unwrap()
                 .into_iter()
                 .map(|c| (c.issue.issue_key, c.status_category))

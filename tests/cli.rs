@@ -119,3 +119,46 @@ async fn demo_mirrors_the_simulator() {
         26
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_one_sla_and_names_what_a_refused_jsm_account_lacks() {
+    let sim = simulator(3).await;
+    let mirror = Mirror::new(&sim);
+    let out = mirror.run_ok(&["check"]).await;
+    assert!(
+        stdout(&out).contains("jira_sla: ok, read 2 SLA(s) of SUP-1"),
+        "{}",
+        stdout(&out)
+    );
+    sim.shutdown().await;
+
+    // The JSM account logs in but is no agent of the service desk: check fails and says why.
+    let sim = simulator_with(jira_mirror::simulator::SimConfig {
+        issues: 3,
+        poison: vec![jira_mirror::simulator::Poison {
+            issue: 0,
+            kind: jira_mirror::simulator::PoisonKind::Forbidden {
+                part: jira_mirror::simulator::Part::Sla,
+            },
+        }],
+        ..Default::default()
+    })
+    .await;
+    let mirror = Mirror::new(&sim);
+    let out = mirror.run(&["check"]).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("jira_sla: ok, authenticated as"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("may not read the SLAs of SUP-1")
+            && err.contains("403")
+            && err.contains("licence")
+            && err.contains("agents"),
+        "{err}"
+    );
+    sim.shutdown().await;
+}

@@ -313,6 +313,7 @@ async fn refused_parts_leave_the_rest_of_each_issue_and_a_refused_issue_fails_al
                 },
             ),
             poison(6, PoisonKind::Forbidden { part: Part::Issue }),
+            poison(8, PoisonKind::Forbidden { part: Part::Sla }),
         ],
     )
     .await;
@@ -320,6 +321,14 @@ async fn refused_parts_leave_the_rest_of_each_issue_and_a_refused_issue_fails_al
     let mirror = Mirror::new(&sim);
     let out = mirror.run(&["backfill"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A JSM refusal is said, not turned into silently empty SLA figures.
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.contains(&keys[8]) && l.contains("SLA") && l.contains("403")),
+        "{}",
+        stderr(&out)
+    );
     // Search lists every issue with its fields, so even the one GET refuses is saved.
     assert_eq!(mirror.saved_keys(), sorted(keys.clone()));
     assert_eq!(keys_in_tables(&mirror), sorted(keys.clone()));
@@ -337,6 +346,10 @@ async fn refused_parts_leave_the_rest_of_each_issue_and_a_refused_issue_fails_al
     assert!(mirror.issue(&keys[1]).unwrap()["mirror"]["remote_links"].is_null());
     assert_eq!(parts(&keys[3]), ["comments"]);
     assert_eq!(parts(&keys[4]), ["changelog"]);
+    assert_eq!(parts(&keys[8]), ["SLA"]);
+    // The SLA custom fields the main account reads still give the SLA columns.
+    let sla_rows = rows_of(&mirror, "sla", &keys[8]);
+    assert!(!sla_rows.is_empty());
     // What was embedded is kept: the newest 100 histories, the embedded comments.
     let saved = mirror.issue(&keys[4]).unwrap();
     assert!(

@@ -82,6 +82,28 @@ fn ongoing_resolution_elapsed(tables: &Tables, key: &str) -> i64 {
     int_cell(&row["elapsed_millis"])
 }
 
+/// Asserts that a command's standard output contains `line`.
+#[track_caller]
+fn assert_says(out: &std::process::Output, line: impl AsRef<str>) {
+    let text = stdout(out);
+    assert!(
+        text.contains(line.as_ref()),
+        "no `{}` in:\n{text}",
+        line.as_ref()
+    );
+}
+
+/// Asserts that `key`'s ongoing resolution SLA row and its issues column both moved `by` ms
+/// from `before` (row, column).
+#[track_caller]
+fn assert_clock_moved(tables: &Tables, key: &str, before: (i64, i64), by: i64) {
+    assert_eq!(ongoing_resolution_elapsed(tables, key), before.0 + by);
+    assert_eq!(
+        int_cell(&issue_row(tables, key)["time_to_resolution_elapsed_millis"]),
+        before.1 + by
+    );
+}
+
 fn last_run(mirror: &Mirror, command: &str) -> String {
     query_strings(
         mirror,
@@ -128,12 +150,9 @@ async fn poll_sla_updates_heals_skips_and_fails_and_the_tables_follow() {
 
     let out = mirror.run_ok(&["poll-sla"]).await;
     let skipped = open.len() - 4;
-    assert!(
-        stdout(&out).contains(&format!(
-            "poll-sla: 1 updated, 3 healed, {skipped} skipped, 0 failed"
-        )),
-        "{}",
-        stdout(&out)
+    assert_says(
+        &out,
+        format!("poll-sla: 1 updated, 3 healed, {skipped} skipped, 0 failed"),
     );
     assert_eq!(last_run(&mirror, "poll-sla"), "ok");
 
@@ -145,14 +164,7 @@ async fn poll_sla_updates_heals_skips_and_fails_and_the_tables_follow() {
         Some(elapsed_before + 3_600_000)
     );
     let after = mirror.tables();
-    assert_eq!(
-        ongoing_resolution_elapsed(&after, clock),
-        elapsed_before + 3_600_000
-    );
-    assert_eq!(
-        int_cell(&issue_row(&after, clock)["time_to_resolution_elapsed_millis"]),
-        column_before + 3_600_000
-    );
+    assert_clock_moved(&after, clock, (elapsed_before, column_before), 3_600_000);
     assert_eq!(
         issue_row(&after, resolved)["status_category"],
         "\"Done\"",
@@ -189,10 +201,9 @@ async fn poll_sla_updates_heals_skips_and_fails_and_the_tables_follow() {
     // A second poll finds nothing new: the resolved and deleted issues are no longer polled.
     let out = mirror.run_ok(&["poll-sla"]).await;
     let polled = open.len() - 2;
-    assert!(
-        stdout(&out).contains(&format!("0 updated, 0 healed, {polled} skipped, 0 failed")),
-        "{}",
-        stdout(&out)
+    assert_says(
+        &out,
+        format!("0 updated, 0 healed, {polled} skipped, 0 failed"),
     );
 
     // Jira down: every issue fails, is recorded, and the exit status says so.
@@ -202,10 +213,9 @@ async fn poll_sla_updates_heals_skips_and_fails_and_the_tables_follow() {
     });
     let out = mirror.run(&["poll-sla"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains(&format!("0 updated, 0 healed, 0 skipped, {polled} failed")),
-        "{}",
-        stdout(&out)
+    assert_says(
+        &out,
+        format!("0 updated, 0 healed, 0 skipped, {polled} failed"),
     );
     assert_eq!(last_run(&mirror, "poll-sla"), "partial");
     assert_eq!(
@@ -238,12 +248,9 @@ async fn reconcile_removes_deleted_follows_moved_and_keeps_issues_search_lags_on
     sim.clear_requests();
 
     let out = mirror.run_ok(&["reconcile"]).await;
-    assert!(
-        stdout(&out).contains(
-            "reconcile: 27 in census, 30 local, 4 missing: 1 deleted, 1 moved, 1 left scope, 1 present, 0 failed"
-        ),
-        "{}",
-        stdout(&out)
+    assert_says(
+        &out,
+        "reconcile: 27 in census, 30 local, 4 missing: 1 deleted, 1 moved, 1 left scope, 1 present, 0 failed",
     );
     assert_eq!(last_run(&mirror, "reconcile"), "ok");
     let (confirmations, census): (Vec<_>, Vec<_>) = sim
@@ -321,11 +328,7 @@ async fn a_census_that_fails_part_way_deletes_nothing() {
     });
     sim.clear_requests();
     let out = mirror.run_ok(&["reconcile"]).await;
-    assert!(
-        stdout(&out).contains("29 in census, 30 local, 1 missing: 1 deleted"),
-        "{}",
-        stdout(&out)
-    );
+    assert_says(&out, "29 in census, 30 local, 1 missing: 1 deleted");
     let pages = sim
         .requests()
         .iter()
@@ -354,5 +357,152 @@ async fn maintenance_commands_stop_with_status_2_on_a_wrong_token() {
         assert!(stderr(&out).contains("refused the credentials"));
         assert!(!stderr(&out).contains(secret) && !stdout(&out).contains(secret));
     }
+    sim.shutdown().await;
+}
+
+/// Keys of open issues the state says have SLA data.
+fn open_with_sla(mirror: &Mirror) -> Vec<String> {
+    query_strings(
+        mirror,
+        "SELECT issue_key FROM issues WHERE status_category <> 'done' AND has_sla ORDER BY issue_key",
+    )
+}
+
+fn no_jsm_account() -> MirrorOptions {
+    MirrorOptions {
+        sla: false,
+        ..impatient()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_jsm_account_poll_sla_refreshes_the_sla_custom_fields() {
+    let sim = simulator_with(site(20, &["SUP"])).await;
+    let mirror = Mirror::with(&sim, no_jsm_account());
+    mirror.run_ok(&["backfill"]).await;
+    // The SLA custom fields alone make an issue one to poll.
+    let open = open_with_sla(&mirror);
+    assert!(open.len() >= 4, "open service requests: {open:?}");
+    let (clock, resolved, legacy) = (&open[0], &open[1], &open[2]);
+    assert!(mirror.issue(clock).unwrap()["mirror"]["sla"].is_null());
+    let before = mirror.tables();
+    let elapsed_before = ongoing_resolution_elapsed(&before, clock);
+    let column_before = int_cell(&issue_row(&before, clock)["time_to_resolution_elapsed_millis"]);
+
+    // A mirror from before schema 9 recorded open issues without a JSM overlay as having no
+    // SLA data; the migration has them classified again.
+    {
+        let db = state_db(&mirror);
+        db.execute(
+            "UPDATE issues SET has_sla = 0 WHERE issue_key = ?1",
+            [legacy],
+        )
+        .unwrap();
+        db.pragma_update(None, "user_version", 8).unwrap();
+    }
+    assert!(sim.advance_sla(clock, 3_600_000));
+    assert!(sim.advance_sla(legacy, 60_000));
+    assert!(sim.resolve_issue(resolved) > 0);
+    sim.clear_requests();
+    let out = mirror.run_ok(&["poll-sla"]).await;
+    let skipped = open.len() - 3;
+    assert_says(
+        &out,
+        format!("poll-sla: 2 updated, 1 healed, {skipped} skipped, 0 failed"),
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/rest/servicedeskapi/")),
+        "the main account alone"
+    );
+    let saved = mirror.issue(clock).unwrap();
+    assert!(saved["mirror"]["sla"].is_null(), "no JSM overlay appears");
+    let after = mirror.tables();
+    assert_clock_moved(&after, clock, (elapsed_before, column_before), 3_600_000);
+    assert_eq!(issue_row(&after, resolved)["status_category"], "\"Done\"");
+    assert_eq!(open_with_sla(&mirror).len(), open.len() - 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_sla_all_fills_jsm_figures_of_every_issue_after_the_account_is_added() {
+    let sim = simulator_with(site(16, &["SUP"])).await;
+    let with_jsm = Mirror::with(&sim, impatient());
+    let config = std::fs::read_to_string(&with_jsm.config_path).unwrap();
+    let (head, rest) = config
+        .split_once("[jira_sla]")
+        .expect("a [jira_sla] section");
+    let (_, tail) = rest.split_once("\n\n").expect("the section ends");
+    std::fs::write(&with_jsm.config_path, format!("{head}{tail}")).unwrap();
+    with_jsm.run_ok(&["backfill"]).await;
+    let keys = with_jsm.saved_keys();
+    let requests = |mirror: &Mirror| {
+        keys.iter()
+            .filter(|k| mirror.issue(k).unwrap()["mirror"]["sla"]["source"] == "jsm")
+            .count()
+    };
+    assert_eq!(requests(&with_jsm), 0, "no JSM account yet");
+    let done = query_strings(
+        &with_jsm,
+        "SELECT issue_key FROM issues WHERE status_category = 'done' ORDER BY issue_key",
+    );
+    let customer_requests = keys
+        .iter()
+        .filter(|k| {
+            let n: usize = k.trim_start_matches("SUP-").parse().unwrap();
+            !n.is_multiple_of(7)
+        })
+        .count();
+    assert!(!done.is_empty());
+
+    // The account is added: the plain poll looks at open issues only, `--all` at every one.
+    std::fs::write(&with_jsm.config_path, &config).unwrap();
+    let raw_before: Vec<_> = keys
+        .iter()
+        .map(|k| with_jsm.issue(k).unwrap().to_string())
+        .collect();
+    let runs_before = query_strings(&with_jsm, "SELECT command FROM runs");
+    let out = with_jsm.run_ok(&["poll-sla", "--all", "--dry-run"]).await;
+    assert_says(
+        &out,
+        format!(
+            "poll-sla --dry-run: {customer_requests} would be updated, 0 would be healed, {} skipped, 0 failed; nothing written",
+            keys.len() - customer_requests
+        ),
+    );
+    let raw_after: Vec<_> = keys
+        .iter()
+        .map(|k| with_jsm.issue(k).unwrap().to_string())
+        .collect();
+    assert_eq!(raw_before, raw_after, "a dry run writes no issue");
+    assert_eq!(
+        query_strings(&with_jsm, "SELECT command FROM runs"),
+        runs_before,
+        "a dry run is not a run of poll-sla"
+    );
+
+    let out = with_jsm
+        .run_ok(&["poll-sla", "--all", "--parallel", "2"])
+        .await;
+    assert_says(
+        &out,
+        format!("poll-sla: {customer_requests} updated, 0 healed"),
+    );
+    assert_eq!(requests(&with_jsm), customer_requests);
+    let closed = done
+        .iter()
+        .find(|k| with_jsm.issue(k).unwrap()["mirror"]["sla"]["source"] == "jsm")
+        .expect("a closed customer request got its JSM figures");
+    let tables = with_jsm.tables();
+    assert!(
+        tables["sla"]
+            .iter()
+            .any(|r| r["issue_key"] == format!("\"{closed}\"")),
+        "its SLA rows"
+    );
+    // Nothing left to fill.
+    let out = with_jsm.run_ok(&["poll-sla", "--all"]).await;
+    assert_says(&out, "poll-sla: 0 updated, 0 healed");
     sim.shutdown().await;
 }

@@ -462,20 +462,28 @@ async fn maintenance_runner(
         let state = pipeline.state();
         let run = state.start_run(kind.command())?;
         let result = match kind {
-            Scheduled::SlaPoll => sla_poll::poll_sla(&pipeline, parallel, &progress)
-                .await
-                .map(|s| {
-                    (
-                        format!(
-                            "{} updated, {} healed, {} skipped, {} failed",
-                            s.updated, s.healed, s.skipped, s.failed
-                        ),
-                        s.updated + s.healed,
-                        s.failed,
-                        serde_json::json!(s),
-                    )
-                })
-                .map_err(reconcile::Error::Pipeline),
+            Scheduled::SlaPoll => sla_poll::poll_sla(
+                &pipeline,
+                sla_poll::SlaPollOptions {
+                    parallel,
+                    all: false,
+                    dry_run: false,
+                },
+                &progress,
+            )
+            .await
+            .map(|s| {
+                (
+                    format!(
+                        "{} updated, {} healed, {} skipped, {} failed",
+                        s.updated, s.healed, s.skipped, s.failed
+                    ),
+                    s.updated + s.healed,
+                    s.failed,
+                    serde_json::json!(s),
+                )
+            })
+            .map_err(reconcile::Error::Pipeline),
             Scheduled::Reconcile => {
                 let options = reconcile::ReconcileOptions {
                     scope: config.jira.jql.clone(),

@@ -283,7 +283,9 @@ impl JiraClient {
     }
 
     /// Every JSM SLA of `key` (`/rest/servicedeskapi/request/{key}/sla`), or `None` when the
-    /// issue is not a service request (404) or the JSM account may not see it (403).
+    /// issue is not a service request (404). A 403 is an error ([`Error::Forbidden`]): the
+    /// account is no agent of that service desk, or has no JSM licence, which an operator
+    /// must hear about rather than find SLA columns quietly empty.
     pub async fn sla(&self, key: &str) -> Result<Option<Vec<Value>>> {
         let path = format!("/rest/servicedeskapi/request/{key}/sla");
         let mut values = Vec::new();
@@ -293,10 +295,6 @@ impl JiraClient {
             let mut page = match self.get_json(&path, &query).await {
                 Ok(page) => page,
                 Err(Error::NotFound { .. }) => return Ok(None),
-                Err(e @ Error::Forbidden { .. }) => {
-                    tracing::debug!(%key, error = %e, "The JSM account may not see this request's SLAs.");
-                    return Ok(None);
-                }
                 Err(e) => return Err(e),
             };
             let batch = match page.get_mut("values").map(Value::take) {

@@ -533,16 +533,12 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Rewrites the SLA overlay (`mirror.sla`, from fresh `/sla` values; `None` when the issue
-    /// is no longer a service request) and, when given, `fields.status` of the saved issue,
-    /// atomically, and marks its table rows pending. Nothing is written when both equal what
-    /// is saved. True when the issue was rewritten. The issue must be saved already.
-    pub async fn refresh_sla(
-        &self,
-        key: &IssueKey,
-        sla: Option<Vec<Value>>,
-        status: Option<&Value>,
-    ) -> Result<bool> {
+    /// Applies what a poll learned about a saved issue whose `updated` did not change: the
+    /// SLA overlay (`mirror.sla`), SLA custom field values and `fields.status`, atomically, and
+    /// marks its table rows pending. Nothing is written when everything equals what is saved,
+    /// nor when `write` is false (a dry run). True when the issue differs (and, when
+    /// writing, was rewritten). The issue must be saved already.
+    pub async fn refresh(&self, key: &IssueKey, fresh: Refresh, write: bool) -> Result<bool> {
         let _guard = self.locks.lock(key.as_str()).await?;
         let Some(issue) = self.store.load_issue(key)? else {
             return Err(Error::Invalid {
@@ -551,14 +547,30 @@ impl Pipeline {
             });
         };
         let mut issue = crate::json::DeepValue::new(issue);
-        let sla = sla_overlay(sla);
-        let status = status.filter(|s| issue["fields"]["status"] != **s);
-        if issue[OVERLAY_KEY]["sla"] == sla && status.is_none() {
+        let overlay = fresh
+            .sla
+            .map(sla_overlay)
+            .filter(|o| issue[OVERLAY_KEY]["sla"] != *o);
+        let status = fresh.status.filter(|s| issue["fields"]["status"] != *s);
+        let fields: Vec<(String, Value)> = fresh
+            .fields
+            .into_iter()
+            .filter(|(id, v)| issue["fields"].get(id.as_str()).unwrap_or(&Value::Null) != v)
+            .collect();
+        if overlay.is_none() && status.is_none() && fields.is_empty() {
             return Ok(false);
         }
-        issue[OVERLAY_KEY]["sla"] = sla;
+        if !write {
+            return Ok(true);
+        }
+        if let Some(overlay) = overlay {
+            issue[OVERLAY_KEY]["sla"] = overlay;
+        }
         if let Some(status) = status {
-            issue["fields"]["status"] = status.clone();
+            issue["fields"]["status"] = status;
+        }
+        for (id, value) in fields {
+            issue["fields"][id.as_str()] = value;
         }
         // Pending before and after the raw JSON changes, as in `save`.
         let created = self.created_ms(key, Some(&issue))?;
@@ -572,7 +584,7 @@ impl Pipeline {
         let (status_category, has_sla) = saved_status(&issue);
         self.state
             .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
-        tracing::debug!(%key, "SLA overlay refreshed.");
+        tracing::debug!(%key, "SLA figures and status refreshed.");
         Ok(true)
     }
 
@@ -580,13 +592,25 @@ impl Pipeline {
     /// data in the state (issues saved before schema 4 lack them). `None` when there is no
     /// saved copy.
     pub fn record_saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
+        let saved = self.saved_status(key)?;
+        if let Some(saved) = &saved {
+            self.state.set_issue_status(
+                key.as_str(),
+                saved.status_category.as_deref(),
+                saved.has_sla,
+            )?;
+        }
+        Ok(saved)
+    }
+
+    /// The status category of the saved copy of `key` and whether it has SLA data, read from
+    /// its JSON without recording anything. `None` when there is no saved copy.
+    pub fn saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
         let Some(issue) = self.store.load_issue(key)? else {
             return Ok(None);
         };
         let issue = crate::json::DeepValue::new(issue);
         let (status_category, has_sla) = saved_status(&issue);
-        self.state
-            .set_issue_status(key.as_str(), status_category.as_deref(), has_sla)?;
         Ok(Some(SavedStatus {
             status_category,
             has_sla,
@@ -901,7 +925,7 @@ fn mark_downloaded(entry: &mut Value, key: &IssueKey, file_name: &str, size: u64
 
 /// Whether an issue may have JSM SLAs: its project is a service desk, or the issue does not
 /// say what its project is (then the SLA endpoint decides).
-fn may_have_sla(issue: &Value) -> bool {
+pub fn may_have_sla(issue: &Value) -> bool {
     match issue["fields"]["project"]["projectTypeKey"].as_str() {
         Some(kind) => kind == "service_desk",
         None => true,
@@ -922,8 +946,21 @@ fn is_attachment_id(id: &str) -> bool {
 pub struct SavedStatus {
     /// `fields.status.statusCategory.key` (`new`, `indeterminate`, `done`).
     pub status_category: Option<String>,
-    /// Whether the SLA overlay holds at least one SLA.
+    /// Whether the issue has SLA data: an SLA in the overlay, or an SLA custom field.
     pub has_sla: bool,
+}
+
+/// What a poll read of an issue Jira did not mark as changed (see [`Pipeline::refresh`]).
+#[derive(Debug, Clone, Default)]
+pub struct Refresh {
+    /// The JSM account's `/sla` values: `None` when not asked, `Some(None)` when the issue
+    /// is not a customer request (404).
+    pub sla: Option<Option<Vec<Value>>>,
+    /// `fields.status` as Jira answers it now.
+    pub status: Option<Value>,
+    /// SLA custom fields as Jira answers them now, by field id (a field Jira left out of
+    /// its answer is not listed).
+    pub fields: Vec<(String, Value)>,
 }
 
 /// The `mirror.sla` overlay for the values of `/rest/servicedeskapi/request/{key}/sla`.
@@ -939,10 +976,14 @@ fn saved_status(issue: &Value) -> (Option<String>, bool) {
     let category = issue["fields"]["status"]["statusCategory"]["key"]
         .as_str()
         .map(str::to_owned);
-    let has_sla = issue[OVERLAY_KEY]["sla"]["values"]
+    let overlay = issue[OVERLAY_KEY]["sla"]["values"]
         .as_array()
         .is_some_and(|v| !v.is_empty());
-    (category, has_sla)
+    // SLA custom fields count too: without a JSM account they are the only SLA source.
+    let fields = issue["fields"]
+        .as_object()
+        .is_some_and(|fields| fields.values().any(crate::transform::rows::looks_like_sla));
+    (category, overlay || fields)
 }
 
 /// The identity of an issue as Jira sent it.

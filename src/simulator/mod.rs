@@ -211,6 +211,10 @@ pub enum Part {
     Changelog,
     /// `GET /rest/api/3/issue/{key}` (search still lists the issue).
     Issue,
+    /// `GET /rest/servicedeskapi/request/{key}/sla`, for the JSM account as for any other:
+    /// JSM's error body, as for an account that is not an agent of the issue's service desk
+    /// (the SLA custom fields in the issue stay readable).
+    Sla,
 }
 
 /// The character that stands for the unpaired surrogate of [`PoisonKind::LoneSurrogate`] in

@@ -858,6 +858,13 @@ async fn sla(State(ctx): State<Ctx>, Path(key): Path<String>, RawQuery(q): RawQu
     let limit = limit.min(100);
     let v = {
         let st = ctx.shared.lock();
+        if st.store.find(&key).is_some_and(|i| i.forbids(Part::Sla)) {
+            return sd_error(
+                StatusCode::FORBIDDEN,
+                "You do not have permission to view this customer request's SLA information.",
+                "sd.request.sla.error.no.permission",
+            );
+        }
         let Some(issue) = st.store.find(&key).filter(|i| i.has_sla) else {
             return sd_error(
                 StatusCode::NOT_FOUND,

@@ -156,6 +156,19 @@ impl Transformer {
         &self.schemas
     }
 
+    /// Ids of the JSM SLA custom fields the field catalogue knows, sorted.
+    pub fn sla_field_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .ctx
+            .catalog
+            .custom_fields()
+            .filter(|(_, _, sla)| *sla)
+            .map(|(id, _, _)| id.to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Records that `key`'s rows in the month of `created_ms` must be rewritten. Called
     /// before the raw JSON changes, so a crash in between is repaired at the next start.
     pub fn mark(&self, key: &str, created_ms: i64) -> Result<()> {

@@ -329,7 +329,7 @@ fn is_adf(v: &Value) -> bool {
 }
 
 /// Whether a value of a field unknown to the catalogue looks like a JSM SLA value.
-fn looks_like_sla(v: &Value) -> bool {
+pub(crate) fn looks_like_sla(v: &Value) -> bool {
     v.get("name").is_some_and(Value::is_string)
         && v.get("completedCycles").is_some_and(Value::is_array)
 }

@@ -2,29 +2,50 @@
 //!
 //! Jira's SLA clocks run between edits without changing an issue's `updated`, so no sweep
 //! ever sees them move. The poll looks at every saved issue that is open (status category not
-//! `done`) and has SLA data, with one light request for its current status and `updated`
-//! (`GET /issue/{key}?fields=status,updated`) and one to the JSM account's `/sla`:
+//! `done`) and has SLA data (JSM overlay or SLA custom fields), with one light request for its
+//! current status, `updated`, project and SLA custom fields (`GET /issue/{key}?fields=status,
+//! updated,project,customfield_…`, the SLA fields the field catalogue names) and, with a
+//! `[jira_sla]` account and a service-desk project, one to JSM's `/sla`:
 //!
-//! - Jira says resolved, or `updated` (or the key) differs from what is saved, or the issue
-//!   is gone (404): the mirror missed a change, so the issue goes through the whole pipeline
-//!   again (or is removed) → **healed**.
-//! - otherwise, SLA values or status differ from the saved overlay: the saved JSON's
-//!   `mirror.sla` (and `fields.status`) are rewritten and its table rows updated → **updated**.
-//! - otherwise → **skipped**; a per-issue error → **failed** (recorded, the poll goes on).
+//! - Jira says resolved (an issue saved open), or `updated` (or the key) differs from what is
+//!   saved, or the issue is gone (404): the mirror missed a change, so the issue goes through
+//!   the whole pipeline again (or is removed) → **healed**.
+//! - otherwise, SLA values, SLA custom fields or status differ from the saved copy: the saved
+//!   JSON's `mirror.sla`, those fields and `fields.status` are rewritten and its table rows
+//!   updated → **updated**.
+//! - otherwise → **skipped**; a per-issue error (a 403 from `/sla` included) → **failed**
+//!   (recorded, the poll goes on).
 //!
-//! Issues saved before the state knew statuses (schema 4) are classified once from their
-//! saved JSON. Without a `[jira_sla]` account only the status check is made.
+//! Without `[jira_sla]` the SLA custom fields are refreshed by the main account alone.
+//! `--all` looks at every saved issue, open or closed: the SLA backfill after `[jira_sla]` is
+//! added, or a full check that nothing was missed. `--dry-run` makes the same requests and
+//! counts what would change, writing nothing.
+//!
+//! Issues whose status is not recorded yet (saved before schema 4, or open without SLA data
+//! before schema 9) are classified once from their saved JSON.
 
 use futures::StreamExt;
 use indicatif::ProgressBar;
+use serde_json::Value;
 
 use crate::key::IssueKey;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::{self, Pipeline, Refresh};
 use crate::state::SlaCandidate;
 use crate::time::jira_time_ms;
 
-/// The fields of the light status request.
-const LIGHT_FIELDS: &str = "status,updated";
+/// The fields of the light status request (the SLA custom fields are added).
+const LIGHT_FIELDS: &[&str] = &["status", "updated", "project"];
+
+/// What to poll and whether to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaPollOptions {
+    /// Issues polled at once.
+    pub parallel: usize,
+    /// Every saved issue, not only open ones with SLA data.
+    pub all: bool,
+    /// Make the requests, count what would change, write nothing.
+    pub dry_run: bool,
+}
 
 /// What a poll did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -38,6 +59,8 @@ pub struct SlaPollSummary {
     pub skipped: u64,
     /// Issues that failed (recorded, retried by the next sweep).
     pub failed: u64,
+    /// Counts of a dry run: what would have been updated and healed; nothing was written.
+    pub dry_run: bool,
 }
 
 /// What happened to one issue.
@@ -50,26 +73,47 @@ enum Polled {
     NotOpen,
 }
 
-/// Polls every open issue with SLA data, `parallel` at a time, then writes the table rows.
-/// Per-issue errors are recorded as failures; fatal ones (credentials, state) stop the poll.
+/// Polls the candidates, `options.parallel` at a time, then writes the table rows.
+/// Per-issue errors are recorded as failures (not in a dry run); fatal ones (credentials,
+/// state) stop the poll.
 pub async fn poll_sla(
     pipeline: &Pipeline,
-    parallel: usize,
+    options: SlaPollOptions,
     progress: &ProgressBar,
 ) -> Result<SlaPollSummary, pipeline::Error> {
     if pipeline.sla_client().is_none() {
-        tracing::warn!(
-            "No [jira_sla] account: only statuses are polled; SLA columns come from SLA custom fields."
+        tracing::info!(
+            "No [jira_sla] account: statuses and SLA custom fields are polled with the main account."
         );
     }
-    let candidates = pipeline.state().sla_poll_candidates()?;
-    tracing::info!(issues = candidates.len(), "SLA poll started.");
+    let sla_fields = pipeline.transformer().sla_field_ids();
+    let fields: Vec<&str> = LIGHT_FIELDS
+        .iter()
+        .copied()
+        .chain(sla_fields.iter().map(String::as_str))
+        .collect();
+    let light = Light {
+        fields: fields.join(","),
+        sla_fields: &sla_fields,
+    };
+    let candidates = pipeline.state().sla_poll_candidates(options.all)?;
+    tracing::info!(
+        issues = candidates.len(),
+        all = options.all,
+        dry_run = options.dry_run,
+        "SLA poll started."
+    );
+    progress.set_length(candidates.len() as u64);
+    let light = &light;
     let work = candidates.into_iter().map(|c| async move {
         let label = c.issue.issue_key.clone();
-        (label, poll_one(pipeline, &c).await)
+        (label, poll_one(pipeline, &c, light, options).await)
     });
-    let mut results = futures::stream::iter(work).buffer_unordered(parallel.max(1));
-    let mut summary = SlaPollSummary::default();
+    let mut results = futures::stream::iter(work).buffer_unordered(options.parallel.max(1));
+    let mut summary = SlaPollSummary {
+        dry_run: options.dry_run,
+        ..SlaPollSummary::default()
+    };
     while let Some((key, result)) = results.next().await {
         match result {
             Ok(Polled::Updated) => summary.updated += 1,
@@ -79,7 +123,11 @@ pub async fn poll_sla(
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 summary.failed += 1;
-                super::record_issue_failure(pipeline, &key, &e)?;
+                if options.dry_run {
+                    tracing::warn!(%key, error = %e, "SLA poll failed for this issue.");
+                } else {
+                    super::record_issue_failure(pipeline, &key, &e)?;
+                }
             }
         }
         progress.inc(1);
@@ -88,34 +136,61 @@ pub async fn poll_sla(
             summary.updated, summary.healed, summary.failed
         ));
     }
-    pipeline.apply_pending().await?;
+    if !options.dry_run {
+        pipeline.apply_pending().await?;
+    }
     tracing::info!(
         updated = summary.updated,
         healed = summary.healed,
         skipped = summary.skipped,
         failed = summary.failed,
+        dry_run = options.dry_run,
         "SLA poll finished."
     );
     Ok(summary)
 }
 
-async fn poll_one(pipeline: &Pipeline, c: &SlaCandidate) -> pipeline::Result<Polled> {
+/// The light request of every poll.
+struct Light<'a> {
+    /// `fields=` of the light request.
+    fields: String,
+    /// The SLA custom field ids among them.
+    sla_fields: &'a [String],
+}
+
+async fn poll_one(
+    pipeline: &Pipeline,
+    c: &SlaCandidate,
+    light: &Light<'_>,
+    options: SlaPollOptions,
+) -> pipeline::Result<Polled> {
     let key = IssueKey::parse(&c.issue.issue_key)?;
-    if c.status_category.is_none() {
-        // Saved before schema 4: classify once from the saved JSON. Without a saved copy the
-        // light request below finds it missing and heals it.
-        if let Some(saved) = pipeline.record_saved_status(&key)?
-            && (!saved.has_sla || saved.status_category.as_deref() == Some("done"))
-        {
-            return Ok(Polled::NotOpen);
+    let write = !options.dry_run;
+    let mut saved_category = c.status_category.clone();
+    if saved_category.is_none() {
+        // Not classified yet: once from the saved JSON. Without a saved copy the light
+        // request below finds it missing and heals it.
+        let saved = if write {
+            pipeline.record_saved_status(&key)?
+        } else {
+            pipeline.saved_status(&key)?
+        };
+        if let Some(saved) = saved {
+            let done = saved.status_category.as_deref() == Some("done");
+            if !options.all && (!saved.has_sla || done) {
+                return Ok(Polled::NotOpen);
+            }
+            saved_category = saved.status_category;
         }
     }
-    let Some(now) = pipeline
+    let Some(mut now) = pipeline
         .jira()
-        .get_issue_fields(key.as_str(), LIGHT_FIELDS)
+        .get_issue_fields(key.as_str(), &light.fields)
         .await?
     else {
-        pipeline.delete_local(&key).await?;
+        if write {
+            pipeline.delete_local(&key).await?;
+        }
         return Ok(Polled::Healed);
     };
     let updated_ms = now["fields"]["updated"]
@@ -125,22 +200,31 @@ async fn poll_one(pipeline: &Pipeline, c: &SlaCandidate) -> pipeline::Result<Pol
             issue: key.to_string(),
             message: "no readable `updated` field".into(),
         })?;
-    let resolved = now["fields"]["status"]["statusCategory"]["key"].as_str() == Some("done");
+    let done_now = now["fields"]["status"]["statusCategory"]["key"].as_str() == Some("done");
+    let resolved = done_now && saved_category.as_deref() != Some("done");
     let moved = now["key"].as_str() != Some(key.as_str());
     if resolved || moved || updated_ms != c.issue.updated_ms || !pipeline.store().has_issue(&key) {
         tracing::info!(%key, resolved, moved, "Issue changed upstream without the mirror seeing it; fetching it again.");
-        let outcome = pipeline.process_key(&key).await?;
-        super::record_missing_parts(pipeline, &outcome)?;
+        if write {
+            let outcome = pipeline.process_key(&key).await?;
+            super::record_missing_parts(pipeline, &outcome)?;
+        }
         return Ok(Polled::Healed);
     }
-    let Some(client) = pipeline.sla_client() else {
-        return Ok(Polled::Skipped);
+    let sla = match pipeline.sla_client() {
+        Some(client) if pipeline::may_have_sla(&now) => Some(client.sla(key.as_str()).await?),
+        _ => None,
     };
-    let sla = client.sla(key.as_str()).await?;
-    if pipeline
-        .refresh_sla(&key, sla, now["fields"].get("status"))
-        .await?
-    {
+    let fresh = Refresh {
+        sla,
+        status: now["fields"].get_mut("status").map(Value::take),
+        fields: light
+            .sla_fields
+            .iter()
+            .filter_map(|id| Some((id.clone(), now["fields"].get_mut(id.as_str())?.take())))
+            .collect(),
+    };
+    if pipeline.refresh(&key, fresh, write).await? {
         Ok(Polled::Updated)
     } else {
         Ok(Polled::Skipped)
