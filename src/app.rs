@@ -26,7 +26,7 @@ use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
 use crate::transform::parquet::{MonthStore, RowCounts};
 use crate::transform::rows::RowContext;
-use crate::triggers::backfill::{BackfillOptions, backfill};
+use crate::triggers::backfill::{BackfillOptions, BackfillPlan, backfill, backfill_dry_run};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
 use crate::triggers::sla_poll::{SlaPollOptions, SlaPollSummary, poll_sla};
@@ -107,15 +107,19 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     let ctx = Context::build(config, None).await?;
                     ctx.sweep().await
                 }
-                Command::Backfill { parallel, since } => {
-                    let ctx = Context::build(config, parallel.map(usize::from)).await?;
+                Command::Backfill {
+                    parallel,
+                    since,
+                    dry_run,
+                } => {
+                    let ctx = Context::build_for(config, parallel, dry_run).await?;
                     let since_ms = since.map(|d| {
                         d.and_hms_opt(0, 0, 0)
                             .unwrap_or_default()
                             .and_utc()
                             .timestamp_millis()
                     });
-                    ctx.backfill(since_ms).await
+                    ctx.backfill(since_ms, dry_run).await
                 }
                 Command::Fetch { keys } => {
                     let keys = keys
@@ -134,21 +138,12 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     parallel,
                     dry_run,
                 } => {
-                    // A dry run leaves even a crash's pending table rows for the next command.
-                    let repair = if dry_run {
-                        Repair::Skip
-                    } else {
-                        Repair::Pending
-                    };
-                    let parallel = parallel.map(usize::from);
-                    let ctx =
-                        Context::build_with(config, parallel, FIELD_CATALOG_MAX_AGE_MS, repair)
-                            .await?;
+                    let ctx = Context::build_for(config, parallel, dry_run).await?;
                     ctx.poll_sla(all, dry_run).await
                 }
-                Command::Reconcile => {
-                    let ctx = Context::build(config, None).await?;
-                    ctx.reconcile().await
+                Command::Reconcile { dry_run } => {
+                    let ctx = Context::build_for(config, None, dry_run).await?;
+                    ctx.reconcile(dry_run).await
                 }
                 Command::Transform { rebuild } => {
                     // A rebuild covers (and clears) every pending row: nothing to repair first.
@@ -201,10 +196,22 @@ fn validate(path: &Path) -> Result<Exit> {
 /// Whether opening the mirror first writes the table rows a crash left pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repair {
-    /// Write them (every command but `transform --rebuild`).
+    /// Write them (every command but `transform --rebuild` and dry runs).
     Pending,
-    /// Leave them: the command rebuilds every month from raw JSON, which covers them.
+    /// Leave them: the command rebuilds every month from raw JSON, which covers them, or is
+    /// a dry run, which writes nothing (a crash's pending rows wait for the next command).
     Skip,
+}
+
+impl Repair {
+    /// [`Repair::Skip`] for a dry run, else [`Repair::Pending`].
+    pub fn unless(dry_run: bool) -> Repair {
+        if dry_run {
+            Repair::Skip
+        } else {
+            Repair::Pending
+        }
+    }
 }
 
 /// Everything a pull command needs, built once from the configuration.
@@ -242,6 +249,22 @@ impl Context {
     /// rows are written first unless `repair` is [`Repair::Skip`].
     pub async fn build_offline(config: Config, repair: Repair) -> Result<Context> {
         Self::build_with(config, None, i64::MAX, repair).await
+    }
+
+    /// A context for a command that may be a dry run, with `--parallel` if given: a dry run
+    /// leaves a crash's pending table rows for the next command ([`Repair::unless`]).
+    pub async fn build_for(
+        config: Config,
+        parallel: Option<u16>,
+        dry_run: bool,
+    ) -> Result<Context> {
+        Self::build_with(
+            config,
+            parallel.map(usize::from),
+            FIELD_CATALOG_MAX_AGE_MS,
+            Repair::unless(dry_run),
+        )
+        .await
     }
 
     async fn build_with(
@@ -403,12 +426,19 @@ impl Context {
         .await
     }
 
-    async fn backfill(&self, created_since_ms: Option<i64>) -> Result<Exit> {
+    async fn backfill(&self, created_since_ms: Option<i64>, dry_run: bool) -> Result<Exit> {
         let options = BackfillOptions {
             scope: self.config.jira.jql.clone(),
             created_since_ms,
             parallel: self.parallel,
         };
+        if dry_run {
+            return self
+                .dry_run("backfill", |progress| async move {
+                    backfill_dry_run(&self.pipeline, &options, &progress).await
+                })
+                .await;
+        }
         self.tracked("backfill", |progress| async move {
             backfill(&self.pipeline, &options, &progress).await
         })
@@ -432,6 +462,32 @@ impl Context {
             Ok::<_, pipeline::Error>(summary)
         })
         .await
+    }
+
+    /// Runs a dry run's body with a progress spinner and prints its summary as
+    /// `<command> --dry-run: …; nothing written`. No `runs` record: `status` must not show a
+    /// dry run as the command's last run.
+    async fn dry_run<T, E, F, Fut>(&self, command: &str, body: F) -> Result<Exit>
+    where
+        T: Reported,
+        E: Into<anyhow::Error>,
+        F: FnOnce(ProgressBar) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let progress = progress_bar(command);
+        let result = body(progress.clone()).await;
+        progress.finish_and_clear();
+        let done = result.map_err(Into::into)?;
+        let stats = self.pipeline.request_summary();
+        println!(
+            "{command} --dry-run: {}; nothing written ({stats})",
+            done.line()
+        );
+        Ok(if done.complete() {
+            Exit::Ok
+        } else {
+            Exit::Partial
+        })
     }
 
     /// Runs a command body with a progress spinner and a `runs` record, prints its summary.
@@ -484,20 +540,11 @@ impl Context {
             dry_run,
         };
         if dry_run {
-            // Not a run of `poll-sla` for `status`: nothing was refreshed.
-            let progress = progress_bar("poll-sla");
-            let summary = poll_sla(&self.pipeline, options, &progress).await?;
-            progress.finish_and_clear();
-            let stats = self.pipeline.request_summary();
-            println!(
-                "poll-sla --dry-run: {}; nothing written ({stats})",
-                summary.line()
-            );
-            return Ok(if summary.complete() {
-                Exit::Ok
-            } else {
-                Exit::Partial
-            });
+            return self
+                .dry_run("poll-sla", |progress| async move {
+                    poll_sla(&self.pipeline, options, &progress).await
+                })
+                .await;
         }
         self.tracked("poll-sla", |progress| async move {
             poll_sla(&self.pipeline, options, &progress).await
@@ -505,11 +552,19 @@ impl Context {
         .await
     }
 
-    async fn reconcile(&self) -> Result<Exit> {
+    async fn reconcile(&self, dry_run: bool) -> Result<Exit> {
         let options = ReconcileOptions {
             scope: self.config.jira.jql.clone(),
             parallel: self.parallel,
+            dry_run,
         };
+        if dry_run {
+            return self
+                .dry_run("reconcile", |progress| async move {
+                    reconcile(&self.pipeline, &options, &progress).await
+                })
+                .await;
+        }
         self.tracked("reconcile", |progress| async move {
             reconcile(&self.pipeline, &options, &progress).await
         })
@@ -715,6 +770,21 @@ impl Reported for SlaPollSummary {
     }
 }
 
+impl Reported for BackfillPlan {
+    fn counts(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    fn complete(&self) -> bool {
+        true
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} listed: {} new and {} changed would be fetched, {} unchanged skipped; {} recorded failures would be retried",
+            self.listed, self.new, self.changed, self.unchanged, self.retries
+        )
+    }
+}
+
 impl Reported for ReconcileSummary {
     fn counts(&self) -> (u64, u64) {
         (
@@ -726,8 +796,14 @@ impl Reported for ReconcileSummary {
         self.failed == 0
     }
     fn line(&self) -> String {
+        let would = if self.dry_run { "would be " } else { "" };
+        let left = if self.dry_run {
+            "would leave scope"
+        } else {
+            "left scope"
+        };
         format!(
-            "{} in census, {} local, {} missing: {} deleted, {} moved, {} left scope, {} present, {} failed",
+            "{} in census, {} local, {} missing: {} {would}deleted, {} {would}moved, {} {left}, {} present, {} failed",
             self.census,
             self.local,
             self.missing,
@@ -1027,7 +1103,7 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     );
     let ctx = Context::build(config.clone(), None).await?;
     println!("\n$ jira-mirror backfill");
-    let mut exit = ctx.backfill(None).await?;
+    let mut exit = ctx.backfill(None, false).await?;
 
     let keys = sim.issue_keys();
     for key in keys.iter().take(2) {

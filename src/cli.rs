@@ -52,6 +52,9 @@ pub enum Command {
         /// Only issues created on or after this UTC date (YYYY-MM-DD).
         #[arg(long, value_parser = parse_date)]
         since: Option<chrono::NaiveDate>,
+        /// List the scope and say what would be fetched; fetch and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run the pipeline for the given issue keys.
     Fetch {
@@ -74,7 +77,11 @@ pub enum Command {
         dry_run: bool,
     },
     /// Detect issues deleted or moved upstream (id census) and remove them locally.
-    Reconcile,
+    Reconcile {
+        /// Take the census and check what is missing; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write the Parquet tables from raw JSON: pending changes only, or every month.
     Transform {
         /// Rebuild every month from `raw/issues` (month by month, bounded memory).

@@ -506,3 +506,49 @@ async fn poll_sla_all_fills_jsm_figures_of_every_issue_after_the_account_is_adde
     assert_says(&out, "poll-sla: 0 updated, 0 healed");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_dry_run_says_what_it_would_remove_and_removes_nothing() {
+    let sim = simulator_with(site(12, &["SUP", "OPS"])).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            jql: Some("project in (SUP, OPS)".into()),
+            ..MirrorOptions::default()
+        },
+    );
+    mirror.run_ok(&["backfill"]).await;
+    let keys = mirror.saved_keys();
+    let tables_before = mirror.tables();
+    sim.delete_issue("SUP-4");
+    let moved = sim.move_issue("SUP-2", "OPS");
+    let gone = sim.move_issue("SUP-3", "ELSE");
+    assert_ne!(moved, gone);
+    let runs_before = query_strings(&mirror, "SELECT command FROM runs");
+
+    let out = mirror.run_ok(&["reconcile", "--dry-run"]).await;
+    assert_says(
+        &out,
+        "reconcile --dry-run: 10 in census, 12 local, 3 missing: 1 would be deleted, \
+         1 would be moved, 1 would leave scope, 0 present, 0 failed; nothing written",
+    );
+    assert_eq!(
+        mirror.saved_keys(),
+        keys,
+        "every saved issue is still there"
+    );
+    assert!(mirror.issue(&moved).is_none(), "nor was the move followed");
+    assert_eq!(mirror.tables(), tables_before);
+    assert_eq!(
+        query_strings(&mirror, "SELECT command FROM runs"),
+        runs_before
+    );
+
+    // The real run does what the dry run said.
+    let out = mirror.run_ok(&["reconcile"]).await;
+    assert_says(
+        &out,
+        "3 missing: 1 deleted, 1 moved, 1 left scope, 0 present",
+    );
+    sim.shutdown().await;
+}

@@ -386,3 +386,52 @@ async fn garbled_and_truncated_bodies_are_retried() {
     assert!(sim.requests().iter().any(|r| r.fault.is_some()));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_dry_run_lists_what_it_would_fetch_and_fetches_nothing() {
+    let sim = simulator(12).await;
+    let mirror = Mirror::new(&sim);
+    let out = mirror.run_ok(&["backfill", "--dry-run"]).await;
+    assert!(
+        stdout(&out).contains(
+            "backfill --dry-run: 12 listed: 12 new and 0 changed would be fetched, 0 unchanged \
+             skipped; 0 recorded failures would be retried; nothing written"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(mirror.saved_keys().is_empty());
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.path.ends_with("/search/jql") || r.path.ends_with("/field")),
+        "only the listing: {:?}",
+        sim.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    // Nothing of a backfill was recorded: the real one starts from the first page.
+    let out = mirror.run_ok(&["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["backfill"].is_null(), "{status}");
+    assert!(
+        status["runs"]
+            .as_array()
+            .is_none_or(|runs| runs.iter().all(|r| r["command"] != "backfill")),
+        "{status}"
+    );
+
+    mirror.run_ok(&["backfill"]).await;
+    sim.touch("SUP-3");
+    sim.touch("SUP-5");
+    sim.clear_requests();
+    let out = mirror.run_ok(&["backfill", "--dry-run"]).await;
+    assert!(
+        stdout(&out).contains("12 listed: 0 new and 2 changed would be fetched, 10 unchanged"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        sim.requests().iter().all(|r| !r.path.contains("/issue/")),
+        "no issue fetched"
+    );
+    sim.shutdown().await;
+}

@@ -488,6 +488,7 @@ async fn maintenance_runner(
                 let options = reconcile::ReconcileOptions {
                     scope: config.jira.jql.clone(),
                     parallel,
+                    dry_run: false,
                 };
                 reconcile::reconcile(&pipeline, &options, &progress).await.map(|s| {
                     (

@@ -275,6 +275,45 @@ impl JiraClient {
         .await
     }
 
+    /// Every issue of `jql` with `fields`, `page_size` at a time, handed to `each` page by page
+    /// until the last page (short pages are normal). A token that comes back a second time or
+    /// more than `max_pages` pages are errors: a partial listing must never pass for a
+    /// complete one.
+    pub async fn search_each(
+        &self,
+        jql: &str,
+        fields: &[&str],
+        page_size: u32,
+        max_pages: usize,
+        mut each: impl FnMut(&Value) -> Result<()>,
+    ) -> Result<()> {
+        let path = "/rest/api/3/search/jql";
+        let mut seen = std::collections::HashSet::new();
+        let mut token: Option<String> = None;
+        for _ in 0..max_pages {
+            let page = self
+                .search_page(jql, token.as_deref(), fields, None, page_size)
+                .await?;
+            for issue in &page.issues {
+                each(issue)?;
+            }
+            match page.next_page_token {
+                None => return Ok(()),
+                Some(next) if !seen.insert(next.clone()) => {
+                    return Err(Error::Protocol {
+                        path: path.into(),
+                        message: "a nextPageToken came back a second time".into(),
+                    });
+                }
+                Some(next) => token = Some(next),
+            }
+        }
+        Err(Error::Protocol {
+            path: path.into(),
+            message: format!("more than {max_pages} pages; the server seems to loop"),
+        })
+    }
+
     /// `/issue/{key}/remotelink`: every remote link of the issue.
     pub async fn remote_links(&self, key: &str) -> Result<Vec<Value>> {
         let path = format!("/rest/api/3/issue/{key}/remotelink");

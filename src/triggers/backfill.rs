@@ -14,6 +14,12 @@ use super::{Search, Summary, failed_keys, process_keys, process_search};
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
 use crate::state::now_ms;
+use crate::time::jira_time_ms;
+
+/// Issues per page of a dry run's listing (with `updated`, Jira's page is 100 at most).
+const DRY_RUN_PAGE_SIZE: u32 = 100;
+/// Pages a dry run's listing may take before the server is taken to loop.
+const DRY_RUN_MAX_PAGES: usize = 100_000;
 
 /// How a backfill runs.
 #[derive(Debug, Clone)]
@@ -85,4 +91,72 @@ pub async fn backfill(
         state.advance_watermark(started_ms)?;
     }
     Ok(summary)
+}
+
+/// What a backfill would fetch (`backfill --dry-run`).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackfillPlan {
+    /// Issues the scope lists.
+    pub listed: u64,
+    /// Listed and not in the mirror: would be fetched.
+    pub new: u64,
+    /// In the mirror at another `updated` or key: would be fetched again.
+    pub changed: u64,
+    /// In the mirror as listed: would be skipped without a request.
+    pub unchanged: u64,
+    /// Recorded failures a backfill would try once more at its end.
+    pub retries: u64,
+}
+
+/// Lists the scope (id, key and `updated` only) and compares it with the state: what a
+/// backfill would fetch, without fetching, writing or touching the backfill's resume point.
+pub async fn backfill_dry_run(
+    pipeline: &Pipeline,
+    options: &BackfillOptions,
+    progress: &ProgressBar,
+) -> Result<BackfillPlan, pipeline::Error> {
+    let query = jql::all(&options.scope, options.created_since_ms);
+    let state = pipeline.state();
+    let mut plan = BackfillPlan {
+        retries: state.failures_to_retry()?.len() as u64,
+        ..BackfillPlan::default()
+    };
+    let mut problem: Option<pipeline::Error> = None;
+    pipeline
+        .jira()
+        .search_each(
+            &query,
+            &["updated"],
+            DRY_RUN_PAGE_SIZE,
+            DRY_RUN_MAX_PAGES,
+            |issue| {
+                plan.listed += 1;
+                progress.inc(1);
+                let id = super::reconcile::issue_id(issue);
+                let updated = issue["fields"]["updated"].as_str().and_then(jira_time_ms);
+                let saved = match id.map(|id| state.issue_by_id(id)).transpose() {
+                    Ok(saved) => saved.flatten(),
+                    Err(e) => {
+                        problem.get_or_insert(e.into());
+                        None
+                    }
+                };
+                match saved {
+                    None => plan.new += 1,
+                    Some(s)
+                        if Some(s.updated_ms) != updated
+                            || issue["key"].as_str() != Some(s.issue_key.as_str()) =>
+                    {
+                        plan.changed += 1;
+                    }
+                    Some(_) => plan.unchanged += 1,
+                }
+                Ok(())
+            },
+        )
+        .await?;
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(plan),
+    }
 }

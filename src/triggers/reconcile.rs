@@ -24,7 +24,7 @@
 //! A scope whose projects cannot be read from its JQL is never taken for "every project":
 //! each such issue is asked about.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use indicatif::ProgressBar;
@@ -60,6 +60,8 @@ pub struct ReconcileOptions {
     pub scope: String,
     /// Missing issues checked at once.
     pub parallel: usize,
+    /// Take the census and check the missing issues, but remove, move and record nothing.
+    pub dry_run: bool,
 }
 
 /// What a reconcile found and did.
@@ -82,6 +84,8 @@ pub struct ReconcileSummary {
     pub present: u64,
     /// Issues whose check failed (nothing removed; recorded).
     pub failed: u64,
+    /// Counts of a dry run: what would have been removed or followed; nothing was.
+    pub dry_run: bool,
 }
 
 /// What the check of one missing issue found.
@@ -113,6 +117,7 @@ pub async fn reconcile(
         census: census.len() as u64,
         local: local.len() as u64,
         missing: missing.len() as u64,
+        dry_run: options.dry_run,
         ..ReconcileSummary::default()
     };
     tracing::info!(
@@ -124,7 +129,8 @@ pub async fn reconcile(
 
     let census = &census;
     let work = missing.into_iter().map(|(id, key)| async move {
-        let result = check(pipeline, id, &key, census.contains_key(&id)).await;
+        let write = !options.dry_run;
+        let result = check(pipeline, id, &key, census.contains_key(&id), write).await;
         (key, result)
     });
     let mut results = futures::stream::iter(work).buffer_unordered(options.parallel.max(1));
@@ -138,12 +144,18 @@ pub async fn reconcile(
             Err(e) => {
                 summary.failed += 1;
                 tracing::info!(%key, "Check of an issue missing from the census failed; kept.");
-                crate::triggers::record_issue_failure(pipeline, &key, &e)?;
+                if options.dry_run {
+                    tracing::warn!(%key, error = %e, "Check failed.");
+                } else {
+                    crate::triggers::record_issue_failure(pipeline, &key, &e)?;
+                }
             }
         }
         progress.inc(1);
     }
-    pipeline.apply_pending().await?;
+    if !options.dry_run {
+        pipeline.apply_pending().await?;
+    }
     tracing::info!(
         deleted = summary.deleted,
         moved = summary.moved,
@@ -159,27 +171,19 @@ pub async fn reconcile(
 /// one. Any failure is an error: a partial census must never be taken for a complete one.
 pub async fn census(jira: &JiraClient, query: &str) -> jira::Result<BTreeMap<i64, Option<String>>> {
     let mut ids = BTreeMap::new();
-    let mut seen = HashSet::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_CENSUS_PAGES {
-        let page = jira
-            .search_page(query, token.as_deref(), &["id"], None, CENSUS_PAGE_SIZE)
-            .await?;
-        for issue in &page.issues {
+    jira.search_each(
+        query,
+        &["id"],
+        CENSUS_PAGE_SIZE,
+        MAX_CENSUS_PAGES,
+        |issue| {
             let id = issue_id(issue).ok_or_else(|| protocol("an issue without a numeric id"))?;
             ids.insert(id, issue["key"].as_str().map(str::to_owned));
-        }
-        match page.next_page_token {
-            None => return Ok(ids),
-            Some(next) if !seen.insert(next.clone()) => {
-                return Err(protocol("a nextPageToken came back a second time"));
-            }
-            Some(next) => token = Some(next),
-        }
-    }
-    Err(protocol(&format!(
-        "more than {MAX_CENSUS_PAGES} census pages; the server seems to loop"
-    )))
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(ids)
 }
 
 /// The saved `(id, key)`s the census does not list under their saved key: id absent, or
@@ -196,12 +200,14 @@ fn missing(local: &[(i64, String)], census: &BTreeMap<i64, Option<String>>) -> V
 }
 
 /// Checks one saved issue (`id`, saved as `saved_key`) that the census did not list under
-/// that key; `in_census`: it listed the id under another one.
+/// that key; `in_census`: it listed the id under another one. Without `write` it only says
+/// what it would do.
 async fn check(
     pipeline: &Pipeline,
     id: i64,
     saved_key: &str,
     in_census: bool,
+    write: bool,
 ) -> pipeline::Result<Checked> {
     let key = IssueKey::parse(saved_key)?;
     let Some(found) = pipeline
@@ -209,16 +215,28 @@ async fn check(
         .get_issue_fields(&id.to_string(), "project,updated")
         .await?
     else {
-        pipeline.delete_local(&key).await?;
+        tracing::info!(%key, dry_run = !write, "Issue deleted upstream.");
+        if write {
+            pipeline.delete_local(&key).await?;
+        }
         return Ok(Checked::Deleted);
     };
     let now_key = IssueKey::parse(found["key"].as_str().unwrap_or_default())?;
     let in_scope =
         in_census || (pipeline.scope().may_hold(&now_key) && pipeline.in_scope(id).await?);
     if !in_scope {
-        tracing::info!(%key, now = %now_key, "Issue left the scope; removing the local copy.");
-        pipeline.delete_local(&key).await?;
+        tracing::info!(%key, now = %now_key, dry_run = !write, "Issue left the scope; removing the local copy.");
+        if write {
+            pipeline.delete_local(&key).await?;
+        }
         return Ok(Checked::LeftScope);
+    }
+    if !write {
+        if now_key != key {
+            tracing::info!(%key, now = %now_key, dry_run = true, "Issue moved.");
+            return Ok(Checked::Moved);
+        }
+        return Ok(Checked::Present);
     }
     let outcome = pipeline.process_key(&now_key).await?;
     crate::triggers::record_missing_parts(pipeline, &outcome)?;
@@ -236,7 +254,7 @@ async fn check(
 }
 
 /// Jira sends ids as strings; accept numbers too.
-fn issue_id(issue: &Value) -> Option<i64> {
+pub(crate) fn issue_id(issue: &Value) -> Option<i64> {
     match &issue["id"] {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
