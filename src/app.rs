@@ -18,6 +18,7 @@ use crate::daemon::{self, DaemonOptions};
 use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
 use crate::key::IssueKey;
 use crate::pipeline::archive::RawStore;
+use crate::pipeline::distribution::Distribution;
 use crate::pipeline::{self, AttachmentPolicy, Pipeline};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::State;
@@ -363,7 +364,8 @@ impl Context {
             transformer,
         )
         .with_max_attempts(config.run.max_attempts)
-        .with_deletion_cap(deletion_cap);
+        .with_deletion_cap(deletion_cap)
+        .with_distribution(distribution(&config));
         if repair == Repair::Pending {
             let repaired = pipeline.apply_pending().await?;
             if repaired > 0 {
@@ -371,6 +373,9 @@ impl Context {
                     issues = repaired,
                     "Table rows left pending by an interrupted run were written."
                 );
+            }
+            if let Some(distribution) = distribution(&config) {
+                seed_distribution(distribution, config.data_dir.clone()).await;
             }
         }
         Ok(Context {
@@ -813,6 +818,41 @@ impl Reported for ReconcileSummary {
             self.present,
             self.failed
         )
+    }
+}
+
+/// The distribution folder `[distribution]` names, if any.
+fn distribution(config: &Config) -> Option<Distribution> {
+    config.distribution.as_ref().map(|d| Distribution {
+        dir: d.dir.clone(),
+        attachments: d.attachments,
+    })
+}
+
+/// Copies to the distribution folder what differs from the mirror (a folder configured
+/// late, a copy that failed, attachments), under the tables lock. A failure is logged, not
+/// fatal: the mirror itself is whole, and the next start tries again.
+async fn seed_distribution(distribution: Distribution, data_dir: std::path::PathBuf) {
+    let dir = distribution.dir.clone();
+    let seeded = tokio::task::spawn_blocking(move || {
+        let _tables = crate::pipeline::lock::lock_tables(&data_dir)?;
+        distribution.seed(&data_dir)
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match seeded {
+        Ok(s) if s.copied + s.removed > 0 => tracing::info!(
+            copied = s.copied,
+            removed = s.removed,
+            dir = %dir.display(),
+            "Distribution folder brought in line with the mirror."
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %dir.display(),
+            "The distribution folder could not be seeded; the next start tries again."
+        ),
     }
 }
 

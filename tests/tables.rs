@@ -363,35 +363,91 @@ async fn the_distribution_folder_receives_every_changed_file() {
     mirror.run_ok(&["sweep"]).await;
     let parquet = mirror.data().join("parquet");
     let dist = mirror.dir.path().join("dist");
-    let files = |root: &std::path::Path| -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        for table in std::fs::read_dir(root).unwrap().flatten() {
-            if table.path().is_dir() {
-                for f in std::fs::read_dir(table.path()).unwrap().flatten() {
-                    let name = format!(
-                        "{}/{}",
-                        table.file_name().to_string_lossy(),
-                        f.file_name().to_string_lossy()
-                    );
-                    out.push((name, std::fs::read(f.path()).unwrap()));
-                }
-            } else {
-                out.push((
-                    table.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(table.path()).unwrap(),
-                ));
-            }
-        }
-        out.sort();
-        out
-    };
-    let (here, there) = (files(&parquet), files(&dist));
+    let (here, there) = (tree(&parquet), tree(&dist));
     assert!(here.len() >= 8, "{} files", here.len());
     assert_eq!(
         here.iter().map(|f| &f.0).collect::<Vec<_>>(),
         there.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
-    assert!(here == there, "distribution copies differ");
+    assert_same(&there, &here);
+    sim.shutdown().await;
+}
+
+/// Every file below `root` (path relative to it, contents), sorted; temp files of
+/// downloads in progress are not published and left out.
+fn tree(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with(".part-") {
+                let name = path.strip_prefix(root).unwrap().display().to_string();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Asserts two [`tree`]s hold the same files with the same contents (naming any that differ).
+#[track_caller]
+fn assert_same(copy: &[(String, Vec<u8>)], original: &[(String, Vec<u8>)]) {
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(copy), names(original));
+    let differing: Vec<&String> = copy
+        .iter()
+        .zip(original)
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| &a.0)
+        .collect();
+    assert!(differing.is_empty(), "contents differ: {differing:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distribution_folder_set_late_is_seeded_with_months_and_attachments() {
+    let sim = simulator(10).await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    let parquet = mirror.data().join("parquet");
+    let attachments = mirror.data().join("raw/attachments");
+    let dist = mirror.dir.path().join("dist");
+    assert!(!tree(&attachments).is_empty(), "the site has attachments");
+
+    // Set after months were written: the next command copies what differs.
+    let mut config = std::fs::read_to_string(&mirror.config_path).unwrap();
+    config.push_str("\n[distribution]\ndir = \"dist\"\nattachments = true\n");
+    std::fs::write(&mirror.config_path, config).unwrap();
+    mirror.run_ok(&["sweep"]).await;
+    let months = |t: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+        t.into_iter()
+            .filter(|(n, _)| !n.starts_with("raw/"))
+            .collect()
+    };
+    assert_same(&months(tree(&dist)), &tree(&parquet));
+    assert_same(&tree(&dist.join("raw/attachments")), &tree(&attachments));
+
+    // A copy lost or damaged on the share is restored by the next start.
+    let (first, _) = tree(&parquet)
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".parquet"))
+        .unwrap();
+    std::fs::remove_file(dist.join(&first)).unwrap();
+    let (file, _) = tree(&attachments).into_iter().next().unwrap();
+    std::fs::write(dist.join("raw/attachments").join(&file), b"damaged").unwrap();
+    mirror.run_ok(&["sweep"]).await;
+    assert_same(&months(tree(&dist)), &tree(&parquet));
+    assert_same(&tree(&dist.join("raw/attachments")), &tree(&attachments));
+
+    // An issue removed from the mirror takes its copies with it.
+    sim.delete_issue("SUP-1");
+    mirror.run_ok(&["fetch", "SUP-1"]).await;
+    assert!(!dist.join("raw/attachments/SUP-1").exists());
+    assert_same(&tree(&dist.join("raw/attachments")), &tree(&attachments));
+    assert_same(&months(tree(&dist)), &tree(&parquet));
     sim.shutdown().await;
 }
 

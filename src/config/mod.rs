@@ -410,11 +410,14 @@ impl Default for AttachmentsConfig {
     }
 }
 
-/// `[distribution]`: where changed Parquet files are copied for readers.
+/// `[distribution]`: where changed Parquet files (and optionally attachments) are copied for
+/// readers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistributionConfig {
     /// Target folder (resolved like `data_dir`); files are replaced atomically.
     pub dir: PathBuf,
+    /// Copy attachments too (`attachments/<KEY>/`). Default false.
+    pub attachments: bool,
 }
 
 /// `[output]`: the permission bits of every file and folder the mirror publishes (raw JSON,

@@ -144,6 +144,7 @@ pub(super) struct RawAttachments {
 #[derive(Debug, Deserialize)]
 pub(super) struct RawDistribution {
     pub(super) dir: Option<String>,
+    pub(super) attachments: Option<bool>,
 }
 
 /// `[output]` as written: modes are an integer (`0o644`) or a string of octal digits.

@@ -610,6 +610,7 @@ fn validate_distribution(
     let dir = required(p, "distribution.dir", raw.dir)?;
     Some(DistributionConfig {
         dir: resolve_dir(base_dir, &dir),
+        attachments: raw.attachments.unwrap_or(false),
     })
 }
 

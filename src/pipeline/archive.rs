@@ -384,7 +384,7 @@ fn remove_orphaned_temp_files(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_file_if_exists(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

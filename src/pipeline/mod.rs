@@ -13,6 +13,7 @@
 
 pub mod archive;
 mod confirm;
+pub mod distribution;
 pub mod events;
 pub mod lock;
 
@@ -203,6 +204,7 @@ pub struct Pipeline {
     max_attempts: i64,
     removals: Arc<Removals>,
     confirmer: Arc<Confirmer>,
+    distribution: Option<distribution::Distribution>,
 }
 
 /// The removals of the last 24 hours, against the cap (see [`Error::DeletionCapped`]).
@@ -266,6 +268,26 @@ impl Pipeline {
                 cap: crate::config::DEFAULT_MAX_DELETIONS_FLOOR,
                 recent: Default::default(),
             }),
+            distribution: None,
+        }
+    }
+
+    /// Keeps the distribution folder's attachment copies in line with each saved or removed
+    /// issue (when it distributes attachments).
+    pub fn with_distribution(mut self, distribution: Option<distribution::Distribution>) -> Self {
+        self.distribution = distribution;
+        self
+    }
+
+    /// Brings the distribution folder's copies of `key`'s attachments in line with the
+    /// mirror's. A failure costs no mirrored data: it is logged, and the next start's seed
+    /// copies what is missing.
+    fn distribute_attachments(&self, key: &IssueKey) {
+        let Some(distribution) = &self.distribution else {
+            return;
+        };
+        if let Err(e) = distribution.sync_attachments(&self.store.attachments_dir(key), key) {
+            tracing::warn!(%key, error = %e, dir = %distribution.dir.display(), "Attachments not copied to the distribution folder; the next start copies them.");
         }
     }
 
@@ -524,6 +546,7 @@ impl Pipeline {
         }
         self.store
             .quarantine_issue(key, chrono::Utc::now().date_naive())?;
+        self.distribute_attachments(key);
         self.state.record_deleted(key.as_str())?;
         if let Some(ms) = created {
             // Again after the change (see `save`).
@@ -707,7 +730,9 @@ impl Pipeline {
         if let Some(old) = &moved_from {
             self.store.remove_issue(old)?;
             tracing::info!(from = %old, to = %key, "Issue moved; old key removed.");
+            self.distribute_attachments(old);
         }
+        self.distribute_attachments(&key);
         // And pending again once it has: a table writer running meanwhile (the daemon's)
         // may have applied the first mark before the new JSON was in place, and cleared it.
         if let Some(created) = meta.created_ms {
