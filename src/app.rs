@@ -374,6 +374,16 @@ impl Context {
                     "Table rows left pending by an interrupted run were written."
                 );
             }
+            let transformer = pipeline.transformer().clone();
+            let completed = tokio::task::spawn_blocking(move || transformer.complete_months())
+                .await
+                .map_err(|e| anyhow::anyhow!("the table writer panicked: {e}"))??;
+            if completed > 0 {
+                tracing::info!(
+                    months = completed,
+                    "Months missing a table's file (a table added by an upgrade) were written."
+                );
+            }
             if let Some(distribution) = distribution(&config) {
                 seed_distribution(distribution, config.data_dir.clone()).await;
             }

@@ -314,6 +314,12 @@ async fn refused_parts_leave_the_rest_of_each_issue_and_a_refused_issue_fails_al
             ),
             poison(6, PoisonKind::Forbidden { part: Part::Issue }),
             poison(8, PoisonKind::Forbidden { part: Part::Sla }),
+            poison(
+                10,
+                PoisonKind::Forbidden {
+                    part: Part::Worklogs,
+                },
+            ),
         ],
     )
     .await;
@@ -347,6 +353,9 @@ async fn refused_parts_leave_the_rest_of_each_issue_and_a_refused_issue_fails_al
     assert_eq!(parts(&keys[3]), ["comments"]);
     assert_eq!(parts(&keys[4]), ["changelog"]);
     assert_eq!(parts(&keys[8]), ["SLA"]);
+    // The 20 worklogs Jira embeds are kept when the rest are refused.
+    assert_eq!(parts(&keys[10]), ["worklogs"]);
+    assert_eq!(rows_of(&mirror, "worklogs", &keys[10]).len(), 20);
     // The SLA custom fields the main account reads still give the SLA columns.
     let sla_rows = rows_of(&mirror, "sla", &keys[8]);
     assert!(!sla_rows.is_empty());

@@ -13,7 +13,7 @@ fn duckdb_describe(parquet: &std::path::Path) -> Value {
 import duckdb, json, sys
 con = duckdb.connect()
 out = {}
-for t in ["issues", "comments", "changelog", "attachments", "issuelinks", "remote_links", "sla"]:
+for t in ["issues", "comments", "changelog", "attachments", "issuelinks", "remote_links", "sla", "worklogs"]:
     rel = con.sql(f"SELECT * FROM read_parquet('{t}/*.parquet')")
     out[t] = {
         "columns": [[n, str(ty)] for n, ty in zip(rel.columns, rel.types)],
@@ -24,6 +24,10 @@ for statement in open("views.sql").read().split(";"):
         con.execute(statement)
 out["view_issues"] = con.execute("SELECT count(*) FROM jira_issues").fetchall()[0][0]
 out["first_response"] = con.execute("SELECT count(*) FROM jira_issues WHERE first_response_goal_millis IS NOT NULL").fetchall()[0][0]
+out["view_worklogs"] = con.execute("SELECT count(*) FROM jira_worklogs").fetchall()[0][0]
+out["issue_time_spent"] = con.execute("SELECT coalesce(sum(time_spent_seconds), 0) FROM jira_issues").fetchall()[0][0]
+out["environments"] = con.execute("SELECT count(*) FROM jira_issues WHERE environment = 'Production, EU region'").fetchall()[0][0]
+out["worklog_seconds"] = con.execute("SELECT coalesce(sum(time_spent_seconds), 0) FROM jira_worklogs").fetchall()[0][0]
 json.dump(out, sys.stdout)
 "#;
     let out = Command::new("python3")
@@ -107,6 +111,20 @@ async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
             issues.push((Box::leak(format!("{sla}_{suffix}").into_boxed_str()), ty));
         }
     }
+    issues.extend([
+        ("project_name", "VARCHAR"),
+        ("environment", "VARCHAR"),
+        ("affects_versions", "VARCHAR[]"),
+        ("security_level", "VARCHAR"),
+        ("sprint", "VARCHAR[]"),
+        ("votes", "BIGINT"),
+        ("watchers", "BIGINT"),
+        ("time_original_estimate_seconds", "BIGINT"),
+        ("time_remaining_estimate_seconds", "BIGINT"),
+        ("time_spent_seconds", "BIGINT"),
+        ("status_changed_at", TS),
+        ("last_comment_at", TS),
+    ]);
     issues.push(("custom_fields", "VARCHAR"));
     expect("issues", &issues);
     expect(
@@ -198,12 +216,41 @@ async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
             ("remaining_millis", "BIGINT"),
         ],
     );
+    expect(
+        "worklogs",
+        &[
+            ("issue_key", "VARCHAR"),
+            ("issue_id", "BIGINT"),
+            ("worklog_id", "BIGINT"),
+            ("author", "VARCHAR"),
+            ("author_account_id", "VARCHAR"),
+            ("update_author", "VARCHAR"),
+            ("update_author_account_id", "VARCHAR"),
+            ("comment", "VARCHAR"),
+            ("started_at", TS),
+            ("created_at", TS),
+            ("updated_at", TS),
+            ("time_spent_seconds", "BIGINT"),
+            ("time_spent", "VARCHAR"),
+            ("visibility", "VARCHAR"),
+        ],
+    );
 
     // Row counts equal what the raw JSON holds.
     let (mut comments, mut items, mut attachments, mut links, mut remote, mut cycles) =
         (0, 0, 0, 0, 0, 0);
+    let (mut worklogs, mut seconds) = (0, 0);
     for key in mirror.saved_keys() {
         let issue = mirror.issue(&key).unwrap();
+        // Every worklog, also past the 20 Jira embeds (SUP-1 has 45).
+        let w = &issue["fields"]["worklog"];
+        let listed = w["worklogs"].as_array().unwrap();
+        assert_eq!(Some(listed.len() as u64), w["total"].as_u64(), "{key}");
+        worklogs += listed.len();
+        seconds += listed
+            .iter()
+            .map(|w| w["timeSpentSeconds"].as_i64().unwrap())
+            .sum::<i64>();
         comments += issue["fields"]["comment"]["comments"]
             .as_array()
             .unwrap()
@@ -235,6 +282,13 @@ async fn duckdb_reads_every_table_with_the_designed_columns_and_counts() {
         "views.sql works from the parquet folder"
     );
     assert_eq!(rows("comments"), comments);
+    assert!(worklogs > 45, "{worklogs}");
+    assert_eq!(rows("worklogs"), worklogs);
+    assert_eq!(d["view_worklogs"], worklogs as u64);
+    assert_eq!(d["worklog_seconds"], seconds);
+    // The issues' time spent is Jira's sum of their worklogs.
+    assert_eq!(d["issue_time_spent"], seconds);
+    assert!(d["environments"].as_u64().unwrap() > 0, "{d}");
     assert_eq!(rows("changelog"), items);
     assert_eq!(rows("attachments"), attachments);
     assert_eq!(rows("issuelinks"), links);

@@ -156,6 +156,18 @@ pub const ISSUE_COLUMNS: &[&str] = &[
     "time_to_resolution_goal_millis",
     "time_to_resolution_remaining_millis",
     "time_to_resolution_breached",
+    "project_name",
+    "environment",
+    "affects_versions",
+    "security_level",
+    "sprint",
+    "votes",
+    "watchers",
+    "time_original_estimate_seconds",
+    "time_remaining_estimate_seconds",
+    "time_spent_seconds",
+    "status_changed_at",
+    "last_comment_at",
     "custom_fields",
 ];
 

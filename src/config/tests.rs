@@ -875,8 +875,9 @@ fn relative_paths_follow_the_config_file() {
 fn field_mappings_are_checked() {
     let text = format!(
         "{MINIMAL}\n[fields]\ncustomfield_1 = \"severity\"\ncustomfield_2 = \"severity\"\n\
-         customfield_3 = \"status\"\ncustomfield_4 = \"Team-Name\"\nsummary_x = \"team\"\n\
-         customfield_5 = \"custom_fields\"\ncustomfield_6 = 7\ncustomfield_7 = \"team\"\n"
+         customfield_3 = \"status\"\ncustomfield_4 = \"Team-Name\"\n\"summary-x\" = \"team\"\n\
+         customfield_5 = \"custom_fields\"\ncustomfield_6 = 7\ncustomfield_7 = \"team\"\n\
+         customfield_x = \"cfx\"\nenvironment = \"env\"\n"
     );
     let problems = problems(&text);
     assert_problem(
@@ -886,10 +887,15 @@ fn field_mappings_are_checked() {
     );
     assert_problem(&problems, "fields.customfield_3", "built-in column");
     assert_problem(&problems, "fields.customfield_4", "lowercase snake_case");
-    assert_problem(&problems, "fields.summary_x", "not a custom field id");
+    assert_problem(&problems, "fields.summary-x", "not a Jira field id");
+    assert_problem(&problems, "fields.customfield_x", "not a Jira field id");
     assert_problem(&problems, "fields.customfield_5", "built-in column");
     assert_problem(&problems, "fields.customfield_6", "invalid type");
-    assert_eq!(problems.len(), 6, "{}", problems.join("\n"));
+    assert_eq!(problems.len(), 7, "{}", problems.join("\n"));
+    // System fields may be mapped too.
+    let text = format!("{MINIMAL}\n[fields]\nenvironment = \"env_text\"\ntimetracking = \"tt\"\n");
+    let config = parse(&text).unwrap();
+    assert_eq!(config.fields["environment"], "env_text");
 }
 
 #[test]

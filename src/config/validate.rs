@@ -549,10 +549,13 @@ fn validate_fields(p: &mut Problems, raw: BTreeMap<String, String>) -> BTreeMap<
     let mut owner_of_column: BTreeMap<&str, &str> = BTreeMap::new();
     for (id, column) in &raw {
         let path = format!("fields.{id}");
-        if !is_custom_field_id(id) {
+        if !is_field_id(id) {
             p.push(
                 &path,
-                format!("`{id}` is not a custom field id like `customfield_10100`"),
+                format!(
+                    "`{id}` is not a Jira field id: a custom field like `customfield_10100` or \
+                     a system field like `environment` (letters, digits, `_`)"
+                ),
             );
         }
         if !is_column_name(column) {
@@ -888,9 +891,16 @@ fn is_loopback_ip(ip: IpAddr) -> bool {
 }
 
 /// `^customfield_[0-9]+$`
-fn is_custom_field_id(id: &str) -> bool {
-    id.strip_prefix("customfield_")
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+/// A field id as `/rest/api/3/field` lists it: `customfield_N`, or a system field
+/// (`environment`, `timetracking`, `statuscategorychangedate`): a letter, then ASCII letters,
+/// digits or `_`, at most 100 bytes.
+fn is_field_id(id: &str) -> bool {
+    if let Some(digits) = id.strip_prefix("customfield_") {
+        return !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    }
+    id.len() <= 100
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `^[a-z][a-z0-9_]*$`
@@ -986,10 +996,14 @@ mod tests {
 
     #[test]
     fn name_patterns() {
-        assert!(is_custom_field_id("customfield_10100"));
-        assert!(!is_custom_field_id("customfield_"));
-        assert!(!is_custom_field_id("customfield_10a"));
-        assert!(!is_custom_field_id("summary"));
+        assert!(is_field_id("customfield_10100"));
+        assert!(!is_field_id("customfield_"));
+        assert!(!is_field_id("customfield_10a"));
+        assert!(is_field_id("summary"));
+        assert!(is_field_id("statuscategorychangedate"));
+        assert!(!is_field_id("status category"));
+        assert!(!is_field_id("_x"));
+        assert!(!is_field_id(&"a".repeat(101)));
         assert!(is_column_name("severity_2"));
         assert!(!is_column_name("Severity"));
         assert!(!is_column_name("2severity"));

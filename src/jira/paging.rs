@@ -242,21 +242,33 @@ impl JiraClient {
         } else {
             None
         };
-        if let Some(comments) = comments
-            && let Some(fields) = issue.get_mut("fields").and_then(Value::as_object_mut)
-        {
-            let n = comments.len();
-            let mut comment = match fields.remove("comment") {
-                Some(Value::Object(map)) => map,
-                _ => Default::default(),
-            };
-            comment.insert("comments".into(), Value::Array(comments));
-            comment.insert("startAt".into(), json!(0));
-            comment.insert("maxResults".into(), json!(n));
-            comment.insert("total".into(), json!(n));
-            fields.insert("comment".into(), Value::Object(comment));
+        if let Some(comments) = comments {
+            replace_page(issue, "comment", "comments", comments);
+        }
+
+        // Jira embeds the first 20 worklogs. Without `fields.worklog` (time tracking off, or
+        // the field not asked for) there is nothing to complete: the endpoint would refuse.
+        let worklogs_missing = issue["fields"].get("worklog").is_some_and(|w| {
+            let have = w["worklogs"].as_array().map_or(0, Vec::len);
+            w["total"].as_u64().is_some_and(|t| t as usize > have)
+        });
+        if worklogs_missing {
+            match self.worklogs(&key).await {
+                Ok(worklogs) => replace_page(issue, "worklog", "worklogs", worklogs),
+                Err(error) if error.is_item_refusal() => refused.push(PartError {
+                    part: "worklogs",
+                    error,
+                }),
+                Err(e) => return Err(e),
+            }
         }
         Ok(refused)
+    }
+
+    /// Every worklog of `key`, oldest first (`/issue/{key}/worklog`).
+    pub async fn worklogs(&self, key: &str) -> Result<Vec<Value>> {
+        self.offset_pages(&format!("/rest/api/3/issue/{key}/worklog"), "worklogs", &[])
+            .await
     }
 
     /// Every changelog history of `key`, oldest first (`/issue/{key}/changelog`).
@@ -423,6 +435,24 @@ fn array(v: Value, path: &str) -> Result<Vec<Value>> {
             message: "expected a JSON array".into(),
         }),
     }
+}
+
+/// Puts the complete list `items` in `fields.<field>.<list>` as one page holding them all
+/// (`startAt` 0, `maxResults` = `total` = their number), keeping the object's other keys.
+fn replace_page(issue: &mut Value, field: &str, list: &str, items: Vec<Value>) {
+    let Some(fields) = issue.get_mut("fields").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let n = items.len();
+    let mut page = match fields.remove(field) {
+        Some(Value::Object(map)) => map,
+        _ => Default::default(),
+    };
+    page.insert(list.into(), Value::Array(items));
+    page.insert("startAt".into(), json!(0));
+    page.insert("maxResults".into(), json!(n));
+    page.insert("total".into(), json!(n));
+    fields.insert(field.into(), Value::Object(page));
 }
 
 fn too_many_pages(path: &str) -> Error {

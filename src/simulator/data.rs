@@ -36,6 +36,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// Issues are created over the ~18 months before [`REFERENCE_MS`].
 const SPAN_MS: i64 = 540 * DAY_MS;
+/// How many worklogs Jira embeds in an issue (`fields.worklog.maxResults`).
+pub(crate) const WORKLOG_EMBED_CAP: usize = 20;
 /// How many histories / comments Jira embeds in an issue.
 pub(crate) const EMBED_CAP: usize = 100;
 /// The `expand` string Jira puts on every issue.
@@ -551,6 +553,8 @@ pub(crate) struct Issue {
     pub histories: Vec<History>,
     /// Comments, oldest first.
     pub comments: Vec<Comment>,
+    /// Number of worklogs (rendered by [`Store::worklog_json`], oldest first).
+    pub worklogs: usize,
     project_idx: usize,
     content_seed: u64,
     birth_key: String,
@@ -837,6 +841,7 @@ struct Plan {
     parent: Option<u64>,
     rng: ChaCha8Rng,
     poison: Vec<PoisonKind>,
+    worklogs: usize,
 }
 
 /// `n` strictly increasing instants after `start`, skewed towards `start`.
@@ -1047,7 +1052,22 @@ impl Store {
                 parents_pool[project].push(id);
                 None
             };
+            // Worklogs come from the id, not the issue's random stream, so adding them left
+            // every other generated value as it was.
+            let worklogs = match cfg.big_issues.get(i) {
+                Some(b) if b.worklogs > 0 => b.worklogs,
+                _ => (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize % 4,
+            };
+            let closed = PoisonKind::Forbidden {
+                part: Part::Worklogs,
+            };
+            let worklogs = if poison.contains(&closed) {
+                worklogs.max(WORKLOG_EMBED_CAP + 5)
+            } else {
+                worklogs
+            };
             plans.push(Plan {
+                worklogs,
                 index: i as u64,
                 id,
                 project,
@@ -1525,6 +1545,7 @@ impl Store {
             has_sla,
             histories,
             comments,
+            worklogs: plan.worklogs,
             project_idx: plan.project,
             content_seed: rng.random(),
             birth_key: key,
@@ -1589,6 +1610,49 @@ impl Store {
 
     fn user(&self, i: usize) -> Value {
         self.users.get(i).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Worklog `i` (0-based, oldest first) of `issue` as Jira renders it: started an hour
+    /// apart from an hour after the issue was created, 15 minutes to 2 hours each, every
+    /// third one without a comment.
+    pub(crate) fn worklog_json(&self, issue: &Issue, i: usize) -> Value {
+        let id = issue.id * 1000 + i as u64 + 1;
+        let author = self.user((issue.id as usize + i) % PEOPLE.len());
+        let started = issue.created_ms + (i as i64 + 1) * HOUR_MS;
+        let created = started + 5 * 60_000;
+        let seconds = 900 * ((i as i64 % 8) + 1);
+        let spent = match (seconds / 3600, (seconds % 3600) / 60) {
+            (0, m) => format!("{m}m"),
+            (h, 0) => format!("{h}h"),
+            (h, m) => format!("{h}h {m}m"),
+        };
+        let comment = if i % 3 == 2 {
+            Value::Null
+        } else {
+            json!({"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [
+                    {"type": "text", "text": format!("Worked on {} ({})", issue.key, i + 1)}
+                ]}
+            ]})
+        };
+        let mut v = json!({
+            "self": format!("{}/rest/api/3/issue/{}/worklog/{id}", self.base, issue.id),
+            "author": author,
+            "updateAuthor": author,
+            "created": self.clock.jira(created),
+            "updated": self.clock.jira(created),
+            "started": self.clock.jira(started),
+            "timeSpent": spent,
+            "timeSpentSeconds": seconds,
+            "id": id.to_string(),
+            "issueId": issue.id.to_string(),
+        });
+        if !comment.is_null()
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert("comment".into(), comment);
+        }
+        v
     }
 
     /// A changelog history as Jira renders it.
@@ -1820,7 +1884,25 @@ impl Store {
             "created" => Value::String(clock.jira(issue.created_ms)),
             "updated" => Value::String(clock.jira(issue.updated_ms)),
             "duedate" => x.duedate_ms.map_or(null, |t| Value::String(clock.date(t))),
-            "lastViewed" | "timespent" | "aggregatetimespent" | "environment" | "security" => null,
+            "lastViewed" | "security" => null,
+            // Time logged: the worklogs' sum (null when none, as Jira sends it).
+            "timespent" | "aggregatetimespent" => match (0..issue.worklogs)
+                .map(|i| self.worklog_json(issue, i)["timeSpentSeconds"].as_i64().unwrap_or(0))
+                .sum::<i64>()
+            {
+                0 => null,
+                secs => json!(secs),
+            },
+            // Every fifth issue says where it happens (rich text in v3).
+            "environment" => {
+                if issue.id.is_multiple_of(5) {
+                    json!({"type": "doc", "version": 1, "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "Production, EU region"}]}
+                    ]})
+                } else {
+                    null
+                }
+            }
             "watches" => json!({
                 "self": format!("{base}/rest/api/3/issue/{key}/watchers"),
                 "watchCount": x.watch_count,
@@ -1885,7 +1967,11 @@ impl Store {
                     "startAt": 0,
                 })
             }
-            "worklog" => json!({"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []}),
+            "worklog" => {
+                let n = issue.worklogs.min(WORKLOG_EMBED_CAP);
+                let worklogs: Vec<Value> = (0..n).map(|i| self.worklog_json(issue, i)).collect();
+                json!({"startAt": 0, "maxResults": WORKLOG_EMBED_CAP, "total": issue.worklogs, "worklogs": worklogs})
+            }
             "timetracking" => match x.estimate_secs {
                 Some(est) => {
                     let rem = est / 2;
@@ -2174,6 +2260,7 @@ impl Store {
             parent: None,
             rng: issue_rng(self.seed ^ 0xC4EA7E, id),
             poison: Vec::new(),
+            worklogs: 0,
         };
         let issue = self.build_issue(&mut plan, now, false, false);
         let key = issue.key.clone();
@@ -3200,6 +3287,7 @@ mod tests {
                 big_issues: vec![BigIssue {
                     histories: 250,
                     comments: 150,
+                    worklogs: 30,
                 }],
                 ..SimConfig::default()
             },
@@ -3208,6 +3296,7 @@ mod tests {
         let i = s.find("sup-1").unwrap();
         assert_eq!(i.histories.len(), 250);
         assert_eq!(i.comments.len(), 150);
+        assert_eq!(i.worklogs, 30);
         let v = truth(&s, "SUP-1");
         let atts = v["fields"]["attachment"].as_array().unwrap();
         let names: Vec<&str> = atts

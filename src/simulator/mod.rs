@@ -108,7 +108,7 @@ pub struct SimConfig {
     /// API token of the JSM account. Default `sim-sla-token`.
     pub sla_api_token: String,
     /// The first `big_issues.len()` issues get exactly these history/comment counts.
-    /// Default one `BigIssue { histories: 250, comments: 150 }`.
+    /// Default one `BigIssue { histories: 250, comments: 150, worklogs: 45 }`.
     pub big_issues: Vec<BigIssue>,
     /// Initial fault settings (change later with [`Simulator::set_faults`]).
     pub faults: Faults,
@@ -144,6 +144,7 @@ impl Default for SimConfig {
             big_issues: vec![BigIssue {
                 histories: 250,
                 comments: 150,
+                worklogs: 45,
             }],
             faults: Faults::default(),
             time_zone_offset_minutes: -300,
@@ -211,6 +212,8 @@ pub enum Part {
     Changelog,
     /// `GET /rest/api/3/issue/{key}` (search still lists the issue).
     Issue,
+    /// `GET /rest/api/3/issue/{key}/worklog` (the issue gets more worklogs than Jira embeds).
+    Worklogs,
     /// `GET /rest/servicedeskapi/request/{key}/sla`, for the JSM account as for any other:
     /// JSM's error body, as for an account that is not an agent of the issue's service desk
     /// (the SLA custom fields in the issue stay readable).
@@ -234,6 +237,8 @@ pub struct BigIssue {
     pub histories: usize,
     /// Number of comments.
     pub comments: usize,
+    /// Number of worklogs (0: as any other issue, 0 to 3).
+    pub worklogs: usize,
 }
 
 /// Fault injection settings; all off by default. Rates are probabilities in `0.0..=1.0`.

@@ -62,6 +62,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/rest/api/3/issue/{key}", get(issue_get))
         .route("/rest/api/3/issue/{key}/changelog", get(changelog_page))
         .route("/rest/api/3/issue/{key}/comment", get(comment_page))
+        .route("/rest/api/3/issue/{key}/worklog", get(worklog_page))
         .route("/rest/api/3/issue/{key}/remotelink", get(remote_links))
         .route(
             "/rest/api/3/attachment/content/{id}",
@@ -608,19 +609,16 @@ async fn changelog_page(
     Path(key): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = Params::parse(q);
-    let (start, max) = match (p.int("startAt"), p.int("maxResults")) {
-        (Ok(s), Ok(m)) => (s.unwrap_or(0), m.unwrap_or(100).clamp(1, 100)),
-        (Err(m), _) | (_, Err(m)) => return bad_request(m),
+    let (start, max) = match offset_window(q, 100) {
+        Ok(window) => window,
+        Err(response) => return response,
     };
     let v = {
         let st = ctx.shared.lock();
-        let Some(issue) = st.store.find(&key) else {
-            return issue_not_found();
+        let issue = match open_part(&st.store, &key, Part::Changelog) {
+            Ok(issue) => issue,
+            Err(response) => return response,
         };
-        if issue.forbids(Part::Changelog) {
-            return forbidden_issue();
-        }
         let base = &st.store.base;
         let values: Vec<Value> = window(&issue.histories, start, max)
             .iter()
@@ -689,6 +687,58 @@ async fn comment_page(
                 .collect()
         };
         json!({"comments": comments, "maxResults": max, "startAt": start, "total": issue.comments.len()})
+    };
+    json_response(StatusCode::OK, v)
+}
+
+/// `startAt` (default 0) and `maxResults` (default and ceiling `max`, at least 1) of an
+/// offset-paged request, or the 400 for a malformed one. (The `Err` is the handler's whole
+/// answer, returned at once: its size does not matter.)
+#[allow(clippy::result_large_err)]
+fn offset_window(q: Option<String>, max: u64) -> Result<(u64, u64), Response> {
+    let p = Params::parse(q);
+    match (p.int("startAt"), p.int("maxResults")) {
+        (Ok(s), Ok(m)) => Ok((s.unwrap_or(0), m.unwrap_or(max).clamp(1, max))),
+        (Err(m), _) | (_, Err(m)) => Err(bad_request(m)),
+    }
+}
+
+/// The issue `key` names, or the 404 (unknown) or 403 (`part` closed by poison) Jira sends.
+#[allow(clippy::result_large_err)]
+fn open_part<'a>(
+    store: &'a data::Store,
+    key: &str,
+    part: Part,
+) -> Result<&'a data::Issue, Response> {
+    let issue = store.find(key).ok_or_else(issue_not_found)?;
+    if issue.forbids(part) {
+        return Err(forbidden_issue());
+    }
+    Ok(issue)
+}
+
+/// `GET /issue/{key}/worklog`: `{startAt, maxResults, total, worklogs}`, oldest first,
+/// `maxResults` up to 5000 (Jira's default and ceiling).
+async fn worklog_page(
+    State(ctx): State<Ctx>,
+    Path(key): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let (start, max) = match offset_window(q, 5000) {
+        Ok(window) => window,
+        Err(response) => return response,
+    };
+    let v = {
+        let st = ctx.shared.lock();
+        let issue = match open_part(&st.store, &key, Part::Worklogs) {
+            Ok(issue) => issue,
+            Err(response) => return response,
+        };
+        let total = issue.worklogs as u64;
+        let worklogs: Vec<Value> = (start.min(total)..(start.saturating_add(max)).min(total))
+            .map(|i| st.store.worklog_json(issue, i as usize))
+            .collect();
+        json!({"startAt": start, "maxResults": max, "total": total, "worklogs": worklogs})
     };
     json_response(StatusCode::OK, v)
 }

@@ -24,6 +24,9 @@ use serde_json::Value;
 /// `schema.custom` of a JSM SLA field.
 pub const SLA_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-sla-field";
 
+/// `schema.custom` of Jira Software's sprint field (the `sprint` column of `issues`).
+pub const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
+
 /// `schema.type` that some Jira versions give SLA fields (accepted as well).
 const SLA_SCHEMA_TYPE: &str = "sd-servicelevelagreement";
 
@@ -72,6 +75,7 @@ struct FieldInfo {
     name: Option<String>,
     custom: bool,
     sla: bool,
+    sprint: bool,
     kind: ColumnKind,
 }
 
@@ -108,6 +112,7 @@ impl FieldCatalog {
             let schema_str = |k: &str| schema.and_then(|s| s.get(k)).and_then(Value::as_str);
             let sla = schema_str("custom") == Some(SLA_FIELD_TYPE)
                 || schema_str("type") == Some(SLA_SCHEMA_TYPE);
+            let sprint = schema_str("custom") == Some(SPRINT_FIELD_TYPE);
             let custom = entry
                 .get("custom")
                 .and_then(Value::as_bool)
@@ -128,6 +133,7 @@ impl FieldCatalog {
                     name,
                     custom,
                     sla,
+                    sprint,
                     kind,
                 },
             );
@@ -166,6 +172,19 @@ impl FieldCatalog {
     /// "sd-servicelevelagreement"`).
     pub fn is_sla(&self, id: &str) -> bool {
         self.by_id.get(id).is_some_and(|f| f.sla)
+    }
+
+    /// Ids of Jira Software's sprint fields (`schema.custom ==
+    /// "com.pyxis.greenhopper.jira:gh-sprint"`), sorted; usually one.
+    pub fn sprint_fields(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .by_id
+            .iter()
+            .filter(|(_, f)| f.sprint)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Whether field `id` is a custom field: the catalogue's `custom` flag, or for an unknown

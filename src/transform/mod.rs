@@ -1,4 +1,4 @@
-//! Raw issue JSON → the seven Parquet tables, partitioned by the issue's created month.
+//! Raw issue JSON → the eight Parquet tables, partitioned by the issue's created month.
 //!
 //! Every change to an issue (saved, moved, deleted) is first recorded as *pending* in the
 //! state database — before the raw JSON is written — and only cleared once its month files
@@ -237,6 +237,30 @@ impl Transformer {
         Ok(applied)
     }
 
+    /// Rebuilds every month that has an `issues` file but lacks another table's file: a
+    /// table added by an upgrade (`worklogs`), or a file removed by hand. Without it a new
+    /// table's view would find no file until each month changed. Returns how many months.
+    pub fn complete_months(&self) -> Result<usize> {
+        let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let incomplete = |store: &MonthStore| -> Result<Vec<Month>> {
+            Ok(store
+                .months()?
+                .into_iter()
+                .filter(|m| Table::ALL.iter().any(|t| !store.path(*t, *m).exists()))
+                .collect())
+        };
+        if incomplete(&self.store)?.is_empty() {
+            return Ok(0);
+        }
+        let _tables = self.lock_tables()?;
+        let months = incomplete(&self.store)?;
+        for month in &months {
+            self.rebuild_month_locked(*month, &[])?;
+        }
+        self.store.write_views()?;
+        Ok(months.len())
+    }
+
     /// Rebuilds every month from `raw/issues`, removing month files no issue belongs to.
     /// Months are processed `parallel` at a time, each streamed in chunks.
     pub fn rebuild_all(&self, parallel: usize) -> Result<RebuildSummary> {
@@ -387,7 +411,7 @@ impl Transformer {
         Ok(issues)
     }
 
-    /// Writes the seven files of `month` from the raw JSON of `keys` (sorted), streaming in
+    /// Writes the eight files of `month` from the raw JSON of `keys` (sorted), streaming in
     /// chunks; keys without raw JSON or created in another month are left out.
     fn write_month_from_raw(&self, month: Month, keys: &[String]) -> Result<(usize, usize)> {
         for table in Table::ALL {
@@ -504,11 +528,12 @@ impl Transformer {
 }
 
 /// Tables by their usual size, largest first (the order work is handed out in).
-const BY_SIZE: [Table; 7] = [
+const BY_SIZE: [Table; 8] = [
     Table::Changelog,
     Table::Comments,
     Table::Issues,
     Table::Sla,
+    Table::Worklogs,
     Table::Attachments,
     Table::IssueLinks,
     Table::RemoteLinks,
@@ -918,6 +943,27 @@ mod tests {
         f.save(&issue("SUP-2", 2, 1, 1));
         let keys = f.strings(Table::Comments, "issue_key");
         assert!(keys.contains(&Some("SUP-7".into())), "{keys:?}");
+        f.assert_equal_to_a_rebuild();
+    }
+
+    #[test]
+    fn months_without_a_new_tables_file_are_completed_at_start() {
+        let f = eight_in_january();
+        // As after an upgrade that added `worklogs`: no month has its file.
+        let feb = Month {
+            year: 2024,
+            month: 2,
+        };
+        for month in [JAN, feb] {
+            std::fs::remove_file(f.t.store.path(Table::Worklogs, month)).unwrap();
+        }
+        let before = f.tables();
+        assert_eq!(f.t.complete_months().unwrap(), 2);
+        for month in [JAN, feb] {
+            assert!(f.t.store.path(Table::Worklogs, month).exists());
+        }
+        assert_eq!(before, f.tables(), "nothing else changed");
+        assert_eq!(f.t.complete_months().unwrap(), 0, "nothing left to do");
         f.assert_equal_to_a_rebuild();
     }
 

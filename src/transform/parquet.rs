@@ -819,7 +819,8 @@ mod tests {
                 ("attachments", 4),
                 ("issuelinks", 4),
                 ("remote_links", 4),
-                ("sla", 2)
+                ("sla", 2),
+                ("worklogs", 4)
             ]
         );
         let problems: Vec<(PathBuf, &str)> = counts

@@ -1,4 +1,4 @@
-//! Saved issue JSON → Arrow rows of the seven tables.
+//! Saved issue JSON → Arrow rows of the eight tables.
 //!
 //! # Why this shape
 //! The batch transform rebuilds every month file from `raw/issues/*.json`, so it must run at
@@ -461,6 +461,8 @@ struct Plan {
     roles: HashMap<Box<str>, Role>,
     /// The `[sla]` names, trimmed and lowercased: first response, time to resolution.
     sla_targets: [String; 2],
+    /// Jira Software's sprint fields (the `sprint` column).
+    sprint_fields: Vec<Box<str>>,
 }
 
 fn fold_name(name: &str) -> impl Iterator<Item = char> + '_ {
@@ -506,6 +508,7 @@ impl Plan {
         Plan {
             mapped,
             roles,
+            sprint_fields: catalog.sprint_fields().into_iter().map(Box::from).collect(),
             sla_targets: [
                 fold_name(&ctx.sla.first_response).collect(),
                 fold_name(&ctx.sla.time_to_resolution).collect(),
@@ -663,8 +666,96 @@ struct IssuesCols {
     attachment_count: Int64Builder,
     /// First response, time to resolution.
     sla: [SlaCols; 2],
+    more: MoreCols,
     mapped: Vec<MappedCol>,
     custom_fields: StringBuilder,
+}
+
+/// The system fields of `issues` after the SLA columns: what analysts query most besides the
+/// basics (project name, environment, versions, security, sprint, votes, watchers, time
+/// tracking, when the status last changed, when the last comment came).
+struct MoreCols {
+    project_name: StringBuilder,
+    environment: StringBuilder,
+    affects_versions: ListBuilder<StringBuilder>,
+    security_level: StringBuilder,
+    sprint: ListBuilder<StringBuilder>,
+    votes: Int64Builder,
+    watchers: Int64Builder,
+    time_original_estimate_seconds: Int64Builder,
+    time_remaining_estimate_seconds: Int64Builder,
+    time_spent_seconds: Int64Builder,
+    status_changed_at: TimestampMicrosecondBuilder,
+    last_comment_at: TimestampMicrosecondBuilder,
+}
+
+impl MoreCols {
+    fn new() -> Self {
+        MoreCols {
+            project_name: StringBuilder::new(),
+            environment: StringBuilder::new(),
+            affects_versions: list_builder(),
+            security_level: StringBuilder::new(),
+            sprint: list_builder(),
+            votes: Int64Builder::new(),
+            watchers: Int64Builder::new(),
+            time_original_estimate_seconds: Int64Builder::new(),
+            time_remaining_estimate_seconds: Int64Builder::new(),
+            time_spent_seconds: Int64Builder::new(),
+            status_changed_at: ts_builder(),
+            last_comment_at: ts_builder(),
+        }
+    }
+
+    fn put(&mut self, h: &Head<'_>, plan: &Plan) {
+        let f = h.fields;
+        let int = |v: Option<&Value>| v.and_then(Value::as_i64);
+        put_str(&mut self.project_name, str_at(f, "project", "name"));
+        put_rich(&mut self.environment, f.get("environment"));
+        put_list(&mut self.affects_versions, f.get("versions"));
+        put_str(&mut self.security_level, str_at(f, "security", "name"));
+        // Jira Software's sprint field: the sprints' names (the issue's sprint history).
+        let sprint = plan
+            .sprint_fields
+            .iter()
+            .find_map(|id| f.get(&**id).filter(|v| !v.is_null()));
+        put_list(&mut self.sprint, sprint);
+        self.votes
+            .append_option(int(f.get("votes").and_then(|v| v.get("votes"))));
+        self.watchers
+            .append_option(int(f.get("watches").and_then(|v| v.get("watchCount"))));
+        self.time_original_estimate_seconds
+            .append_option(int(f.get("timeoriginalestimate")));
+        self.time_remaining_estimate_seconds
+            .append_option(int(f.get("timeestimate")));
+        self.time_spent_seconds
+            .append_option(int(f.get("timespent")));
+        self.status_changed_at
+            .append_option(ts_of(f.get("statuscategorychangedate")));
+        self.last_comment_at.append_option(
+            h.comments
+                .iter()
+                .filter_map(|c| ts_of(c.get("created")))
+                .max(),
+        );
+    }
+
+    fn finish_into(&mut self, out: &mut Vec<ArrayRef>) {
+        out.extend([
+            fin(&mut self.project_name),
+            fin(&mut self.environment),
+            fin(&mut self.affects_versions),
+            fin(&mut self.security_level),
+            fin(&mut self.sprint),
+            fin(&mut self.votes),
+            fin(&mut self.watchers),
+            fin(&mut self.time_original_estimate_seconds),
+            fin(&mut self.time_remaining_estimate_seconds),
+            fin(&mut self.time_spent_seconds),
+            fin(&mut self.status_changed_at),
+            fin(&mut self.last_comment_at),
+        ]);
+    }
 }
 
 impl IssuesCols {
@@ -696,6 +787,7 @@ impl IssuesCols {
             comment_count: Int64Builder::new(),
             attachment_count: Int64Builder::new(),
             sla: [SlaCols::new(), SlaCols::new()],
+            more: MoreCols::new(),
             mapped: plan
                 .mapped
                 .iter()
@@ -757,6 +849,7 @@ impl IssuesCols {
             });
             cols.put(sla.and_then(|s| current_cycle(s)));
         }
+        self.more.put(h, plan);
         for (col, (id, _)) in self.mapped.iter_mut().zip(&plan.mapped) {
             col.put(f.get(&**id));
         }
@@ -793,6 +886,7 @@ impl IssuesCols {
         for s in &mut self.sla {
             s.finish_into(&mut out);
         }
+        self.more.finish_into(&mut out);
         out.extend(self.mapped.iter_mut().map(MappedCol::finish));
         out.push(fin(&mut self.custom_fields));
         out
@@ -889,16 +983,7 @@ impl CommentsCols {
             self.updated_at.append_option(ts_of(c.get("updated")));
             self.is_public
                 .append_option(c.get("jsdPublic").and_then(Value::as_bool));
-            let vis = c.get("visibility").unwrap_or(&NULL);
-            match (str_of(vis, "type"), str_of(vis, "value")) {
-                (None, None) => self.visibility.append_null(),
-                (ty, value) => {
-                    let b = &mut self.visibility;
-                    let _ = b.write_str(ty.unwrap_or(""));
-                    let _ = b.write_char(':');
-                    b.append_value(value.unwrap_or(""));
-                }
-            }
+            put_visibility(&mut self.visibility, c.get("visibility"));
         }
     }
 
@@ -1323,11 +1408,113 @@ impl SlaRowsCols {
     }
 }
 
+struct WorklogsCols {
+    issue_key: StringBuilder,
+    issue_id: Int64Builder,
+    worklog_id: Int64Builder,
+    author: StringBuilder,
+    author_account_id: StringBuilder,
+    update_author: StringBuilder,
+    update_author_account_id: StringBuilder,
+    comment: StringBuilder,
+    started_at: TimestampMicrosecondBuilder,
+    created_at: TimestampMicrosecondBuilder,
+    updated_at: TimestampMicrosecondBuilder,
+    time_spent_seconds: Int64Builder,
+    time_spent: StringBuilder,
+    visibility: StringBuilder,
+}
+
+impl WorklogsCols {
+    fn new() -> Self {
+        WorklogsCols {
+            issue_key: StringBuilder::new(),
+            issue_id: Int64Builder::new(),
+            worklog_id: Int64Builder::new(),
+            author: StringBuilder::new(),
+            author_account_id: StringBuilder::new(),
+            update_author: StringBuilder::new(),
+            update_author_account_id: StringBuilder::new(),
+            comment: StringBuilder::new(),
+            started_at: ts_builder(),
+            created_at: ts_builder(),
+            updated_at: ts_builder(),
+            time_spent_seconds: Int64Builder::new(),
+            time_spent: StringBuilder::new(),
+            visibility: StringBuilder::new(),
+        }
+    }
+
+    /// Every worklog in `fields.worklog.worklogs` (the pipeline pages past Jira's 20).
+    fn put(&mut self, h: &Head<'_>) {
+        let worklogs = h
+            .fields
+            .get("worklog")
+            .and_then(|w| w.get("worklogs"))
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for w in worklogs {
+            self.issue_key.append_value(h.key);
+            self.issue_id.append_value(h.id);
+            self.worklog_id.append_option(id_of(w.get("id")));
+            let author = w.get("author").unwrap_or(&NULL);
+            put_str(&mut self.author, str_of(author, "displayName"));
+            put_str(&mut self.author_account_id, str_of(author, "accountId"));
+            let updater = w.get("updateAuthor").unwrap_or(&NULL);
+            put_str(&mut self.update_author, str_of(updater, "displayName"));
+            put_str(
+                &mut self.update_author_account_id,
+                str_of(updater, "accountId"),
+            );
+            put_rich(&mut self.comment, w.get("comment"));
+            self.started_at.append_option(ts_of(w.get("started")));
+            self.created_at.append_option(ts_of(w.get("created")));
+            self.updated_at.append_option(ts_of(w.get("updated")));
+            self.time_spent_seconds
+                .append_option(w.get("timeSpentSeconds").and_then(Value::as_i64));
+            put_str(&mut self.time_spent, str_of(w, "timeSpent"));
+            put_visibility(&mut self.visibility, w.get("visibility"));
+        }
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            fin(&mut self.issue_key),
+            fin(&mut self.issue_id),
+            fin(&mut self.worklog_id),
+            fin(&mut self.author),
+            fin(&mut self.author_account_id),
+            fin(&mut self.update_author),
+            fin(&mut self.update_author_account_id),
+            fin(&mut self.comment),
+            fin(&mut self.started_at),
+            fin(&mut self.created_at),
+            fin(&mut self.updated_at),
+            fin(&mut self.time_spent_seconds),
+            fin(&mut self.time_spent),
+            fin(&mut self.visibility),
+        ]
+    }
+}
+
+/// `type:value` of a comment's or worklog's `visibility` (`role:Administrators`), or null.
+fn put_visibility(b: &mut StringBuilder, visibility: Option<&Value>) {
+    let vis = visibility.unwrap_or(&NULL);
+    match (str_of(vis, "type"), str_of(vis, "value")) {
+        (None, None) => b.append_null(),
+        (ty, value) => {
+            let _ = b.write_str(ty.unwrap_or(""));
+            let _ = b.write_char(':');
+            b.append_value(value.unwrap_or(""));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // RowsBuilder
 // ---------------------------------------------------------------------------------------------
 
-/// Accumulates the rows of many issues for all seven tables; [`RowsBuilder::finish`] turns
+/// Accumulates the rows of many issues for all eight tables; [`RowsBuilder::finish`] turns
 /// them into one [`RecordBatch`] per table and starts over.
 ///
 /// Memory is the Arrow builders' buffers only: nothing of an issue is kept beyond the values
@@ -1343,6 +1530,7 @@ pub struct RowsBuilder {
     links: LinksCols,
     remote: RemoteCols,
     sla: SlaRowsCols,
+    worklogs: WorklogsCols,
     /// Reused per issue: the validated comment ids.
     comment_ids: Vec<i64>,
     /// Reused per issue: the `custom_fields` JSON text.
@@ -1371,6 +1559,7 @@ impl RowsBuilder {
             links: LinksCols::new(),
             remote: RemoteCols::new(),
             sla: SlaRowsCols::new(),
+            worklogs: WorklogsCols::new(),
             schemas,
             ctx,
             plan,
@@ -1379,7 +1568,7 @@ impl RowsBuilder {
         }
     }
 
-    /// Appends every row of one saved issue to all seven tables.
+    /// Appends every row of one saved issue to all eight tables.
     ///
     /// On error nothing of the issue is appended (all checks come before the first value).
     pub fn append(&mut self, issue: &Value) -> Result<(), RowError> {
@@ -1437,6 +1626,7 @@ impl RowsBuilder {
         self.links.put(&head);
         self.remote.put(&head, mirror);
         self.sla.put(&head, &slas);
+        self.worklogs.put(&head);
         Ok(())
     }
 
@@ -1455,6 +1645,7 @@ impl RowsBuilder {
             Table::IssueLinks => self.links.issue_key.len(),
             Table::RemoteLinks => self.remote.issue_key.len(),
             Table::Sla => self.sla.issue_key.len(),
+            Table::Worklogs => self.worklogs.issue_key.len(),
         }
     }
 
@@ -1469,6 +1660,7 @@ impl RowsBuilder {
             self.links.finish(),
             self.remote.finish(),
             self.sla.finish(),
+            self.worklogs.finish(),
         ];
         Table::ALL
             .into_iter()
@@ -1661,7 +1853,7 @@ mod tests {
     }
 
     /// Row counts each table must have for an issue, counted independently of the builder.
-    fn expected_counts(issue: &Value, catalog: &FieldCatalog) -> [usize; 7] {
+    fn expected_counts(issue: &Value, catalog: &FieldCatalog) -> [usize; 8] {
         let f = &issue["fields"];
         let items = arr(&issue["changelog"]["histories"])
             .iter()
@@ -1679,10 +1871,11 @@ mod tests {
             arr(&f["issuelinks"]).len(),
             arr(&issue["mirror"]["remote_links"]).len(),
             cycles,
+            arr(&f["worklog"]["worklogs"]).len(),
         ]
     }
 
-    fn counts(b: &Batches) -> [usize; 7] {
+    fn counts(b: &Batches) -> [usize; 8] {
         Table::ALL.map(|t| b[&t].num_rows())
     }
 
@@ -1691,7 +1884,7 @@ mod tests {
     #[test]
     fn demo_issues_give_one_row_per_json_element() {
         let ctx = ctx(&[("customfield_10100", "severity")]);
-        let mut all = [0usize; 7];
+        let mut all = [0usize; 8];
         let issues: Vec<Value> = DEMO.iter().map(|k| demo(k)).collect();
         for issue in &issues {
             let want = expected_counts(issue, &ctx.catalog);
@@ -1703,7 +1896,7 @@ mod tests {
         }
         // SUP-1 is the big one: 150 comments, 251 histories, 17 resolution cycles.
         let sup1 = rows_of(&ctx, &[&issues[0]]);
-        assert_eq!(counts(&sup1), [1, 150, 284, 6, 0, 0, 18]);
+        assert_eq!(counts(&sup1), [1, 150, 284, 6, 0, 0, 18, 0]);
         // All at once: the same totals, and the batches match the schemas.
         let refs: Vec<&Value> = issues.iter().collect();
         let b = rows_of(&ctx, &refs);
@@ -2690,6 +2883,174 @@ mod tests {
         for t in Table::ALL {
             assert_eq!(got[&t], want[&t], "{}", t.name());
         }
+    }
+
+    #[test]
+    fn the_wider_issue_columns_come_from_system_fields_and_the_sprint_field() {
+        use arrow_array::{Array, Int64Array, ListArray, StringArray, TimestampMicrosecondArray};
+        let catalog = FieldCatalog::from_json(&json!([
+            {"id": "customfield_10020", "name": "Sprint", "custom": true,
+             "schema": {"type": "array", "items": "json",
+                        "custom": "com.pyxis.greenhopper.jira:gh-sprint"}}
+        ]));
+        let ctx = ctx_with(catalog, &[], SlaNames::default());
+        let mut issue = demo("SUP-9");
+        let f = &mut issue["fields"];
+        f["project"]["name"] = json!("Support");
+        f["environment"] = json!({"type": "doc", "version": 1, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Prod, EU"}]}
+        ]});
+        f["versions"] = json!([{"id": "1", "name": "2.3"}, {"id": "2", "name": "2.4"}]);
+        f["security"] = json!({"id": "10000", "name": "Internal"});
+        f["customfield_10020"] = json!([
+            {"id": 7, "name": "Sprint 7", "state": "closed"},
+            {"id": 8, "name": "Sprint 8", "state": "active"}
+        ]);
+        f["votes"] = json!({"votes": 3, "hasVoted": false});
+        f["watches"] = json!({"watchCount": 5, "isWatching": false});
+        f["timeoriginalestimate"] = json!(7200);
+        f["timeestimate"] = json!(3600);
+        f["timespent"] = json!(5400);
+        f["statuscategorychangedate"] = json!("2025-01-03T10:00:00.000+0000");
+        let b = rows_of(&ctx, &[&issue]);
+        let rows = &b[&Table::Issues];
+        let col = |name: &str| rows.column_by_name(name).unwrap().clone();
+        let text = |name: &str| {
+            let c = col(name);
+            let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+            c.is_valid(0).then(|| c.value(0).to_string())
+        };
+        let int = |name: &str| {
+            let c = col(name);
+            let c = c.as_any().downcast_ref::<Int64Array>().unwrap();
+            c.is_valid(0).then(|| c.value(0))
+        };
+        let list = |name: &str| -> Vec<String> {
+            let c = col(name);
+            let c = c.as_any().downcast_ref::<ListArray>().unwrap();
+            let v = c.value(0);
+            let v = v.as_any().downcast_ref::<StringArray>().unwrap();
+            v.iter().map(|s| s.unwrap().to_string()).collect()
+        };
+        let ts = |name: &str| {
+            let c = col(name);
+            let c = c
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            c.is_valid(0).then(|| c.value(0))
+        };
+        assert_eq!(text("project_name").as_deref(), Some("Support"));
+        assert_eq!(text("environment").as_deref(), Some("Prod, EU"));
+        assert_eq!(list("affects_versions"), ["2.3", "2.4"]);
+        assert_eq!(text("security_level").as_deref(), Some("Internal"));
+        assert_eq!(list("sprint"), ["Sprint 7", "Sprint 8"]);
+        assert_eq!(int("votes"), Some(3));
+        assert_eq!(int("watchers"), Some(5));
+        assert_eq!(int("time_original_estimate_seconds"), Some(7200));
+        assert_eq!(int("time_remaining_estimate_seconds"), Some(3600));
+        assert_eq!(int("time_spent_seconds"), Some(5400));
+        assert_eq!(
+            ts("status_changed_at"),
+            parse_ts_micros("2025-01-03T10:00:00Z")
+        );
+        let last = issue["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| parse_ts_micros(c["created"].as_str()?))
+            .max();
+        assert!(last.is_some());
+        assert_eq!(ts("last_comment_at"), last);
+
+        // Absent or malformed, each is null, never an error.
+        let mut bare = demo("SUP-9");
+        for k in [
+            "versions",
+            "security",
+            "votes",
+            "watches",
+            "timespent",
+            "environment",
+        ] {
+            bare["fields"][k] = json!("not what Jira sends");
+        }
+        bare["fields"]["comment"]["comments"] = json!([]);
+        let b = rows_of(&ctx, &[&bare]);
+        let rows = &b[&Table::Issues];
+        for name in [
+            "votes",
+            "watchers",
+            "time_spent_seconds",
+            "last_comment_at",
+            "security_level",
+        ] {
+            assert!(rows.column_by_name(name).unwrap().is_null(0), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_worklog_is_a_row_with_plain_text_comment_and_visibility() {
+        use arrow_array::{Int64Array, StringArray, TimestampMicrosecondArray};
+        let ctx = ctx(&[]);
+        let mut issue = demo("SUP-9");
+        issue["fields"]["worklog"] = json!({
+            "startAt": 0, "maxResults": 2, "total": 2,
+            "worklogs": [
+                {
+                    "id": "10001", "issueId": "10009",
+                    "author": {"accountId": "a-1", "displayName": "Ann Agent"},
+                    "updateAuthor": {"accountId": "b-2", "displayName": "Bo Boss"},
+                    "comment": {"type": "doc", "version": 1, "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "Fixed the VPN"}]}
+                    ]},
+                    "created": "2025-01-02T10:05:00.000+0100",
+                    "updated": "2025-01-02T11:00:00.000+0100",
+                    "started": "2025-01-02T09:00:00.000+0100",
+                    "timeSpent": "1h 30m", "timeSpentSeconds": 5400,
+                    "visibility": {"type": "group", "value": "jira-servicedesk-users"}
+                },
+                {"id": "not a number", "started": "garbage", "timeSpentSeconds": "9"}
+            ]
+        });
+        let b = rows_of(&ctx, &[&issue]);
+        let w = &b[&Table::Worklogs];
+        assert_eq!(w.num_rows(), 2);
+        let text = |name: &str, row: usize| -> Option<String> {
+            let col = w.column_by_name(name).unwrap();
+            let col = col.as_any().downcast_ref::<StringArray>().unwrap();
+            col.is_valid(row).then(|| col.value(row).to_string())
+        };
+        let int = |name: &str, row: usize| -> Option<i64> {
+            let col = w.column_by_name(name).unwrap();
+            let col = col.as_any().downcast_ref::<Int64Array>().unwrap();
+            col.is_valid(row).then(|| col.value(row))
+        };
+        assert_eq!(text("issue_key", 0).as_deref(), Some("SUP-9"));
+        assert_eq!(int("worklog_id", 0), Some(10001));
+        assert_eq!(text("author", 0).as_deref(), Some("Ann Agent"));
+        assert_eq!(text("update_author_account_id", 0).as_deref(), Some("b-2"));
+        assert_eq!(text("comment", 0).as_deref(), Some("Fixed the VPN"));
+        assert_eq!(int("time_spent_seconds", 0), Some(5400));
+        assert_eq!(text("time_spent", 0).as_deref(), Some("1h 30m"));
+        assert_eq!(
+            text("visibility", 0).as_deref(),
+            Some("group:jira-servicedesk-users")
+        );
+        let started = w.column_by_name("started_at").unwrap();
+        let started = started
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        assert_eq!(
+            started.value(0),
+            parse_ts_micros("2025-01-02T08:00:00Z").unwrap()
+        );
+        // A malformed worklog is a row of nulls, never an error.
+        assert_eq!(int("worklog_id", 1), None);
+        assert!(started.is_null(1));
+        assert_eq!(int("time_spent_seconds", 1), None);
+        assert_eq!(text("comment", 1), None);
     }
 
     #[test]

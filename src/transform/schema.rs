@@ -1,4 +1,4 @@
-//! The Arrow schemas of the seven Parquet tables.
+//! The Arrow schemas of the eight Parquet tables.
 //!
 //! # Why explicit schemas
 //! Analysts' queries, the DuckDB views in `parquet/views.sql` and outside test suites depend
@@ -28,7 +28,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use super::fields::ColumnKind;
 use super::rows::RowContext;
 
-/// One of the seven Parquet tables.
+/// One of the eight monthly Parquet tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Table {
     /// One row per issue.
@@ -45,11 +45,13 @@ pub enum Table {
     RemoteLinks,
     /// One row per SLA cycle (each completed cycle, then the ongoing one).
     Sla,
+    /// One row per worklog (all of them, paged past the 20 Jira embeds).
+    Worklogs,
 }
 
 impl Table {
     /// Every table, in the order [`super::rows::RowsBuilder::finish`] returns them.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Issues,
         Table::Comments,
         Table::Changelog,
@@ -57,6 +59,7 @@ impl Table {
         Table::IssueLinks,
         Table::RemoteLinks,
         Table::Sla,
+        Table::Worklogs,
     ];
 
     /// The table's name: its folder under `parquet/` and its view `jira_<name>`.
@@ -69,6 +72,7 @@ impl Table {
             Table::IssueLinks => "issuelinks",
             Table::RemoteLinks => "remote_links",
             Table::Sla => "sla",
+            Table::Worklogs => "worklogs",
         }
     }
 
@@ -174,6 +178,18 @@ const ISSUES_HEAD: &[Col] = &[
     ("time_to_resolution_goal_millis", Ty::Int64, true),
     ("time_to_resolution_remaining_millis", Ty::Int64, true),
     ("time_to_resolution_breached", Ty::Bool, true),
+    ("project_name", Ty::Utf8, true),
+    ("environment", Ty::Utf8, true),
+    ("affects_versions", Ty::List, true),
+    ("security_level", Ty::Utf8, true),
+    ("sprint", Ty::List, true),
+    ("votes", Ty::Int64, true),
+    ("watchers", Ty::Int64, true),
+    ("time_original_estimate_seconds", Ty::Int64, true),
+    ("time_remaining_estimate_seconds", Ty::Int64, true),
+    ("time_spent_seconds", Ty::Int64, true),
+    ("status_changed_at", Ty::Ts, true),
+    ("last_comment_at", Ty::Ts, true),
 ];
 
 /// The last column of `issues`.
@@ -256,6 +272,23 @@ const SLA: &[Col] = &[
     ("remaining_millis", Ty::Int64, true),
 ];
 
+const WORKLOGS: &[Col] = &[
+    ("issue_key", Ty::Utf8, false),
+    ("issue_id", Ty::Int64, false),
+    ("worklog_id", Ty::Int64, true),
+    ("author", Ty::Utf8, true),
+    ("author_account_id", Ty::Utf8, true),
+    ("update_author", Ty::Utf8, true),
+    ("update_author_account_id", Ty::Utf8, true),
+    ("comment", Ty::Utf8, true),
+    ("started_at", Ty::Ts, true),
+    ("created_at", Ty::Ts, true),
+    ("updated_at", Ty::Ts, true),
+    ("time_spent_seconds", Ty::Int64, true),
+    ("time_spent", Ty::Utf8, true),
+    ("visibility", Ty::Utf8, true),
+];
+
 fn fields_of(cols: &[Col]) -> Vec<Field> {
     cols.iter()
         .map(|(name, ty, nullable)| Field::new(*name, ty.data_type(), *nullable))
@@ -270,7 +303,7 @@ fn schema_of(cols: &[Col]) -> SchemaRef {
 #[derive(Clone, Debug)]
 pub struct Schemas {
     /// Indexed by [`Table::index`].
-    schemas: [SchemaRef; 7],
+    schemas: [SchemaRef; 8],
 }
 
 impl Schemas {
@@ -293,6 +326,7 @@ impl Schemas {
                 schema_of(ISSUELINKS),
                 schema_of(REMOTE_LINKS),
                 schema_of(SLA),
+                schema_of(WORKLOGS),
             ],
         }
     }
@@ -356,7 +390,8 @@ mod tests {
                 "attachments",
                 "issuelinks",
                 "remote_links",
-                "sla"
+                "sla",
+                "worklogs"
             ]
         );
         for (i, t) in Table::ALL.iter().enumerate() {
@@ -437,6 +472,18 @@ mod tests {
             ("time_to_resolution_goal_millis", &DataType::Int64),
             ("time_to_resolution_remaining_millis", &DataType::Int64),
             ("time_to_resolution_breached", &DataType::Boolean),
+            ("project_name", &DataType::Utf8),
+            ("environment", &DataType::Utf8),
+            ("affects_versions", &list),
+            ("security_level", &DataType::Utf8),
+            ("sprint", &list),
+            ("votes", &DataType::Int64),
+            ("watchers", &DataType::Int64),
+            ("time_original_estimate_seconds", &DataType::Int64),
+            ("time_remaining_estimate_seconds", &DataType::Int64),
+            ("time_spent_seconds", &DataType::Int64),
+            ("status_changed_at", &ts),
+            ("last_comment_at", &ts),
         ];
         let got: Vec<(&str, &DataType)> = cols[..want.len()]
             .iter()
@@ -445,9 +492,9 @@ mod tests {
         assert_eq!(got, want);
         let not_null: Vec<&str> = cols.iter().filter(|c| !c.2).map(|c| c.0.as_str()).collect();
         assert_eq!(not_null, ["issue_id", "issue_key", "created_at"]);
-        // Without mappings, custom_fields follows the SLA columns directly.
+        // Without mappings, custom_fields follows the fixed columns directly.
         let plain = Schemas::new(&ctx(&[]));
-        assert_eq!(plain.get(Table::Issues).fields().len(), 34);
+        assert_eq!(plain.get(Table::Issues).fields().len(), 46);
     }
 
     #[test]
@@ -664,6 +711,25 @@ mod tests {
                 ("remaining_millis", i64_.clone()),
             ],
         );
+        expect_types(
+            Table::Worklogs,
+            &[
+                ("issue_key", s_.clone()),
+                ("issue_id", i64_.clone()),
+                ("worklog_id", i64_.clone()),
+                ("author", s_.clone()),
+                ("author_account_id", s_.clone()),
+                ("update_author", s_.clone()),
+                ("update_author_account_id", s_.clone()),
+                ("comment", s_.clone()),
+                ("started_at", t_.clone()),
+                ("created_at", t_.clone()),
+                ("updated_at", t_.clone()),
+                ("time_spent_seconds", i64_.clone()),
+                ("time_spent", s_.clone()),
+                ("visibility", s_.clone()),
+            ],
+        );
         // Only the identity columns are NOT NULL.
         for t in Table::ALL {
             let not_null: Vec<String> = ty(t).into_iter().filter(|c| c.ends_with('!')).collect();
@@ -674,7 +740,7 @@ mod tests {
                     "created_at:Timestamp(µs, \"UTC\")!",
                 ],
                 Table::Comments => &["issue_key:Utf8!", "issue_id:Int64!", "comment_id:Int64!"],
-                Table::Changelog => &["issue_key:Utf8!", "issue_id:Int64!"],
+                Table::Changelog | Table::Worklogs => &["issue_key:Utf8!", "issue_id:Int64!"],
                 _ => &["issue_key:Utf8!"],
             };
             assert_eq!(not_null, want, "{}", t.name());

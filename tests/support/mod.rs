@@ -290,6 +290,7 @@ impl Mirror {
             "issuelinks",
             "remote_links",
             "sla",
+            "worklogs",
         ] {
             let dir = self.data().join("parquet").join(table);
             let mut files: Vec<_> = std::fs::read_dir(&dir)
