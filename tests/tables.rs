@@ -10,28 +10,39 @@ use crate::support::*;
 /// DuckDB's view of every table: column names and types, and row counts.
 fn duckdb_describe(parquet: &std::path::Path) -> Value {
     let script = r#"
-import duckdb, json, sys
-con = duckdb.connect()
-out = {}
 for t in ["issues", "comments", "changelog", "attachments", "issuelinks", "remote_links", "sla", "worklogs"]:
     rel = con.sql(f"SELECT * FROM read_parquet('{t}/*.parquet')")
     out[t] = {
         "columns": [[n, str(ty)] for n, ty in zip(rel.columns, rel.types)],
         "rows": con.execute(f"SELECT count(*) FROM read_parquet('{t}/*.parquet')").fetchall()[0][0],
     }
-for statement in open("views.sql").read().split(";"):
-    if statement.strip() and not all(l.startswith("--") for l in statement.strip().splitlines()):
-        con.execute(statement)
 out["view_issues"] = con.execute("SELECT count(*) FROM jira_issues").fetchall()[0][0]
 out["first_response"] = con.execute("SELECT count(*) FROM jira_issues WHERE first_response_goal_millis IS NOT NULL").fetchall()[0][0]
 out["view_worklogs"] = con.execute("SELECT count(*) FROM jira_worklogs").fetchall()[0][0]
 out["issue_time_spent"] = con.execute("SELECT coalesce(sum(time_spent_seconds), 0) FROM jira_issues").fetchall()[0][0]
 out["environments"] = con.execute("SELECT count(*) FROM jira_issues WHERE environment = 'Production, EU region'").fetchall()[0][0]
 out["worklog_seconds"] = con.execute("SELECT coalesce(sum(time_spent_seconds), 0) FROM jira_worklogs").fetchall()[0][0]
-json.dump(out, sys.stdout)
 "#;
+    run_duckdb(parquet, script)
+}
+
+/// Runs `body` in Python in `parquet`, with `con` a DuckDB connection that has run
+/// `views.sql`, and reads the dict `out` it fills, as JSON.
+fn run_duckdb(parquet: &std::path::Path, body: &str) -> Value {
+    let script = format!(
+        r#"
+import duckdb, json, sys
+con = duckdb.connect()
+for statement in open("views.sql").read().split(";"):
+    if statement.strip() and not all(l.startswith("--") for l in statement.strip().splitlines()):
+        con.execute(statement)
+out = {{}}
+{body}
+json.dump(out, sys.stdout)
+"#
+    );
     let out = Command::new("python3")
-        .args(["-c", script])
+        .args(["-c", &script])
         .current_dir(parquet)
         .output()
         .expect("python3 runs");
@@ -698,5 +709,149 @@ async fn a_truncated_raw_file_is_left_out_recorded_and_fetched_again_by_the_next
     assert_eq!(v["failures"], serde_json::json!([]));
     assert_eq!(v["tables"]["issues"], 12);
     assert!(summary_of(&mirror, "SUP-5").len() > 2);
+    sim.shutdown().await;
+}
+
+/// DuckDB's columns and row count of each reference table, through `views.sql`.
+fn duckdb_reference(parquet: &std::path::Path) -> Value {
+    let script = r#"
+for t in ["projects", "users", "statuses", "priorities", "fields"]:
+    rel = con.sql(f"SELECT * FROM jira_{t}")
+    out[t] = {"columns": [[n, str(ty)] for n, ty in zip(rel.columns, rel.types)],
+              "rows": con.execute(f"SELECT count(*) FROM jira_{t}").fetchall()[0][0]}
+out["desks"] = con.execute("SELECT count(*) FROM jira_projects WHERE is_service_desk").fetchall()[0][0]
+out["sla_fields"] = con.execute("SELECT count(*) FROM jira_fields WHERE is_sla").fetchall()[0][0]
+out["done_statuses"] = con.execute("SELECT count(*) FROM jira_statuses WHERE status_category_key = 'done'").fetchall()[0][0]
+"#;
+    run_duckdb(parquet, script)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_tables_are_written_daily_and_read_through_views_sql() {
+    let sim = simulator_with(jira_mirror::simulator::SimConfig {
+        issues: 8,
+        projects: vec!["SUP".into(), "DEV".into()],
+        software_projects: vec!["DEV".into()],
+        ..Default::default()
+    })
+    .await;
+    let mirror = Mirror::new(&sim);
+    mirror.run_ok(&["backfill"]).await;
+    let parquet = mirror.data().join("parquet");
+    let d = duckdb_reference(&parquet);
+    let names = |t: &str| -> Vec<String> { columns(&d, t).into_iter().map(|(n, _)| n).collect() };
+    assert_eq!(
+        names("projects"),
+        [
+            "project_id",
+            "project_key",
+            "name",
+            "project_type_key",
+            "is_service_desk",
+            "category",
+            "style",
+            "simplified",
+            "is_private"
+        ]
+    );
+    assert_eq!(
+        names("users"),
+        [
+            "account_id",
+            "display_name",
+            "email_address",
+            "active",
+            "account_type",
+            "time_zone"
+        ]
+    );
+    assert_eq!(
+        names("statuses"),
+        [
+            "status_id",
+            "name",
+            "description",
+            "status_category",
+            "status_category_key"
+        ]
+    );
+    assert_eq!(
+        names("priorities"),
+        [
+            "priority_id",
+            "name",
+            "description",
+            "status_color",
+            "is_default"
+        ]
+    );
+    assert_eq!(
+        names("fields"),
+        [
+            "field_id",
+            "name",
+            "custom",
+            "schema_type",
+            "schema_items",
+            "schema_custom",
+            "is_sla"
+        ]
+    );
+    assert_eq!(d["projects"]["rows"], 2);
+    assert_eq!(d["desks"], 1, "SUP is a service desk, DEV is not");
+    assert_eq!(d["sla_fields"], 2);
+    assert!(d["users"]["rows"].as_u64().unwrap() >= 3, "{d}");
+    assert!(d["done_statuses"].as_u64().unwrap() >= 1, "{d}");
+    assert!(d["priorities"]["rows"].as_u64().unwrap() >= 3, "{d}");
+    assert!(d["fields"]["rows"].as_u64().unwrap() > 20, "{d}");
+
+    // Within a day no command asks again.
+    let reference_requests = |sim: &jira_mirror::simulator::Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|r| {
+                [
+                    "/project/search",
+                    "/users/search",
+                    "/status",
+                    "/priority/search",
+                ]
+                .iter()
+                .any(|p| r.path.ends_with(p))
+            })
+            .count()
+    };
+    sim.clear_requests();
+    mirror.run_ok(&["sweep"]).await;
+    assert_eq!(reference_requests(&sim), 0);
+
+    // A day later, with users no longer browsable: the others are written, users keeps its
+    // file, and the command goes on.
+    rusqlite::Connection::open(mirror.data().join("state.db"))
+        .unwrap()
+        .execute(
+            "UPDATE meta SET value = '0' WHERE name = 'reference_refreshed_ms'",
+            [],
+        )
+        .unwrap();
+    let users_file = parquet.join("users/users.parquet");
+    let users_before = std::fs::read(&users_file).unwrap();
+    sim.set_faults(jira_mirror::simulator::Faults {
+        refuse_user_browsing: true,
+        ..Default::default()
+    });
+    sim.clear_requests();
+    let out = mirror.run_ok(&["sweep"]).await;
+    assert_eq!(reference_requests(&sim), 4, "each table asked once more");
+    assert!(
+        stderr(&out).contains("Reference table not refreshed") && stderr(&out).contains("users"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&users_file).unwrap(), users_before);
+    assert_eq!(
+        duckdb_reference(&parquet)["users"]["rows"],
+        d["users"]["rows"]
+    );
     sim.shutdown().await;
 }

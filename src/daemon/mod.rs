@@ -502,6 +502,20 @@ async fn maintenance_runner(
             Scheduled::Sweep => unreachable!("the sweep has its own runner"),
         };
         tables.notify_one();
+        if matches!(kind, Scheduled::Reconcile) {
+            // The daily job also keeps the reference tables at most a day old.
+            let store = pipeline.transformer().store();
+            match crate::transform::reference::refresh_if_stale(pipeline.jira(), store, state).await
+            {
+                Ok(Some(r)) => {
+                    tracing::info!(written = ?r.written, failed = ?r.failed, "Reference tables refreshed.")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reference tables not refreshed; the next daily run tries again.")
+                }
+            }
+        }
         match result {
             Ok((line, changed, failed, detail)) => {
                 tracing::info!(job = kind.name(), summary = %line, "Scheduled run done.");

@@ -265,6 +265,46 @@ impl JiraClient {
         Ok(refused)
     }
 
+    /// Every project the account can browse (`/project/search`, `startAt` pages until
+    /// `isLast`).
+    pub async fn projects(&self) -> Result<Vec<Value>> {
+        self.offset_pages("/rest/api/3/project/search", "values", &[])
+            .await
+    }
+
+    /// Every user the account may list (`/users/search`: plain arrays, `startAt` pages until
+    /// one comes back short). Needs the *Browse users and groups* permission.
+    pub async fn users(&self) -> Result<Vec<Value>> {
+        const USERS_PAGE: usize = 1000;
+        let path = "/rest/api/3/users/search";
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let query = [
+                ("startAt", out.len().to_string()),
+                ("maxResults", USERS_PAGE.to_string()),
+            ];
+            let batch = array(self.get_json(path, &query).await?, path)?;
+            let got = batch.len();
+            out.extend(batch);
+            if got < USERS_PAGE {
+                return Ok(out);
+            }
+        }
+        Err(too_many_pages(path))
+    }
+
+    /// Every status (`/status`, one array).
+    pub async fn statuses(&self) -> Result<Vec<Value>> {
+        let path = "/rest/api/3/status";
+        array(self.get_json(path, &[]).await?, path)
+    }
+
+    /// Every priority (`/priority/search`, `startAt` pages until `isLast`).
+    pub async fn priorities(&self) -> Result<Vec<Value>> {
+        self.offset_pages("/rest/api/3/priority/search", "values", &[])
+            .await
+    }
+
     /// Every worklog of `key`, oldest first (`/issue/{key}/worklog`).
     pub async fn worklogs(&self, key: &str) -> Result<Vec<Value>> {
         self.offset_pages(&format!("/rest/api/3/issue/{key}/worklog"), "worklogs", &[])

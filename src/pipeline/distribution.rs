@@ -11,7 +11,7 @@
 //! Every copy keeps the atomic-copy rule: a temp file in the destination folder, fsync,
 //! rename, fsync of the folder; the copy takes the source's modification time, so an
 //! unchanged file is never copied twice. Only folders the mirror owns there are touched (one
-//! per table, and `raw/attachments/`); files in them that the mirror never writes (anything but
+//! per table and reference table, and `raw/attachments/`); files in them that the mirror never writes (anything but
 //! `*.parquet` in a table folder) are left alone.
 
 use std::collections::HashSet;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use super::archive::{create_dir_durable, file_permissions, remove_file_if_exists, sync_dir};
 use crate::key::IssueKey;
-use crate::transform::schema::Table;
+use crate::transform::schema::{REFERENCE_TABLES, Table};
 
 /// The folder attachments are copied to, inside the distribution folder: the same relative
 /// path as in the data directory, so the `local_path` of an `attachments` row (relative to
@@ -61,10 +61,11 @@ impl Distribution {
     pub fn seed(&self, data_dir: &Path) -> io::Result<Seeded> {
         let parquet = data_dir.join("parquet");
         let mut seeded = Seeded::default();
-        for table in Table::ALL {
+        let folders = Table::ALL.iter().map(|t| t.name()).chain(REFERENCE_TABLES);
+        for folder in folders {
             seeded.add(sync_folder(
-                &parquet.join(table.name()),
-                &self.dir.join(table.name()),
+                &parquet.join(folder),
+                &self.dir.join(folder),
                 |name| name.ends_with(".parquet"),
             )?);
         }

@@ -2403,6 +2403,54 @@ fn status_json(base: &str, s: usize) -> Value {
     })
 }
 
+impl Store {
+    /// `/project/search` items: every project, with its type and (from the `style` Jira
+    /// Cloud sends) whether it is company-managed.
+    pub(crate) fn projects_json(&self) -> Vec<Value> {
+        self.projects
+            .iter()
+            .map(|p| {
+                let mut v = project_json(&self.base, p);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("style".into(), json!("classic"));
+                    o.insert("isPrivate".into(), json!(false));
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// `/users/search` items: every person issues name, then the two API accounts.
+    pub(crate) fn users_json(&self) -> Vec<Value> {
+        let mut users = self.users.clone();
+        users.push(self.mirror_user.clone());
+        users.push(self.sla_user.clone());
+        users
+    }
+
+    /// `/status` items: every status.
+    pub(crate) fn statuses_json(&self) -> Vec<Value> {
+        (0..STATUSES.len())
+            .map(|s| status_json(&self.base, s))
+            .collect()
+    }
+
+    /// `/priority/search` items: every priority, with a colour and the default marked.
+    pub(crate) fn priorities_json(&self) -> Vec<Value> {
+        (0..PRIORITIES.len())
+            .map(|p| {
+                let mut v = priority_json(&self.base, p);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("statusColor".into(), json!("#ff7452"));
+                    o.insert("description".into(), json!(""));
+                    o.insert("isDefault".into(), json!(p == PRIORITIES.len() / 2));
+                }
+                v
+            })
+            .collect()
+    }
+}
+
 fn priority_json(base: &str, p: usize) -> Value {
     let (id, name, icon) = PRIORITIES[p];
     json!({

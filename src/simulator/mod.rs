@@ -267,6 +267,9 @@ pub struct Faults {
     /// When true every search request that carries a `nextPageToken` gets a 500: a listing
     /// that breaks after its first page (e.g. an id census that must not be trusted).
     pub broken_search_tokens: bool,
+    /// When true `/users/search` answers 403, as Jira does to an account without the *Browse
+    /// users and groups* permission (every other request is unaffected).
+    pub refuse_user_browsing: bool,
     /// One attachment whose content trickles in (see [`SlowAttachment`]): a media host that
     /// stalls on a file, which only a deadline on the whole download ends.
     pub slow_attachment: Option<SlowAttachment>,

@@ -63,6 +63,10 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/rest/api/3/issue/{key}/changelog", get(changelog_page))
         .route("/rest/api/3/issue/{key}/comment", get(comment_page))
         .route("/rest/api/3/issue/{key}/worklog", get(worklog_page))
+        .route("/rest/api/3/project/search", get(project_search))
+        .route("/rest/api/3/users/search", get(users_search))
+        .route("/rest/api/3/status", get(statuses))
+        .route("/rest/api/3/priority/search", get(priority_search))
         .route("/rest/api/3/issue/{key}/remotelink", get(remote_links))
         .route(
             "/rest/api/3/attachment/content/{id}",
@@ -689,6 +693,60 @@ async fn comment_page(
         json!({"comments": comments, "maxResults": max, "startAt": start, "total": issue.comments.len()})
     };
     json_response(StatusCode::OK, v)
+}
+
+/// `GET /project/search`: `{startAt, maxResults, total, isLast, values}` (50 a page at most).
+async fn project_search(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let items = ctx.shared.lock().store.projects_json();
+    page_bean(q, 50, &items)
+}
+
+/// `GET /priority/search`: a page bean like `/project/search`.
+async fn priority_search(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let items = ctx.shared.lock().store.priorities_json();
+    page_bean(q, 50, &items)
+}
+
+/// `GET /users/search`: a plain array, `maxResults` up to 1000.
+async fn users_search(State(ctx): State<Ctx>, RawQuery(q): RawQuery) -> Response {
+    let (start, max) = match offset_window(q, 1000) {
+        Ok(window) => window,
+        Err(response) => return response,
+    };
+    let users = {
+        let st = ctx.shared.lock();
+        if st.faults.refuse_user_browsing {
+            return error(
+                StatusCode::FORBIDDEN,
+                "You do not have the permission to browse users and groups.",
+            );
+        }
+        st.store.users_json()
+    };
+    json_response(
+        StatusCode::OK,
+        Value::Array(window(&users, start, max).to_vec()),
+    )
+}
+
+/// `GET /status`: every status, one array.
+async fn statuses(State(ctx): State<Ctx>) -> Response {
+    let statuses = ctx.shared.lock().store.statuses_json();
+    json_response(StatusCode::OK, Value::Array(statuses))
+}
+
+/// One `PageBean` of `items` (`startAt`/`maxResults` paging, `isLast`).
+fn page_bean(q: Option<String>, max: u64, items: &[Value]) -> Response {
+    let (start, max) = match offset_window(q, max) {
+        Ok(window) => window,
+        Err(response) => return response,
+    };
+    let values = window(items, start, max).to_vec();
+    let is_last = start + values.len() as u64 >= items.len() as u64;
+    json_response(
+        StatusCode::OK,
+        json!({"startAt": start, "maxResults": max, "total": items.len(), "isLast": is_last, "values": values}),
+    )
 }
 
 /// `startAt` (default 0) and `maxResults` (default and ceiling `max`, at least 1) of an

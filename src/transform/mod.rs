@@ -18,6 +18,7 @@ pub mod adf;
 pub mod fields;
 pub mod parquet;
 pub mod parse;
+pub mod reference;
 pub mod rows;
 pub mod schema;
 

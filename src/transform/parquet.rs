@@ -20,7 +20,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
-use super::schema::Table;
+use super::schema::{REFERENCE_TABLES, Table};
 use crate::pipeline::archive::{create_dir_durable, sync_dir, write_atomic};
 
 /// Errors of the month files.
@@ -359,8 +359,36 @@ impl MonthStore {
         Ok(())
     }
 
-    /// Writes `views.sql` (one `CREATE VIEW jira_<table>` per table, paths relative to the
-    /// folder holding it) here and in the distribution folder, unless it is already there.
+    /// The one file of reference table `name`: `<root>/<name>/<name>.parquet`.
+    pub fn reference_path(&self, name: &str) -> PathBuf {
+        self.root.join(name).join(format!("{name}.parquet"))
+    }
+
+    /// Writes reference table `name` (one file, see [`MonthStore::reference_path`]) and its
+    /// distribution copy atomically.
+    pub fn write_reference(&self, name: &str, batch: &RecordBatch) -> Result<()> {
+        let path = self.reference_path(name);
+        let mut bytes = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(self.properties.clone()))
+                .map_err(|source| parquet_error(&path, source))?;
+        writer
+            .write(batch)
+            .map_err(|source| parquet_error(&path, source))?;
+        writer
+            .close()
+            .map_err(|source| parquet_error(&path, source))?;
+        write_atomic(&path, &bytes).map_err(|source| io_error(&path, source))?;
+        if let Some(dist) = &self.distribution {
+            let copy = dist.join(name).join(format!("{name}.parquet"));
+            write_atomic(&copy, &bytes).map_err(|source| io_error(&copy, source))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `views.sql` (one `CREATE VIEW jira_<table>` per table, and one per reference
+    /// table whose file exists, paths relative to the folder holding it) here and in the
+    /// distribution folder, unless it is already there.
     pub fn write_views(&self) -> Result<()> {
         let mut sql = String::from(
             "-- DuckDB views over the jira-mirror tables. Paths are relative to this folder:\n\
@@ -371,6 +399,13 @@ impl MonthStore {
                 "CREATE OR REPLACE VIEW jira_{0} AS SELECT * FROM read_parquet('{0}/*.parquet', union_by_name = true);\n",
                 table.name()
             ));
+        }
+        for name in REFERENCE_TABLES {
+            if self.reference_path(name).is_file() {
+                sql.push_str(&format!(
+                    "CREATE OR REPLACE VIEW jira_{name} AS SELECT * FROM read_parquet('{name}/{name}.parquet');\n"
+                ));
+            }
         }
         let mut targets = vec![self.root.join("views.sql")];
         targets.extend(self.distribution.as_ref().map(|d| d.join("views.sql")));

@@ -82,6 +82,10 @@ impl Table {
     }
 }
 
+/// The reference tables (`transform::reference`): one file each,
+/// `parquet/<name>/<name>.parquet`, refreshed daily.
+pub const REFERENCE_TABLES: [&str; 5] = ["projects", "users", "statuses", "priorities", "fields"];
+
 /// Name of the item field of every `List<Utf8>` column.
 pub const LIST_ITEM: &str = "item";
 
