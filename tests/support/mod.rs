@@ -34,6 +34,18 @@ pub async fn simulator_with(config: SimConfig) -> Simulator {
     Simulator::start(config).await.expect("simulator starts")
 }
 
+/// The monthly tables, in the order docs/tables.md lists them.
+pub const TABLES: [&str; 8] = [
+    "issues",
+    "comments",
+    "changelog",
+    "attachments",
+    "issuelinks",
+    "remote_links",
+    "sla",
+    "worklogs",
+];
+
 /// A mirror directory with a config file pointing at a simulator.
 pub struct Mirror {
     pub dir: tempfile::TempDir,
@@ -282,16 +294,7 @@ impl Mirror {
     pub fn tables(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         let mut out = BTreeMap::new();
-        for table in [
-            "issues",
-            "comments",
-            "changelog",
-            "attachments",
-            "issuelinks",
-            "remote_links",
-            "sla",
-            "worklogs",
-        ] {
+        for table in TABLES {
             let dir = self.data().join("parquet").join(table);
             let mut files: Vec<_> = std::fs::read_dir(&dir)
                 .map(|d| {
