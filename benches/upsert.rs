@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jira_mirror::config::SlaNames;
-use jira_mirror::pipeline::archive::RawStore;
 use jira_mirror::simulator::fixture::write_mirror;
 use jira_mirror::simulator::{SimConfig, Simulator};
 use jira_mirror::state::State;
+use jira_mirror::store::archive::RawStore;
 use jira_mirror::transform::Transformer;
 use jira_mirror::transform::fields::FieldCatalog;
 use jira_mirror::transform::parquet::MonthStore;

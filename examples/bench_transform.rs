@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use jira_mirror::config::SlaNames;
-use jira_mirror::pipeline::archive::RawStore;
 use jira_mirror::state::State;
+use jira_mirror::store::archive::RawStore;
 use jira_mirror::transform::Transformer;
 use jira_mirror::transform::fields::FieldCatalog;
 use jira_mirror::transform::parquet::MonthStore;

@@ -17,11 +17,11 @@ use crate::config::{Config, ConfigError};
 use crate::daemon::{self, DaemonOptions};
 use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
 use crate::key::IssueKey;
-use crate::pipeline::archive::RawStore;
 use crate::pipeline::distribution::Distribution;
 use crate::pipeline::{self, AttachmentPolicy, Pipeline};
 use crate::simulator::{SimConfig, Simulator};
 use crate::state::State;
+use crate::store::archive::RawStore;
 use crate::time::ms_to_rfc3339;
 use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
@@ -53,7 +53,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if cause.downcast_ref::<ConfigError>().is_some()
             || cause
-                .downcast_ref::<crate::pipeline::lock::DaemonLockError>()
+                .downcast_ref::<crate::store::lock::DaemonLockError>()
                 .is_some()
         {
             return Exit::Usage;
@@ -97,10 +97,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 Command::Run => {
                     // Before anything else: a second `run` on one data directory would
                     // process every key twice and race the first for the same files.
-                    crate::pipeline::archive::create_dir_durable(&config.data_dir).with_context(
+                    crate::store::archive::create_dir_durable(&config.data_dir).with_context(
                         || format!("cannot create data_dir {}", config.data_dir.display()),
                     )?;
-                    let _daemon = crate::pipeline::lock::lock_daemon(&config.data_dir)?;
+                    let _daemon = crate::store::lock::lock_daemon(&config.data_dir)?;
                     let ctx = Context::build(config, None).await?;
                     ctx.daemon().await
                 }
@@ -171,7 +171,7 @@ fn load_config(path: &Path) -> Result<Config> {
         tracing::warn!("{warning}");
     }
     // Before the first file or folder is created (`run` makes its lock folder at once).
-    crate::pipeline::archive::set_modes(config.output);
+    crate::store::archive::set_modes(config.output);
     Ok(config)
 }
 
@@ -275,8 +275,8 @@ impl Context {
         repair: Repair,
     ) -> Result<Context> {
         let parallel = parallel.unwrap_or(config.jira.max_concurrency).max(1);
-        crate::pipeline::archive::set_modes(config.output);
-        crate::pipeline::archive::create_dir_durable(&config.data_dir)
+        crate::store::archive::set_modes(config.output);
+        crate::store::archive::create_dir_durable(&config.data_dir)
             .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
         let store = RawStore::new(&config.data_dir);
         store.ensure_dirs().context("cannot create raw/ folders")?;
@@ -870,7 +870,7 @@ fn distribution(config: &Config) -> Option<Distribution> {
 async fn seed_distribution(distribution: Distribution, data_dir: std::path::PathBuf) {
     let dir = distribution.dir.clone();
     let seeded = tokio::task::spawn_blocking(move || {
-        let _tables = crate::pipeline::lock::lock_tables(&data_dir)?;
+        let _tables = crate::store::lock::lock_tables(&data_dir)?;
         distribution.seed(&data_dir)
     })
     .await

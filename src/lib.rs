@@ -6,6 +6,8 @@
 //! - [`json`]: stack-safe JSON for what comes from Jira: parsed with no depth limit, serialised
 //!   and dropped without recursion (Jira documents nest arbitrarily deep).
 //! - [`jira`]: the polite HTTP client (budget, retries, paging) and the JQL it sends.
+//! - [`store`]: the bottom layer: the raw store on disk (atomic writes, durable folders,
+//!   quarantine) and the file locks every writer shares.
 //! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store on disk.
 //! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures and runs.
 //! - [`triggers`]: what yields keys: the sweep, the backfill, maintenance passes, the mailbox
@@ -25,6 +27,7 @@ pub mod pipeline;
 pub mod scope;
 pub mod simulator;
 pub mod state;
+pub mod store;
 #[cfg(test)]
 mod testing;
 

@@ -178,7 +178,7 @@ async fn one_key_from_sweep_mail_and_a_manual_fetch_at_once_is_fetched_once() {
     assert!(wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all).await);
 
     // Hold SUP-4's lock (as another writer would) while all three triggers name it.
-    let locks = jira_mirror::pipeline::lock::IssueLocks::new(&mirror.data());
+    let locks = jira_mirror::store::lock::IssueLocks::new(&mirror.data());
     let guard = locks.lock("SUP-4").await.expect("lock");
     sim.clear_requests();
     sim.add_comment("SUP-4", "one change, three triggers");

@@ -828,7 +828,7 @@ async fn stream_to_file(
     };
     let temp = tempfile::Builder::new()
         .prefix(".part-")
-        .permissions(crate::pipeline::archive::file_permissions())
+        .permissions(crate::store::archive::file_permissions())
         .tempfile_in(dir)
         .map_err(io)?;
     let (file, temp_path) = temp.into_parts();
@@ -858,7 +858,7 @@ async fn stream_to_file(
     drop(file);
     temp_path.persist(dest).map_err(|e| io(e.error))?;
     #[cfg(test)]
-    crate::pipeline::archive::journal::record(crate::pipeline::archive::journal::Step::Renamed(
+    crate::store::archive::journal::record(crate::store::archive::journal::Step::Renamed(
         dest.to_path_buf(),
     ));
     Ok(Downloaded {

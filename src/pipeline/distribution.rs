@@ -19,8 +19,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::archive::{create_dir_durable, file_permissions, remove_file_if_exists, sync_dir};
 use crate::key::IssueKey;
+use crate::store::archive::{
+    create_dir_durable, file_permissions, remove_file_if_exists, sync_dir,
+};
 use crate::transform::schema::{REFERENCE_TABLES, Table};
 
 /// The folder attachments are copied to, inside the distribution folder: the same relative

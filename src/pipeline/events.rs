@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
-use crate::pipeline::archive::write_atomic;
+use crate::store::archive::write_atomic;
 
 /// The audit folder `raw/events/` of one mirror.
 #[derive(Debug, Clone)]

@@ -11,11 +11,9 @@
 //! (`"mirror"`), documented in docs/ARCHITECTURE.md: fetch time, remote links, SLA values and
 //! the fate of each attachment.
 
-pub mod archive;
 mod confirm;
 pub mod distribution;
 pub mod events;
-pub mod lock;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,12 +24,12 @@ use crate::jira::{self, JiraClient};
 use crate::key::{InvalidKey, IssueKey};
 use crate::scope::Scope;
 use crate::state::{self, IssueDetails, SavedIssue, State};
+use crate::store::archive::{self, RawStore, attachment_file_name};
+use crate::store::lock::IssueLocks;
 use crate::time::jira_time_ms;
 use crate::transform::Transformer;
-use archive::{RawStore, attachment_file_name};
 use confirm::Confirmer;
 use events::Audit;
-use lock::IssueLocks;
 
 /// The top-level key of the saved issue JSON that holds what the mirror adds.
 pub const OVERLAY_KEY: &str = "mirror";

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::Simulator;
 use crate::key::IssueKey;
-use crate::pipeline::archive::RawStore;
 use crate::state::{SavedIssue, State};
+use crate::store::archive::RawStore;
 use crate::time::jira_time_ms;
 
 /// What [`write_mirror`] wrote.

@@ -29,8 +29,8 @@ use arrow_array::RecordBatch;
 use serde_json::Value;
 
 use crate::key::IssueKey;
-use crate::pipeline::archive::RawStore;
 use crate::state::{self, Pending, State};
+use crate::store::archive::RawStore;
 use parquet::{Month, MonthStore};
 use rows::{RowContext, RowsBuilder};
 use schema::{Schemas, Table};
@@ -142,9 +142,9 @@ impl Transformer {
     }
 
     /// Takes the cross-process lock of the month files (see
-    /// [`crate::pipeline::lock::lock_tables`]), after the in-process one.
-    fn lock_tables(&self) -> Result<crate::pipeline::lock::FileGuard> {
-        crate::pipeline::lock::lock_tables(self.raw.data_dir()).map_err(Error::Lock)
+    /// [`crate::store::lock::lock_tables`]), after the in-process one.
+    fn lock_tables(&self) -> Result<crate::store::lock::FileGuard> {
+        crate::store::lock::lock_tables(self.raw.data_dir()).map_err(Error::Lock)
     }
 
     /// The month files.

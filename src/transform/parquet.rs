@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::schema::{REFERENCE_TABLES, Table};
-use crate::pipeline::archive::{create_dir_durable, sync_dir, write_atomic};
+use crate::store::archive::{create_dir_durable, sync_dir, write_atomic};
 
 /// Errors of the month files.
 #[derive(Debug, thiserror::Error)]
@@ -332,7 +332,7 @@ impl MonthStore {
         create_dir_durable(&dir).map_err(|source| io_error(&dir, source))?;
         let temp = tempfile::Builder::new()
             .prefix(".tmp-")
-            .permissions(crate::pipeline::archive::file_permissions())
+            .permissions(crate::store::archive::file_permissions())
             .tempfile_in(&dir)
             .map_err(|source| io_error(&dir, source))?;
         let file = temp.reopen().map_err(|source| io_error(&path, source))?;
