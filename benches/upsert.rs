@@ -12,8 +12,8 @@ use jira_mirror::state::State;
 use jira_mirror::store::archive::RawStore;
 use jira_mirror::transform::Transformer;
 use jira_mirror::transform::fields::FieldCatalog;
+use jira_mirror::transform::fields::RowContext;
 use jira_mirror::transform::parquet::MonthStore;
-use jira_mirror::transform::rows::RowContext;
 
 // The binary's allocator, so the bench measures what `jira-mirror` does.
 #[global_allocator]

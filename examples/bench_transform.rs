@@ -22,8 +22,9 @@ use jira_mirror::state::State;
 use jira_mirror::store::archive::RawStore;
 use jira_mirror::transform::Transformer;
 use jira_mirror::transform::fields::FieldCatalog;
+use jira_mirror::transform::fields::RowContext;
 use jira_mirror::transform::parquet::MonthStore;
-use jira_mirror::transform::rows::{RowContext, RowsBuilder};
+use jira_mirror::transform::rows::RowsBuilder;
 use jira_mirror::transform::schema::Schemas;
 
 fn main() -> Result<()> {

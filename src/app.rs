@@ -25,8 +25,8 @@ use crate::store::archive::RawStore;
 use crate::time::ms_to_rfc3339;
 use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
+use crate::transform::fields::RowContext;
 use crate::transform::parquet::{MonthStore, RowCounts};
-use crate::transform::rows::RowContext;
 use crate::triggers::backfill::{BackfillOptions, BackfillPlan, backfill, backfill_dry_run};
 use crate::triggers::mail::pass as mail;
 use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
@@ -349,7 +349,7 @@ impl Context {
             Ok(n) => tracing::info!(folders = n, "Old quarantine folders removed."),
             Err(e) => tracing::warn!(error = %e, "Could not prune quarantine/."),
         }
-        state.prune_runs(crate::state::now_ms(), crate::state::RUNS_KEPT_DAYS)?;
+        state.prune_runs(crate::time::now_ms(), crate::state::RUNS_KEPT_DAYS)?;
         let deletion_cap = config
             .run
             .deletion_cap(u64::try_from(state.issue_count()?).unwrap_or(0));
@@ -462,7 +462,7 @@ impl Context {
     }
 
     async fn fetch(&self, keys: Vec<IssueKey>) -> Result<Exit> {
-        let started = crate::state::now_ms();
+        let started = crate::time::now_ms();
         self.tracked("fetch", |progress| async move {
             let mut summary = Summary::default();
             triggers::process_keys_since(
@@ -542,7 +542,7 @@ impl Context {
         let Some(imap) = &self.config.imap else {
             anyhow::bail!("the `mail` command needs an [imap] section in the configuration");
         };
-        let projects = mail::scope_projects(&self.config.jira.jql);
+        let projects = crate::jira::jql::scope_projects(&self.config.jira.jql);
         self.tracked("mail", |progress| async move {
             mail::pass(&self.pipeline, imap, &projects, self.parallel, &progress).await
         })
@@ -900,7 +900,7 @@ const FIELD_CATALOG_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Result<FieldCatalog> {
     let cached = state.meta("field_catalog")?;
     if let Some((json, stored)) = &cached
-        && crate::state::now_ms().saturating_sub(*stored) < max_age_ms
+        && crate::time::now_ms().saturating_sub(*stored) < max_age_ms
         && let Ok(v) = crate::json::from_str(json).map(crate::json::DeepValue::new)
     {
         return Ok(FieldCatalog::from_json(&v));

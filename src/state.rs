@@ -9,6 +9,7 @@
 //! Schema changes are migrations keyed by SQLite's `user_version`; the connection runs in
 //! WAL mode with `synchronous = FULL`, so a committed transaction survives a crash.
 
+use crate::time::now_ms;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -338,11 +339,6 @@ pub struct SlaCandidate {
 #[derive(Debug)]
 pub struct State {
     conn: Mutex<Connection>,
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl State {

@@ -8,11 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
 use jira_mirror::app::Context;
+use jira_mirror::jira::jql::scope_projects;
 use jira_mirror::triggers::mail::extract::MAX_ISSUE_IDS;
 use jira_mirror::triggers::mail::imap::Session;
-use jira_mirror::triggers::mail::pass::{
-    MailSummary, ProcessNow, Sink, pass_on, scope_projects, settings,
-};
+use jira_mirror::triggers::mail::pass::{MailSummary, ProcessNow, Sink, pass_on, settings};
 use jira_mirror::triggers::mail::watch::{WatchOptions, watch};
 use tokio_util::sync::CancellationToken;
 

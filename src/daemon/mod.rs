@@ -42,10 +42,12 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::jira::jql::scope_projects;
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
-use crate::state::{self, Pushed, now_ms};
+use crate::state::{self, Pushed};
+use crate::time::now_ms;
 use crate::triggers::mail::extract::Notification;
-use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, Taken, scope_projects};
+use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, Taken};
 use crate::triggers::mail::watch::{WatchOptions, watch};
 use crate::triggers::{reconcile, sla_poll};
 use queue::Queue;
@@ -673,7 +675,7 @@ async fn prune(
             let quarantine = p.store().prune_quarantine(today, quarantine_days);
             let runs = p
                 .state()
-                .prune_runs(crate::state::now_ms(), crate::state::RUNS_KEPT_DAYS);
+                .prune_runs(crate::time::now_ms(), crate::state::RUNS_KEPT_DAYS);
             (events, quarantine, runs)
         })
         .await;

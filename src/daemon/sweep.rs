@@ -8,7 +8,8 @@
 
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
-use crate::state::{Pushed, now_ms};
+use crate::state::Pushed;
+use crate::time::now_ms;
 use crate::triggers::{is_saved_at, listed_identity};
 
 use super::queue::Queue;

@@ -37,6 +37,17 @@ pub fn scope_ids(scope: &str, ids: &[i64]) -> String {
     format!("({}) AND id in ({})", scope.trim(), list.join(", "))
 }
 
+/// The project keys the scope JQL certainly restricts to (see [`crate::scope::Scope`]), to
+/// skip keys of other projects in mail and webhooks without a request. Empty when the JQL
+/// does not say plainly: then every key is kept, and Jira's scope search decides for each
+/// issue the mirror does not hold yet.
+pub fn scope_projects(jql: &str) -> Vec<String> {
+    crate::scope::Scope::new(jql)
+        .projects()
+        .map(|p| p.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -446,7 +446,7 @@ impl Pipeline {
             tracing::info!(%key, "Issue named outside the scope's projects; ignored.");
             return Ok(Outcome::OutOfScope(key.clone()));
         }
-        let started = state::now_ms();
+        let started = crate::time::now_ms();
         let Some(issue) = self.jira.get_issue(key.as_str()).await? else {
             // Nothing local to remove.
             return Ok(Outcome::Deleted(key.clone()));
@@ -474,7 +474,7 @@ impl Pipeline {
 
     /// The body of [`Pipeline::process_key`]; the caller holds the issue's lock.
     async fn fetch_and_save(&self, key: &IssueKey) -> Result<Outcome> {
-        let started = state::now_ms();
+        let started = crate::time::now_ms();
         match self.jira.get_issue(key.as_str()).await? {
             Some(issue) => {
                 let issue = crate::json::DeepValue::new(issue);
@@ -494,7 +494,7 @@ impl Pipeline {
     /// if there is one. `None` when nothing was saved or removed (unknown id, or an issue
     /// outside the scope).
     pub async fn process_id(&self, id: i64) -> Result<Option<Outcome>> {
-        let started = state::now_ms();
+        let started = crate::time::now_ms();
         match self.jira.get_issue(&id.to_string()).await? {
             Some(issue) => {
                 let issue = crate::json::DeepValue::new(issue);
@@ -706,7 +706,7 @@ impl Pipeline {
         missing.extend(refused);
         let (remote_links, sla) = (remote_links.0, sla.0);
         issue[OVERLAY_KEY] = json!({
-            "fetched_at": crate::time::ms_to_rfc3339(state::now_ms()),
+            "fetched_at": crate::time::ms_to_rfc3339(crate::time::now_ms()),
             "remote_links": remote_links,
             "sla": sla_overlay(sla),
             "attachments": attachments,
@@ -1056,8 +1056,8 @@ mod tests {
     use super::*;
     use crate::jira::{ClientOptions, Credentials, RequestBudget};
     use crate::simulator::{SimConfig, Simulator};
+    use crate::transform::fields::RowContext;
     use crate::transform::parquet::MonthStore;
-    use crate::transform::rows::RowContext;
     use archive::journal::{self, Step};
 
     /// A pipeline on a fresh mirror in `dir` against `sim`.

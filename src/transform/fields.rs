@@ -17,9 +17,11 @@
 //! `id` is skipped, a missing `name`/`schema` only loses that piece, and an unknown field is
 //! treated as JSON text; a broken catalogue degrades the `custom_fields` keys, never the run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+
+use crate::config::SlaNames;
 
 /// `schema.custom` of a JSM SLA field.
 pub const SLA_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-sla-field";
@@ -213,6 +215,30 @@ impl FieldCatalog {
 /// `customfield_` followed by at least one character: how Jira names custom field ids.
 pub(crate) fn is_custom_id(id: &str) -> bool {
     id.len() > "customfield_".len() && id.starts_with("customfield_")
+}
+
+/// What the schemas and row builders need besides the issue (here, below both, so neither
+/// depends on the other for it): the field catalogue, the `[fields]`
+/// mappings and the `[sla]` names.
+#[derive(Clone, Debug)]
+pub struct RowContext {
+    /// The answer of `GET /rest/api/3/field` (names, SLA fields, column kinds).
+    pub catalog: FieldCatalog,
+    /// `[fields]`: custom field id → column name in `issues`.
+    pub fields: BTreeMap<String, String>,
+    /// `[sla]`: which SLAs feed the `first_response_*` / `time_to_resolution_*` columns.
+    pub sla: SlaNames,
+}
+
+impl RowContext {
+    /// A context from its three parts.
+    pub fn new(catalog: FieldCatalog, fields: BTreeMap<String, String>, sla: SlaNames) -> Self {
+        RowContext {
+            catalog,
+            fields,
+            sla,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -31,8 +31,9 @@ use serde_json::Value;
 use crate::key::IssueKey;
 use crate::state::{self, Pending, State};
 use crate::store::archive::RawStore;
+use fields::RowContext;
 use parquet::{Month, MonthStore};
-use rows::{RowContext, RowsBuilder};
+use rows::RowsBuilder;
 use schema::{Schemas, Table};
 
 /// Issues appended to the builders before a chunk is encoded (bounds rebuild memory).

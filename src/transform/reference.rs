@@ -225,7 +225,7 @@ pub async fn refresh_if_stale(
     store: &MonthStore,
     state: &State,
 ) -> Result<Option<Refreshed>, Error> {
-    let now = state::now_ms();
+    let now = crate::time::now_ms();
     let last = state
         .meta(REFRESHED_META)?
         .and_then(|(value, _)| value.parse::<i64>().ok());

@@ -34,7 +34,7 @@
 //! history then item, attachments and links in JSON order, SLA rows by SLA then cycle
 //! (completed cycles in order, then the ongoing one).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -47,33 +47,9 @@ use chrono::Datelike as _;
 use serde_json::Value;
 
 use super::adf;
-use super::fields::{ColumnKind, FieldCatalog, is_custom_id};
+use super::fields::{ColumnKind, RowContext, is_custom_id};
 use super::schema::{self, Schemas, Table};
-use crate::config::SlaNames;
 use crate::json;
-
-/// What the row builders need besides the issue: the field catalogue, the `[fields]`
-/// mappings and the `[sla]` names.
-#[derive(Clone, Debug)]
-pub struct RowContext {
-    /// The answer of `GET /rest/api/3/field` (names, SLA fields, column kinds).
-    pub catalog: FieldCatalog,
-    /// `[fields]`: custom field id → column name in `issues`.
-    pub fields: BTreeMap<String, String>,
-    /// `[sla]`: which SLAs feed the `first_response_*` / `time_to_resolution_*` columns.
-    pub sla: SlaNames,
-}
-
-impl RowContext {
-    /// A context from its three parts.
-    pub fn new(catalog: FieldCatalog, fields: BTreeMap<String, String>, sla: SlaNames) -> Self {
-        RowContext {
-            catalog,
-            fields,
-            sla,
-        }
-    }
-}
 
 /// Why an issue produced no rows. The builders are untouched when [`RowsBuilder::append`]
 /// returns one of these.
@@ -1718,6 +1694,9 @@ fn read_head<'a>(issue: &'a Value, comment_ids: &mut Vec<i64>) -> Result<Head<'a
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use crate::config::SlaNames;
+    use crate::transform::fields::FieldCatalog;
 
     use arrow_array::Array as _;
     use arrow_array::cast::AsArray as _;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::fields::ColumnKind;
-use super::rows::RowContext;
+use super::fields::RowContext;
 
 /// One of the eight monthly Parquet tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

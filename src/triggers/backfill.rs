@@ -13,8 +13,8 @@ use indicatif::ProgressBar;
 use super::{Search, Summary, failed_keys, process_keys, process_search};
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
-use crate::state::now_ms;
 use crate::time::jira_time_ms;
+use crate::time::now_ms;
 
 /// Issues per page of a dry run's listing (with `updated`, Jira's page is 100 at most).
 const DRY_RUN_PAGE_SIZE: u32 = 100;

@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use super::{Search, Summary, failed_keys, process_keys, process_search};
 use crate::jira::jql;
 use crate::pipeline::{self, Pipeline};
-use crate::state::now_ms;
+use crate::time::now_ms;
 
 /// How a sweep runs.
 #[derive(Debug, Clone)]

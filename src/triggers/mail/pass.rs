@@ -42,7 +42,8 @@ use crate::daemon::queue::Entry;
 use crate::key::IssueKey;
 use crate::pipeline::events::Audit;
 use crate::pipeline::{self, Pipeline};
-use crate::state::{MailRetry, State, now_ms};
+use crate::state::{MailRetry, State};
+use crate::time::now_ms;
 use crate::triggers::{Summary, record_issue_failure, record_missing_parts};
 
 /// The longest wait before a failed mail is tried again (unless the poll interval is longer).
@@ -103,17 +104,6 @@ pub fn settings(config: &ImapConfig) -> ImapSettings {
         ca_file: config.ca_file.clone(),
         timeout: Duration::from_secs(30),
     }
-}
-
-/// The project keys the scope JQL certainly restricts to (see [`crate::scope::Scope`]), to
-/// skip keys of other projects in mail without a request. Empty when the JQL does not say
-/// plainly: then every key is kept, and Jira's scope search decides for each issue the
-/// mirror does not hold yet.
-pub fn scope_projects(jql: &str) -> Vec<String> {
-    crate::scope::Scope::new(jql)
-        .projects()
-        .map(|p| p.iter().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// What a [`Sink`] made of a notification.

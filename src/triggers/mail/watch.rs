@@ -30,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 use super::imap::{self, IdleOutcome, Session};
 use super::pass::{self, Error, MailSummary, Sink};
 use crate::config::ImapConfig;
-use crate::state::{State, now_ms};
+use crate::state::State;
+use crate::time::now_ms;
 
 /// The shortest wait for a mail of the retry set that is due.
 const RETRY_MIN_WAIT: Duration = Duration::from_secs(1);

@@ -61,9 +61,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon::queue::{Entry, Queue};
+use crate::jira::jql::scope_projects;
 use crate::pipeline::events::Audit;
 use crate::state::{self, State};
-use crate::triggers::mail::pass::scope_projects;
 use payload::IssueRef;
 use signature::Verifier;
 
@@ -281,7 +281,7 @@ async fn prune_loop(inner: Arc<Inner>, stop: CancellationToken) {
             Ok(Err(e)) => tracing::warn!(error = %e, "Could not prune webhook audit folders."),
             Err(_) => {}
         }
-        let before = state::now_ms() - i64::from(days) * 86_400_000;
+        let before = crate::time::now_ms() - i64::from(days) * 86_400_000;
         if let Err(e) = inner.queue.state().prune_webhook_deliveries(before) {
             tracing::warn!(error = %e, "Could not prune remembered webhook deliveries.");
         }
@@ -375,7 +375,7 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
         Ok(d) => d,
         Err(e) => return refuse_malformed(counters, peer, &format!("{e} (delivery {identifier})")),
     };
-    match check_age(delivery.timestamp_ms, state::now_ms(), inner.max_age) {
+    match check_age(delivery.timestamp_ms, crate::time::now_ms(), inner.max_age) {
         Ok(Age::Fresh) => {}
         Ok(Age::Undated) => {
             counters.undated.fetch_add(1, Ordering::Relaxed);
@@ -400,7 +400,7 @@ async fn receive(Shared(inner): Shared<Arc<Inner>>, request: Request) -> Respons
             counters.accepted.fetch_add(1, Ordering::Relaxed);
             counters
                 .last_accepted_ms
-                .store(state::now_ms(), Ordering::Relaxed);
+                .store(crate::time::now_ms(), Ordering::Relaxed);
             tracing::debug!(delivery = %identifier, event = %delivery.event, queued, ignored, "Webhook delivery queued.");
             answer(StatusCode::ACCEPTED, json!({ "queued": queued }))
         }
