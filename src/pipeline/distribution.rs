@@ -8,9 +8,9 @@
 //! same goes for `raw/attachments/<KEY>/` (same path in the distribution folder), and each
 //! saved or removed issue's folder is brought in line as it happens.
 //!
-//! Every copy keeps the atomic-copy rule: a temp file in the destination folder, fsync,
-//! rename, fsync of the folder; the copy takes the source's modification time, so an
-//! unchanged file is never copied twice. Only folders the mirror owns there are touched (one
+//! Every copy keeps the atomic-copy rule ([`copy_atomic`]: a temp file in the destination
+//! folder, fsync, rename, fsync of the folder); the copy takes the source's modification
+//! time, so an unchanged file is never copied twice. Only folders the mirror owns there are touched (one
 //! per table and reference table, and `raw/attachments/`); files in them that the mirror never writes (anything but
 //! `*.parquet` in a table folder) are left alone.
 
@@ -20,9 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::key::IssueKey;
-use crate::store::archive::{
-    create_dir_durable, file_permissions, remove_file_if_exists, sync_dir,
-};
+use crate::store::archive::{copy_atomic, remove_file_if_exists, sync_dir};
 use crate::transform::schema::{REFERENCE_TABLES, Table};
 
 /// The folder attachments are copied to, inside the distribution folder: the same relative
@@ -171,25 +169,8 @@ fn copy_if_differs(from: &Path, to: &Path) -> io::Result<bool> {
     {
         return Ok(false);
     }
-    copy_atomic(from, to, source.modified()?)?;
+    copy_atomic(from, to)?;
     Ok(true)
-}
-
-/// Streams `from` into a temp file beside `to` (created with the published mode), fsyncs it,
-/// gives it `modified` as its modification time and renames it over `to`, then fsyncs the
-/// folder.
-fn copy_atomic(from: &Path, to: &Path, modified: std::time::SystemTime) -> io::Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    create_dir_durable(dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .permissions(file_permissions())
-        .tempfile_in(dir)?;
-    io::copy(&mut fs::File::open(from)?, temp.as_file_mut())?;
-    temp.as_file().sync_all()?;
-    temp.as_file().set_modified(modified)?;
-    temp.persist(to).map_err(|e| e.error)?;
-    sync_dir(dir)
 }
 
 /// The entries of `dir`, none when it does not exist.

@@ -294,6 +294,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Copies `from` to `to` atomically like [`write_atomic`], streaming (a month file or an
+/// attachment need not fit in memory), and gives the copy `from`'s modification time, so a
+/// later comparison of the two sees the copy as current.
+pub fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
+    let dir = parent_or_dot(to);
+    create_dir_durable(dir)?;
+    let mut source = fs::File::open(from)?;
+    let modified = source.metadata()?.modified()?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .permissions(file_permissions())
+        .tempfile_in(dir)?;
+    io::copy(&mut source, temp.as_file_mut())?;
+    temp.as_file().sync_all()?;
+    temp.as_file().set_modified(modified)?;
+    temp.persist(to).map_err(|e| e.error)?;
+    #[cfg(test)]
+    journal::record(journal::Step::Wrote(to.to_path_buf()));
+    sync_dir(dir)
+}
+
 /// Creates `path` and any missing ancestors, like [`fs::create_dir_all`], and makes each new
 /// directory durable: after creating a directory its parent is fsynced (so the new entry
 /// survives a crash), walking down from the first existing ancestor in order. Existing

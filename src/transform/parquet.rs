@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::schema::{REFERENCE_TABLES, Table};
-use crate::store::archive::{create_dir_durable, sync_dir, write_atomic};
+use crate::store::archive::{copy_atomic, create_dir_durable, sync_dir, write_atomic};
 
 /// Errors of the month files.
 #[derive(Debug, thiserror::Error)]
@@ -562,11 +562,6 @@ pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch
         path: "concat".into(),
         source,
     })
-}
-
-fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
-    let bytes = fs::read(from)?;
-    write_atomic(to, &bytes)
 }
 
 fn io_error(path: &Path, source: io::Error) -> Error {
