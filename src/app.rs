@@ -384,7 +384,13 @@ impl Context {
                     "Months missing a table's file (a table added by an upgrade) were written."
                 );
             }
-            refresh_reference(&pipeline).await?;
+            // The reference tables, when a day has passed since they were written.
+            crate::transform::reference::refresh_when_due(
+                pipeline.jira(),
+                pipeline.transformer().store(),
+                pipeline.state(),
+            )
+            .await?;
             if let Some(distribution) = distribution(&config) {
                 seed_distribution(distribution, config.data_dir.clone()).await;
             }
@@ -830,30 +836,6 @@ impl Reported for ReconcileSummary {
             self.failed
         )
     }
-}
-
-/// Refreshes the reference tables (projects, users, statuses, priorities, fields) when a
-/// day has passed since the last refresh. Only wrong credentials are an error: a table
-/// Jira refuses, or a file that cannot be written, is a warning and waits for the next day.
-pub(crate) async fn refresh_reference(pipeline: &Pipeline) -> Result<()> {
-    use crate::transform::reference::{self, Error};
-    let store = pipeline.transformer().store();
-    match reference::refresh_if_stale(pipeline.jira(), store, pipeline.state()).await {
-        Ok(Some(r)) => tracing::info!(
-            written = ?r.written,
-            failed = ?r.failed,
-            "Reference tables refreshed."
-        ),
-        Ok(None) => {}
-        Err(Error::Jira(e)) if e.is_fatal() => return Err(e.into()),
-        Err(e) => {
-            let cause = std::error::Error::source(&e)
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            tracing::warn!(error = %e, cause, "Reference tables not refreshed; the next start tries again.");
-        }
-    }
-    Ok(())
 }
 
 /// The distribution folder `[distribution]` names, if any.

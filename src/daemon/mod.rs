@@ -507,15 +507,10 @@ async fn maintenance_runner(
         if matches!(kind, Scheduled::Reconcile) {
             // The daily job also keeps the reference tables at most a day old.
             let store = pipeline.transformer().store();
-            match crate::transform::reference::refresh_if_stale(pipeline.jira(), store, state).await
-            {
-                Ok(Some(r)) => {
-                    tracing::info!(written = ?r.written, failed = ?r.failed, "Reference tables refreshed.")
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reference tables not refreshed; the next daily run tries again.")
-                }
+            let refreshed =
+                crate::transform::reference::refresh_when_due(pipeline.jira(), store, state).await;
+            if let Err(e) = refreshed {
+                tracing::warn!(error = %e, "Reference tables not refreshed; the next daily run tries again.");
             }
         }
         match result {

@@ -237,6 +237,31 @@ pub async fn refresh_if_stale(
     Ok(Some(refreshed))
 }
 
+/// [`refresh_if_stale`] with its outcome logged: what was written, or why not (the next
+/// run after a day tries again). Only wrong credentials come back as an error.
+pub async fn refresh_when_due(
+    jira: &JiraClient,
+    store: &MonthStore,
+    state: &State,
+) -> Result<(), jira::Error> {
+    match refresh_if_stale(jira, store, state).await {
+        Ok(Some(r)) => tracing::info!(
+            written = ?r.written,
+            failed = ?r.failed,
+            "Reference tables refreshed."
+        ),
+        Ok(None) => {}
+        Err(Error::Jira(e)) if e.is_fatal() => return Err(e),
+        Err(e) => {
+            let cause = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            tracing::warn!(error = %e, cause, "Reference tables not refreshed; the next run tries again.");
+        }
+    }
+    Ok(())
+}
+
 /// Fetches and writes every reference table. A table Jira refuses or fails keeps its file.
 pub async fn refresh(jira: &JiraClient, store: &MonthStore) -> Result<Refreshed, Error> {
     let mut refreshed = Refreshed::default();
