@@ -36,6 +36,11 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// Issues are created over the ~18 months before [`REFERENCE_MS`].
 const SPAN_MS: i64 = 540 * DAY_MS;
+/// Seconds logged by worklog `i` of an issue: 15 minutes to 2 hours.
+fn worklog_seconds(i: usize) -> i64 {
+    900 * ((i as i64 % 8) + 1)
+}
+
 /// How many worklogs Jira embeds in an issue (`fields.worklog.maxResults`).
 pub(crate) const WORKLOG_EMBED_CAP: usize = 20;
 /// How many histories / comments Jira embeds in an issue.
@@ -1618,7 +1623,7 @@ impl Store {
         let author = self.user((issue.id as usize + i) % PEOPLE.len());
         let started = issue.created_ms + (i as i64 + 1) * HOUR_MS;
         let created = started + 5 * 60_000;
-        let seconds = 900 * ((i as i64 % 8) + 1);
+        let seconds = worklog_seconds(i);
         let spent = match (seconds / 3600, (seconds % 3600) / 60) {
             (0, m) => format!("{m}m"),
             (h, 0) => format!("{h}h"),
@@ -1884,10 +1889,7 @@ impl Store {
             "duedate" => x.duedate_ms.map_or(null, |t| Value::String(clock.date(t))),
             "lastViewed" | "security" => null,
             // Time logged: the worklogs' sum (null when none, as Jira sends it).
-            "timespent" | "aggregatetimespent" => match (0..issue.worklogs)
-                .map(|i| self.worklog_json(issue, i)["timeSpentSeconds"].as_i64().unwrap_or(0))
-                .sum::<i64>()
-            {
+            "timespent" | "aggregatetimespent" => match (0..issue.worklogs).map(worklog_seconds).sum::<i64>() {
                 0 => null,
                 secs => json!(secs),
             },
