@@ -880,7 +880,7 @@ const FIELD_CATALOG_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 /// refreshed from Jira at most daily. If Jira cannot be reached the cache is used as is
 /// (a first run without it gets an empty catalogue, so custom fields are keyed by id).
 async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Result<FieldCatalog> {
-    let cached = state.meta("field_catalog")?;
+    let cached = state.meta(crate::transform::fields::CATALOG_META)?;
     if let Some((json, stored)) = &cached
         && crate::time::now_ms().saturating_sub(*stored) < max_age_ms
         && let Ok(v) = crate::json::from_str(json).map(crate::json::DeepValue::new)
@@ -890,7 +890,10 @@ async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Res
     match jira.fields().await {
         Ok(fields) => {
             let v = crate::json::DeepValue::new(serde_json::Value::Array(fields));
-            state.set_meta("field_catalog", &crate::json::to_string(&v)?)?;
+            state.set_meta(
+                crate::transform::fields::CATALOG_META,
+                &crate::json::to_string(&v)?,
+            )?;
             Ok(FieldCatalog::from_json(&v))
         }
         Err(e) if e.is_fatal() => Err(e.into()),

@@ -35,7 +35,10 @@ pub fn write_mirror(
     let store = RawStore::new(data_dir);
     store.ensure_dirs()?;
     let state = Arc::new(State::open(&data_dir.join("state.db"))?);
-    state.set_meta("field_catalog", &sim.field_catalog().to_string())?;
+    state.set_meta(
+        crate::transform::fields::CATALOG_META,
+        &sim.field_catalog().to_string(),
+    )?;
     let (mut comments, mut items) = (Vec::new(), Vec::new());
     let mut raw_bytes = 0;
     for key in sim.issue_keys() {

@@ -23,6 +23,10 @@ use serde_json::Value;
 
 use crate::config::SlaNames;
 
+/// The state's `meta` row caching the answer of `GET /rest/api/3/field` (refreshed at most
+/// daily when a command starts).
+pub const CATALOG_META: &str = "field_catalog";
+
 /// `schema.custom` of a JSM SLA field.
 pub const SLA_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-sla-field";
 

@@ -182,6 +182,15 @@ impl Reference {
     }
 }
 
+/// The field catalogue cached in the state, if it is there and readable.
+fn cached_catalog(state: &State) -> Option<Vec<Value>> {
+    let (json, _) = state.meta(super::fields::CATALOG_META).ok().flatten()?;
+    match crate::json::from_str(&json).ok()? {
+        Value::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
 fn at<'a>(item: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(item, |v, k| v.get(*k))
 }
@@ -232,7 +241,7 @@ pub async fn refresh_if_stale(
     if last.is_some_and(|t| now.saturating_sub(t) < REFRESH_EVERY_MS) {
         return Ok(None);
     }
-    let refreshed = refresh(jira, store).await?;
+    let refreshed = refresh(jira, store, state).await?;
     state.set_meta(REFRESHED_META, &now.to_string())?;
     Ok(Some(refreshed))
 }
@@ -263,10 +272,24 @@ pub async fn refresh_when_due(
 }
 
 /// Fetches and writes every reference table. A table Jira refuses or fails keeps its file.
-pub async fn refresh(jira: &JiraClient, store: &MonthStore) -> Result<Refreshed, Error> {
+/// The `fields` table comes from the field catalogue the state caches (every command has
+/// just made sure it is at most a day old), not from a second `/field` request.
+pub async fn refresh(
+    jira: &JiraClient,
+    store: &MonthStore,
+    state: &State,
+) -> Result<Refreshed, Error> {
     let mut refreshed = Refreshed::default();
     for table in &REFERENCES {
-        match table.fetch(jira).await {
+        let cached = match table.name {
+            "fields" => cached_catalog(state),
+            _ => None,
+        };
+        let fetched = match cached {
+            Some(items) => Ok(items),
+            None => table.fetch(jira).await,
+        };
+        match fetched {
             Ok(items) => {
                 let items = crate::json::DeepValue::new(Value::Array(items));
                 let rows = items.as_array().map_or(&[][..], Vec::as_slice);
