@@ -9,7 +9,7 @@
 //! ```
 //!
 //! - **Triggers only queue.** The sweep lists changed keys, the mailbox watch extracts keys,
-//!   and both push them to the [`queue::Queue`]; pushing is their acknowledgement (watermark,
+//!   and both push them to the [`Queue`]; pushing is their acknowledgement (watermark,
 //!   `\Seen`), because the queue is durable. Workers take keys one at a time and run them
 //!   through [`Pipeline::process_key_since`], which holds the issue's lock and skips a key
 //!   another process fetched after it was queued.
@@ -17,7 +17,7 @@
 //!   the state, so a crash repairs them); the table writer applies everything pending as soon
 //!   as it is told, so a burst of issues costs one rewrite per month file, not one per issue.
 //! - **Failures back off, then park.** A failure caused by Jira failing (after the client's
-//!   own retries) is retried every [`TRANSIENT_RETRY`] without limit and without counting; any
+//!   own retries) is retried every [`TRANSIENT_RETRY`](queue::TRANSIENT_RETRY) without limit and without counting; any
 //!   other failure counts, backs off exponentially and parks the key after `max_attempts`
 //!   (`[run] max_attempts`; listed by `status`; retried when the issue next changes). The first success after a
 //!   failure makes every waiting key due at once, so an outage is caught up promptly.
@@ -29,7 +29,6 @@
 //!   `[run] shutdown_grace_secs`; past it, what is still in flight is abandoned (its key is still in the
 //!   durable queue, and the next start repairs half-written rows).
 
-pub mod queue;
 pub mod sweep;
 
 use std::sync::Arc;
@@ -43,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::jira::jql::scope_projects;
+use crate::pipeline::queue::{self, Queue, retry_delay_ms};
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 use crate::state::{self, Pushed};
 use crate::time::now_ms;
@@ -50,14 +50,10 @@ use crate::triggers::mail::extract::Notification;
 use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, Taken};
 use crate::triggers::mail::watch::{WatchOptions, watch};
 use crate::triggers::{reconcile, sla_poll};
-use queue::Queue;
 
 /// The queue source of keys a scope search listed (trusted to be in scope, unlike keys that
 /// mail, a webhook or a retry named).
 pub(crate) const SWEEP_SOURCE: &str = "sweep";
-
-/// Wait before retrying a key that failed because Jira was failing.
-pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
 
 /// What stops the daemon other than a signal.
 #[derive(Debug, thiserror::Error)]
@@ -696,16 +692,6 @@ async fn prune(
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
     }
-}
-
-/// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
-/// doubling with the key's counted attempts, up to about two hours.
-pub(crate) fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
-    if transient {
-        return i64::try_from(TRANSIENT_RETRY.as_millis()).unwrap_or(i64::MAX);
-    }
-    let doublings = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
-    60_000i64 << doublings
 }
 
 /// First wait of the table writer after a failed write; doubles up to [`WRITER_BACKOFF_MAX`].

@@ -12,7 +12,7 @@ use crate::state::Pushed;
 use crate::time::now_ms;
 use crate::triggers::{is_saved_at, listed_identity};
 
-use super::queue::Queue;
+use crate::pipeline::queue::Queue;
 
 /// Issues per page when only `updated` is asked for (Jira may send fewer; the loop follows
 /// `nextPageToken` regardless).

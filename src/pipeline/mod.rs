@@ -14,6 +14,7 @@
 mod confirm;
 pub mod distribution;
 pub mod events;
+pub mod queue;
 
 use std::collections::HashSet;
 use std::sync::Arc;

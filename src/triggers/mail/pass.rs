@@ -20,7 +20,7 @@
 //!
 //! **Issue ids are not resolved inside the pass.** A Data Center notification may name its
 //! issue only by id (`<JIRA.{id}.…@Atlassian.JIRA>`). An id the state knows is its key; an
-//! unknown one becomes an `id:<id>` row of the durable queue (`daemon::queue::Entry::id`), so
+//! unknown one becomes an `id:<id>` row of the durable queue (`pipeline::queue::Entry::id`), so
 //! the mail is acknowledged without asking Jira, and one forged mail naming many ids costs the
 //! pass no Jira request. In `run` the daemon's workers resolve those rows (coalescing, retries,
 //! parking); the one-shot `mail` command resolves them itself after its IMAP session
@@ -38,9 +38,9 @@ use indicatif::ProgressBar;
 use super::extract::{self, ExtractOptions, Verdict};
 use super::imap::{self, ImapSettings, Session};
 use crate::config::{ImapConfig, RejectPolicy};
-use crate::daemon::queue::Entry;
 use crate::key::IssueKey;
 use crate::pipeline::events::Audit;
+use crate::pipeline::queue::Entry;
 use crate::pipeline::{self, Pipeline};
 use crate::state::{MailRetry, State};
 use crate::time::now_ms;
@@ -598,7 +598,7 @@ pub async fn resolve_queued_ids(
                     &e.to_string(),
                     !transient,
                     pipeline.max_attempts(),
-                    |attempts| crate::daemon::retry_delay_ms(transient, attempts),
+                    |attempts| crate::pipeline::queue::retry_delay_ms(transient, attempts),
                 )?;
                 if parked {
                     tracing::warn!(%row, error = %e, "Issue id named by mail parked after repeated failures (see `status`).");

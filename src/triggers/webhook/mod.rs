@@ -27,7 +27,7 @@
 //!   delivery, and such a body's replays are still caught by its hash while it is
 //!   remembered.
 //! - **Nothing waits for Jira.** Issue ids (`issuelink_*`, comment URLs) the state knows
-//!   become their key; others are queued as `id:<id>` rows ([`crate::daemon::queue::Entry`])
+//!   become their key; others are queued as `id:<id>` rows ([`crate::pipeline::queue::Entry`])
 //!   that a worker resolves through Jira. So an answer costs two SQLite commits and one
 //!   fsynced file, whatever Jira's latency.
 //! - **Bounded.** At most `[webhook] max_connections` connections are open (more are
@@ -60,9 +60,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::daemon::queue::{Entry, Queue};
 use crate::jira::jql::scope_projects;
 use crate::pipeline::events::Audit;
+use crate::pipeline::queue::{Entry, Queue};
 use crate::state::{self, State};
 use payload::IssueRef;
 use signature::Verifier;

@@ -1,4 +1,4 @@
-//! The daemon's one queue: every trigger pushes issue keys, the workers take them.
+//! The one queue in front of the pipeline: every trigger pushes issue keys, the workers take them.
 //!
 //! The queue lives in the state database ([`State::queue_push`] and friends), so a key handed
 //! over by a trigger survives a crash or restart: handing it over *is* the durable
@@ -11,12 +11,26 @@
 //! faster than issues are fetched; backpressure keeps the queue, and memory, bounded).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::key::IssueKey;
 use crate::state::{self, Pushed, QueueItem, State};
+
+/// Wait before retrying a key that failed because Jira was failing.
+pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
+
+/// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
+/// doubling with the key's counted attempts, up to about two hours.
+pub(crate) fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
+    if transient {
+        return i64::try_from(TRANSIENT_RETRY.as_millis()).unwrap_or(i64::MAX);
+    }
+    let doublings = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    60_000i64 << doublings
+}
 
 /// Keys that may wait at once before producers wait too.
 pub const CAPACITY: i64 = 10_000;
@@ -28,6 +42,9 @@ pub struct Queue {
     work: Notify,
     room: Notify,
     capacity: i64,
+    /// At least the rows waiting: the last count plus every row pushed since. Pushes count
+    /// the table only when it reaches the capacity, not on every push.
+    bound: AtomicI64,
 }
 
 impl Queue {
@@ -38,7 +55,31 @@ impl Queue {
             work: Notify::new(),
             room: Notify::new(),
             capacity: capacity.max(1),
+            // The first push counts.
+            bound: AtomicI64::new(i64::MAX),
         }
+    }
+
+    /// Waits while the queue is full, then reserves `rows` in the bound. The table is counted
+    /// only when the bound says it may be full; the count may then find room that workers
+    /// made (or coalescing kept).
+    async fn wait_for_room(&self, rows: usize) -> Result<(), state::Error> {
+        while self.bound.load(Ordering::Relaxed) >= self.capacity {
+            let depth = self.state.queue_depth()?;
+            self.bound.store(depth, Ordering::Relaxed);
+            if depth < self.capacity {
+                break;
+            }
+            // Re-checked at least every second: a wake-up may be missed between the two.
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
+        }
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        let _ = self
+            .bound
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_add(rows))
+            });
+        Ok(())
     }
 
     /// Hands `key` over (durably); waits while the queue is full. `updated_hint` as in
@@ -49,13 +90,7 @@ impl Queue {
         source: &str,
         updated_hint: Option<i64>,
     ) -> Result<Pushed, state::Error> {
-        loop {
-            if self.state.queue_depth()? < self.capacity {
-                break;
-            }
-            // Re-checked at least every second: a wake-up may be missed between the two.
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
-        }
+        self.wait_for_room(1).await?;
         let pushed = self.state.queue_push(key, source, updated_hint)?;
         if matches!(pushed, Pushed::Queued | Pushed::Coalesced) {
             self.work.notify_one();
@@ -74,12 +109,7 @@ impl Queue {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        loop {
-            if self.state.queue_depth()? < self.capacity {
-                break;
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
-        }
+        self.wait_for_room(rows.len()).await?;
         let pushed = self.state.queue_push_all(rows, source)?;
         if pushed
             .iter()
@@ -166,5 +196,36 @@ mod tests {
         for bad in ["id:", "id:-3", "id:x", "../x", ""] {
             assert_eq!(Entry::parse(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_holds_producers_until_a_key_is_done() {
+        let state = Arc::new(State::open_in_memory().unwrap());
+        // Rows left by an earlier run count from the first push.
+        state.queue_push("SUP-1", "sweep", None).unwrap();
+        let queue = Arc::new(Queue::new(state.clone(), 3));
+        queue.push("SUP-2", "sweep", None).await.unwrap();
+        // Coalescing takes no room.
+        queue.push("SUP-2", "mail", None).await.unwrap();
+        queue.push_all(&["SUP-3".into()], "mail").await.unwrap();
+        assert_eq!(state.queue_depth().unwrap(), 3);
+
+        let blocked = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.push("SUP-4", "sweep", None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!blocked.is_finished(), "a push into a full queue waits");
+        assert_eq!(state.queue_depth().unwrap(), 3);
+
+        let item = queue.take().unwrap().unwrap();
+        queue.done(&item.issue_key).unwrap();
+        let pushed = tokio::time::timeout(Duration::from_secs(5), blocked)
+            .await
+            .expect("room wakes the producer")
+            .unwrap()
+            .unwrap();
+        assert_eq!(pushed, Pushed::Queued);
+        assert_eq!(state.queue_depth().unwrap(), 3);
     }
 }
