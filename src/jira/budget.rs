@@ -4,6 +4,9 @@
 //! (`max_requests_per_second`, from the `governor` crate) and a semaphore
 //! (`max_concurrency`). A request holds a concurrency slot only while it is on the wire; a
 //! `Retry-After` wait happens outside the slot so a throttled request does not block others.
+//!
+//! An attachment download also gets a time budget ([`download_deadline`]), so a stalled
+//! transfer ends.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -101,9 +104,45 @@ impl RequestBudget {
     }
 }
 
+/// The slowest an attachment download may be, in bytes per second (64 KiB/s): an attempt
+/// gets [`download_deadline`], the request timeout plus its size at this rate. Far below any
+/// real link to Jira's media host, so only a stalled or trickling transfer reaches it.
+pub const MIN_DOWNLOAD_RATE: u64 = 64 * 1024;
+
+/// Longest deadline of one attempt, whatever the size (a week): keeps the arithmetic finite
+/// for any `max_bytes`.
+const MAX_DOWNLOAD_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The time one attempt at downloading `bytes` may take, from sending the request to the
+/// last byte: `request_timeout` (connection, redirect, first byte; what any request gets)
+/// plus `bytes` at [`MIN_DOWNLOAD_RATE`], at most a week.
+pub fn download_deadline(request_timeout: Duration, bytes: u64) -> Duration {
+    let transfer = Duration::from_millis(bytes.saturating_mul(1000) / MIN_DOWNLOAD_RATE);
+    request_timeout
+        .saturating_add(transfer)
+        .min(MAX_DOWNLOAD_DEADLINE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_download_gets_the_request_timeout_plus_its_size_at_the_minimum_rate() {
+        let t = Duration::from_secs(60);
+        assert_eq!(download_deadline(t, 0), t);
+        assert_eq!(
+            download_deadline(t, MIN_DOWNLOAD_RATE),
+            t + Duration::from_secs(1)
+        );
+        // 50 MiB (the default max_bytes): 800 s more than a JSON request, not cut at 60 s.
+        assert_eq!(
+            download_deadline(t, 50 * 1024 * 1024),
+            t + Duration::from_secs(800)
+        );
+        // Any size stays finite.
+        assert_eq!(download_deadline(t, u64::MAX), MAX_DOWNLOAD_DEADLINE);
+    }
     use std::time::Instant;
 
     #[tokio::test]

@@ -86,12 +86,12 @@ pub enum Error {
         limit: u64,
     },
     /// An attachment download did not finish within its deadline (the request timeout plus
-    /// its size at the minimum rate, see `client::download_deadline`), on every attempt the
+    /// its size at the minimum rate, see `budget::download_deadline`), on every attempt the
     /// retry policy allowed: the media host stalls or trickles this file. A failure of that
     /// attachment only.
     #[error(
         "attachment {id} was not downloaded within its deadline of {deadline_secs:.1} s (request timeout plus its size at {rate} KiB/s) in {attempts} attempts",
-        rate = super::client::MIN_DOWNLOAD_RATE / 1024
+        rate = super::budget::MIN_DOWNLOAD_RATE / 1024
     )]
     DownloadDeadline {
         /// The attachment id.

@@ -19,9 +19,7 @@ pub mod health;
 pub mod jql;
 mod paging;
 
-pub use budget::{RequestBudget, RequestStats};
-pub use client::{
-    ClientOptions, Credentials, Downloaded, JiraClient, MIN_DOWNLOAD_RATE, download_deadline,
-};
+pub use budget::{MIN_DOWNLOAD_RATE, RequestBudget, RequestStats, download_deadline};
+pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
 pub use error::{Error, Result};
 pub use paging::{MAX_RECONCILE_IDS, PartError, SearchPage};
