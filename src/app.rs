@@ -16,6 +16,7 @@ use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, DaemonOptions};
 use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
+use crate::job::{Finished, Report, RunRecord};
 use crate::key::IssueKey;
 use crate::pipeline::distribution::Distribution;
 use crate::pipeline::{self, AttachmentPolicy, Pipeline};
@@ -27,10 +28,10 @@ use crate::transform::Transformer;
 use crate::transform::fields::FieldCatalog;
 use crate::transform::fields::RowContext;
 use crate::transform::parquet::{MonthStore, RowCounts};
-use crate::triggers::backfill::{BackfillOptions, BackfillPlan, backfill, backfill_dry_run};
+use crate::triggers::backfill::{BackfillOptions, backfill, backfill_dry_run};
 use crate::triggers::mail::pass as mail;
-use crate::triggers::reconcile::{ReconcileOptions, ReconcileSummary, reconcile};
-use crate::triggers::sla_poll::{SlaPollOptions, SlaPollSummary, poll_sla};
+use crate::triggers::reconcile::{ReconcileOptions, reconcile};
+use crate::triggers::sla_poll::{SlaPollOptions, poll_sla};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
@@ -491,7 +492,7 @@ impl Context {
     /// dry run as the command's last run.
     async fn dry_run<T, E, F, Fut>(&self, command: &str, body: F) -> Result<Exit>
     where
-        T: Reported,
+        T: Report,
         E: Into<anyhow::Error>,
         F: FnOnce(ProgressBar) -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -515,30 +516,30 @@ impl Context {
     /// Runs a command body with a progress spinner and a `runs` record, prints its summary.
     async fn tracked<T, E, F, Fut>(&self, command: &str, body: F) -> Result<Exit>
     where
-        T: Reported,
+        T: Report,
         E: Into<anyhow::Error> + std::fmt::Display,
         F: FnOnce(ProgressBar) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let state = self.pipeline.state();
-        let run = state.start_run(command)?;
+        let run = RunRecord::start(self.pipeline.state(), command)?;
         let progress = progress_bar(command);
         let result = body(progress.clone()).await;
         progress.finish_and_clear();
         let stats = self.pipeline.request_summary();
         match result {
             Ok(done) => {
-                let (saved, failed) = done.counts();
-                let complete = done.complete();
-                let outcome = if complete { "ok" } else { "partial" };
-                let detail = serde_json::to_value(&done).unwrap_or_default();
-                state.finish_run_with_detail(run, outcome, saved as i64, failed as i64, &detail)?;
-                println!("{command}: {} ({stats})", done.line());
-                tracing::debug!(command, summary = %done.line(), requests = %stats, "Command finished.");
-                Ok(if complete { Exit::Ok } else { Exit::Partial })
+                let done = Finished::of(&done);
+                run.finished(&done)?;
+                println!("{command}: {} ({stats})", done.line);
+                tracing::debug!(command, summary = %done.line, requests = %stats, "Command finished.");
+                Ok(if done.complete {
+                    Exit::Ok
+                } else {
+                    Exit::Partial
+                })
             }
             Err(e) => {
-                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
+                let _ = run.failed(&e);
                 Err(e.into())
             }
         }
@@ -722,119 +723,6 @@ impl Context {
             Err(e) => return Err(e.into()),
         }
         Ok(())
-    }
-}
-
-/// What a command reports when it ends: its summary line, and whether it finished without
-/// anything left to retry.
-trait Reported: serde::Serialize {
-    /// Issues saved and failed, for the `runs` record.
-    fn counts(&self) -> (u64, u64);
-    /// True when nothing is left for a retry.
-    fn complete(&self) -> bool;
-    /// The line printed after `<command>: `.
-    fn line(&self) -> String;
-}
-
-impl Reported for Summary {
-    fn counts(&self) -> (u64, u64) {
-        (self.saved, self.failed)
-    }
-    fn complete(&self) -> bool {
-        self.failed == 0 && self.incomplete == 0
-    }
-    fn line(&self) -> String {
-        let line = format!(
-            "{} saved, {} unchanged, {} moved, {} deleted, {} failed, {} incomplete",
-            self.saved, self.unchanged, self.moved, self.deleted, self.failed, self.incomplete
-        );
-        match self.out_of_scope {
-            0 => line,
-            n => format!("{line}, {n} out of scope"),
-        }
-    }
-}
-
-impl Reported for mail::MailSummary {
-    fn counts(&self) -> (u64, u64) {
-        self.issues.counts()
-    }
-    fn complete(&self) -> bool {
-        self.retry_later == 0 && self.issues.failed == 0 && self.issues.incomplete == 0
-    }
-    fn line(&self) -> String {
-        format!(
-            "{} acknowledged, {} rejected, {} left for retry, {} given up ({} read, {} issue ids queued); issues: {}",
-            self.acknowledged,
-            self.rejected,
-            self.retry_later,
-            self.given_up,
-            self.fetched,
-            self.ids_queued,
-            self.issues.line()
-        )
-    }
-}
-
-impl Reported for SlaPollSummary {
-    fn counts(&self) -> (u64, u64) {
-        (self.updated + self.healed, self.failed)
-    }
-    fn complete(&self) -> bool {
-        self.failed == 0
-    }
-    fn line(&self) -> String {
-        let would = if self.dry_run { "would be " } else { "" };
-        format!(
-            "{} {would}updated, {} {would}healed, {} skipped, {} failed",
-            self.updated, self.healed, self.skipped, self.failed
-        )
-    }
-}
-
-impl Reported for BackfillPlan {
-    fn counts(&self) -> (u64, u64) {
-        (0, 0)
-    }
-    fn complete(&self) -> bool {
-        true
-    }
-    fn line(&self) -> String {
-        format!(
-            "{} listed: {} new and {} changed would be fetched, {} unchanged skipped; {} recorded failures would be retried",
-            self.listed, self.new, self.changed, self.unchanged, self.retries
-        )
-    }
-}
-
-impl Reported for ReconcileSummary {
-    fn counts(&self) -> (u64, u64) {
-        (
-            self.deleted + self.moved + self.left_scope + self.present,
-            self.failed,
-        )
-    }
-    fn complete(&self) -> bool {
-        self.failed == 0
-    }
-    fn line(&self) -> String {
-        let would = if self.dry_run { "would be " } else { "" };
-        let left = if self.dry_run {
-            "would leave scope"
-        } else {
-            "left scope"
-        };
-        format!(
-            "{} in census, {} local, {} missing: {} {would}deleted, {} {would}moved, {} {left}, {} present, {} failed",
-            self.census,
-            self.local,
-            self.missing,
-            self.deleted,
-            self.moved,
-            self.left_scope,
-            self.present,
-            self.failed
-        )
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod jira;
+pub mod job;
 pub mod json;
 pub mod key;
 pub mod pipeline;

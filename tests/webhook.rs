@@ -43,7 +43,9 @@ async fn start(sim: &Simulator, mirror: &Mirror) -> (Daemon, String) {
     let all = sim.issue_keys().len();
     assert!(
         wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all
-            && daemon.log().contains("Sweep done."))
+            && daemon.log().lines().any(|l| l
+                .contains("Scheduled run done.")
+                && l.contains("sweep")))
         .await,
         "catch-up sweep\n{}",
         daemon.log()

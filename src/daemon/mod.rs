@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::jira::jql::scope_projects;
+use crate::job::{self, Finished, JobContext, JobError, RunRecord, Scheduled};
 use crate::pipeline::queue::{self, Queue, retry_delay_ms};
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 use crate::state::{self, Pushed};
@@ -62,7 +63,7 @@ pub enum Error {
     /// A schedule could not be set up.
     #[error("schedule `{name}`: {message}")]
     Schedule {
-        /// `sweep`, `sla_poll` or `reconcile`.
+        /// `sweep`, `sla_poll`, `reconcile` or `scheduler`.
         name: &'static str,
         /// What the scheduler said.
         message: String,
@@ -136,33 +137,6 @@ pub struct DaemonOptions {
     pub grace: Duration,
 }
 
-/// A job kind that runs on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheduled {
-    Sweep,
-    SlaPoll,
-    Reconcile,
-}
-
-impl Scheduled {
-    /// As in the config (`[sla_poll]`) and, for runs, as the command (`poll-sla`).
-    fn name(self) -> &'static str {
-        match self {
-            Scheduled::Sweep => "sweep",
-            Scheduled::SlaPoll => "sla_poll",
-            Scheduled::Reconcile => "reconcile",
-        }
-    }
-
-    fn command(self) -> &'static str {
-        match self {
-            Scheduled::Sweep => "sweep",
-            Scheduled::SlaPoll => "poll-sla",
-            Scheduled::Reconcile => "reconcile",
-        }
-    }
-}
-
 /// Runs the daemon until `stop` is cancelled (returns `Ok`) or a fatal error.
 pub async fn run(
     config: Arc<Config>,
@@ -207,49 +181,32 @@ pub async fn run(
     ));
     let mut writer_ended = false;
 
-    // Schedules: the scheduler only sends ticks; one task per kind runs them in turn.
-    let mut scheduler = JobScheduler::new()
+    // Schedules: the scheduler only sends ticks; one task per job runs them in turn.
+    let job = JobContext {
+        pipeline: pipeline.clone(),
+        queue: queue.clone(),
+        config: config.clone(),
+        parallel: options.parallel,
+        stop: stop.clone(),
+    };
+    let scheduler = JobScheduler::new()
         .await
-        .map_err(|e| schedule_error(Scheduled::Sweep, e))?;
-    let (sweep_tx, sweep_rx) = mpsc::channel::<()>(1);
-    add_job(
-        &scheduler,
-        Scheduled::Sweep,
-        config.sweep.schedule.clone(),
-        sweep_tx.clone(),
-    )
-    .await?;
-    // The catch-up sweep.
-    let _ = sweep_tx.try_send(());
-    let sweeps = sweep_runner(
-        pipeline.clone(),
-        queue.clone(),
-        config.clone(),
-        sweep_rx,
-        stop.clone(),
-    );
-    tasks.spawn(async move { ("sweep", sweeps.await) });
-    for (kind, schedule) in [
-        (Scheduled::SlaPoll, config.sla_poll.schedule.clone()),
-        (Scheduled::Reconcile, config.reconcile.schedule.clone()),
-    ] {
+        .map_err(|e| schedule_error("scheduler", e))?;
+    for scheduled in schedules() {
         let (tx, rx) = mpsc::channel::<()>(1);
-        add_job(&scheduler, kind, schedule, tx).await?;
-        let runs = maintenance_runner(
-            kind,
-            pipeline.clone(),
-            config.clone(),
-            options.parallel,
-            rx,
-            tables.clone(),
-            stop.clone(),
-        );
-        tasks.spawn(async move { (kind.name(), runs.await) });
+        add_job(&scheduler, scheduled.as_ref(), &config, tx.clone()).await?;
+        if scheduled.catch_up() {
+            let _ = tx.try_send(());
+        }
+        let name = scheduled.name();
+        let runs = run_scheduled(scheduled, job.clone(), rx, tables.clone());
+        tasks.spawn(async move { (name, runs.await) });
     }
+    let mut scheduler = scheduler;
     scheduler
         .start()
         .await
-        .map_err(|e| schedule_error(Scheduled::Sweep, e))?;
+        .map_err(|e| schedule_error("scheduler", e))?;
 
     if let Some(imap) = config.imap.clone() {
         let (pipeline, queue, stop, projects) = (
@@ -355,186 +312,82 @@ pub async fn run(
     }
 }
 
+/// The jobs the daemon runs on a schedule. Adding one: a file implementing [`Scheduled`]
+/// (name, command, schedule, run) and a line here.
+fn schedules() -> Vec<Box<dyn Scheduled>> {
+    vec![
+        Box::new(sweep::ScheduledSweep),
+        Box::new(sla_poll::ScheduledSlaPoll),
+        Box::new(reconcile::ScheduledReconcile),
+    ]
+}
+
 async fn add_job(
     scheduler: &JobScheduler,
-    kind: Scheduled,
-    schedule: String,
+    scheduled: &dyn Scheduled,
+    config: &Config,
     tick: mpsc::Sender<()>,
 ) -> Result<(), Error> {
-    let job = Job::new_async(schedule.as_str(), move |_, _| {
+    let name = scheduled.name();
+    let job = Job::new_async(scheduled.schedule(config).as_str(), move |_, _| {
         let tick = tick.clone();
         Box::pin(async move {
             if tick.try_send(()).is_err() {
-                tracing::debug!(job = kind.name(), "Previous run still busy; tick skipped.");
+                tracing::debug!(job = name, "Previous run still busy; tick skipped.");
             }
         })
     })
-    .map_err(|e| schedule_error(kind, e))?;
+    .map_err(|e| schedule_error(name, e))?;
     scheduler
         .add(job)
         .await
-        .map_err(|e| schedule_error(kind, e))?;
+        .map_err(|e| schedule_error(name, e))?;
     Ok(())
 }
 
-fn schedule_error(kind: Scheduled, e: impl std::fmt::Display) -> Error {
+fn schedule_error(name: &'static str, e: impl std::fmt::Display) -> Error {
     Error::Schedule {
-        name: kind.name(),
+        name,
         message: e.to_string(),
     }
 }
 
-/// Runs a sweep for each tick until shutdown. A failed sweep is logged and recorded; the next
-/// tick tries again (the watermark has not moved).
-async fn sweep_runner(
-    pipeline: Pipeline,
-    queue: Arc<Queue>,
-    config: Arc<Config>,
-    mut ticks: mpsc::Receiver<()>,
-    stop: CancellationToken,
-) -> Result<(), Error> {
-    let overlap_ms =
-        i64::try_from(config.sweep.overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            tick = ticks.recv() => if tick.is_none() { return Ok(()) },
-        }
-        let state = pipeline.state();
-        let run = state.start_run("sweep")?;
-        let result = sweep::sweep(&pipeline, &queue, &config.jira.jql, overlap_ms, || {
-            stop.is_cancelled()
-        })
-        .await;
-        match result {
-            Ok(Some(report)) => {
-                tracing::info!(
-                    listed = report.listed,
-                    queued = report.queued,
-                    unchanged = report.unchanged,
-                    "Sweep done."
-                );
-                state.finish_run_with_detail(
-                    run,
-                    "ok",
-                    i64::try_from(report.queued).unwrap_or(i64::MAX),
-                    0,
-                    &serde_json::json!(report),
-                )?;
-            }
-            Ok(None) => state.finish_run(run, "stopped", 0, 0)?,
-            Err(e) if e.is_fatal() => {
-                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
-                return Err(e.into());
-            }
-            Err(e) => {
-                if pipeline.jira().is_down() {
-                    tracing::debug!(error = %e, "Sweep failed; the next tick retries.");
-                } else {
-                    tracing::warn!(error = %e, "Sweep failed; the next tick retries.");
-                }
-                state.finish_run(run, &format!("error: {e}"), 0, 0)?;
-            }
-        }
-    }
-}
-
-/// Runs `poll-sla` or `reconcile` for each tick until shutdown (they work through the
-/// pipeline, under the same per-issue locks as the workers). A failed run is logged and
-/// recorded; a fatal one stops the daemon.
-async fn maintenance_runner(
-    kind: Scheduled,
-    pipeline: Pipeline,
-    config: Arc<Config>,
-    parallel: usize,
+/// Runs `scheduled` for each tick until shutdown (through the pipeline, under the same
+/// per-issue locks as the workers), recording each run. A failed run is logged and recorded
+/// and the next tick tries again (quietly while Jira is down: the health endpoint says so);
+/// a fatal one stops the daemon.
+async fn run_scheduled(
+    scheduled: Box<dyn Scheduled>,
+    job: JobContext,
     mut ticks: mpsc::Receiver<()>,
     tables: Arc<Notify>,
-    stop: CancellationToken,
 ) -> Result<(), Error> {
-    let progress = indicatif::ProgressBar::hidden();
+    let name = scheduled.name();
     loop {
         tokio::select! {
-            () = stop.cancelled() => return Ok(()),
+            () = job.stop.cancelled() => return Ok(()),
             tick = ticks.recv() => if tick.is_none() { return Ok(()) },
         }
-        let state = pipeline.state();
-        let run = state.start_run(kind.command())?;
-        let result = match kind {
-            Scheduled::SlaPoll => sla_poll::poll_sla(
-                &pipeline,
-                sla_poll::SlaPollOptions {
-                    parallel,
-                    all: false,
-                    dry_run: false,
-                },
-                &progress,
-            )
-            .await
-            .map(|s| {
-                (
-                    format!(
-                        "{} updated, {} healed, {} skipped, {} failed",
-                        s.updated, s.healed, s.skipped, s.failed
-                    ),
-                    s.updated + s.healed,
-                    s.failed,
-                    serde_json::json!(s),
-                )
-            })
-            .map_err(reconcile::Error::Pipeline),
-            Scheduled::Reconcile => {
-                let options = reconcile::ReconcileOptions {
-                    scope: config.jira.jql.clone(),
-                    parallel,
-                    dry_run: false,
-                };
-                reconcile::reconcile(&pipeline, &options, &progress).await.map(|s| {
-                    (
-                        format!("{} in census, {} missing: {} deleted, {} moved, {} left scope, {} present, {} failed", s.census, s.missing, s.deleted, s.moved, s.left_scope, s.present, s.failed),
-                        s.deleted + s.moved + s.left_scope,
-                        s.failed,
-                        serde_json::json!(s),
-                    )
-                })
-            }
-            Scheduled::Sweep => unreachable!("the sweep has its own runner"),
-        };
+        let run = RunRecord::start(job.pipeline.state(), scheduled.command())?;
+        let result = scheduled.run(&job).await;
         tables.notify_one();
-        if matches!(kind, Scheduled::Reconcile) {
-            // The daily job also keeps the reference tables at most a day old.
-            let store = pipeline.transformer().store();
-            let refreshed =
-                crate::transform::reference::refresh_when_due(pipeline.jira(), store, state).await;
-            if let Err(e) = refreshed {
-                tracing::warn!(error = %e, "Reference tables not refreshed; the next daily run tries again.");
-            }
-        }
         match result {
-            Ok((line, changed, failed, detail)) => {
-                tracing::info!(job = kind.name(), summary = %line, "Scheduled run done.");
-                let outcome = if failed == 0 { "ok" } else { "partial" };
-                state.finish_run_with_detail(
-                    run,
-                    outcome,
-                    i64::try_from(changed).unwrap_or(i64::MAX),
-                    i64::try_from(failed).unwrap_or(i64::MAX),
-                    &detail,
-                )?;
+            Ok(Some(done)) => {
+                tracing::info!(job = name, summary = %done.line, "Scheduled run done.");
+                run.finished(&done)?;
             }
-            // Writing the tables at the end of the run failed: the table writer retries
-            // those rows (they stay pending); not a reason to stop the daemon. A panic is.
-            Err(reconcile::Error::Pipeline(e))
-                if e.is_panic() || (e.is_fatal() && !e.is_table_write_failure()) =>
-            {
-                let _ = state.finish_run(run, &format!("error: {e}"), 0, 0);
+            Ok(None) => run.stopped()?,
+            Err(JobError::Fatal(e)) => {
+                let _ = run.failed(&e);
                 return Err(e.into());
             }
-            Err(e) => {
-                let cause = std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                tracing::warn!(job = kind.name(), error = %e, cause, "Scheduled run failed; the next tick retries.");
-                state.finish_run(run, &format!("error: {e}: {cause}"), 0, 0)?;
+            Err(JobError::Failed(error)) => {
+                if job.pipeline.jira().is_down() {
+                    tracing::debug!(job = name, %error, "Scheduled run failed; the next tick retries.");
+                } else {
+                    tracing::warn!(job = name, %error, "Scheduled run failed; the next tick retries.");
+                }
+                run.failed(&error)?;
             }
         }
     }
@@ -809,21 +662,7 @@ impl Sink for QueueSink<'_> {
 
 /// Records a mail pass that did something as a `mail` run, for `status`.
 fn record_mail(state: &state::State, summary: &MailSummary) {
-    let outcome = if summary.retry_later > 0 || summary.given_up > 0 {
-        "partial"
-    } else {
-        "ok"
-    };
-    let result = state.start_run("mail").and_then(|run| {
-        state.finish_run_with_detail(
-            run,
-            outcome,
-            i64::try_from(summary.acknowledged).unwrap_or(i64::MAX),
-            i64::try_from(summary.retry_later).unwrap_or(i64::MAX),
-            &serde_json::json!(summary),
-        )
-    });
-    if let Err(e) = result {
+    if let Err(e) = job::record(state, "mail", &Finished::of(summary)) {
         tracing::warn!(error = %e, "Could not record the mail pass.");
     }
 }

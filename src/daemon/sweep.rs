@@ -6,7 +6,10 @@
 //! fetched once however many triggers name it. The watermark moves to the sweep's start once
 //! every listed key is durably queued; a sweep stopped by shutdown or an error leaves it.
 
+use futures::future::BoxFuture;
+
 use crate::jira::jql;
+use crate::job::{Finished, JobContext, JobError, Scheduled};
 use crate::pipeline::{self, Pipeline};
 use crate::state::Pushed;
 use crate::time::now_ms;
@@ -84,4 +87,53 @@ pub async fn sweep(
     }
     state.advance_watermark(started_ms)?;
     Ok(Some(report))
+}
+
+impl crate::job::Report for SweepReport {
+    fn counts(&self) -> (u64, u64) {
+        (self.queued, 0)
+    }
+    fn complete(&self) -> bool {
+        true
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} listed, {} queued, {} unchanged",
+            self.listed, self.queued, self.unchanged
+        )
+    }
+}
+
+/// The daemon's `[sweep]` schedule (and its catch-up run at start).
+#[derive(Debug)]
+pub struct ScheduledSweep;
+
+impl Scheduled for ScheduledSweep {
+    fn name(&self) -> &'static str {
+        "sweep"
+    }
+    fn command(&self) -> &'static str {
+        "sweep"
+    }
+    fn schedule(&self, config: &crate::config::Config) -> String {
+        config.sweep.schedule.clone()
+    }
+    fn catch_up(&self) -> bool {
+        true
+    }
+    fn run<'a>(&'a self, job: &'a JobContext) -> BoxFuture<'a, Result<Option<Finished>, JobError>> {
+        Box::pin(async move {
+            let overlap_ms = i64::try_from(job.config.sweep.overlap_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX);
+            let report = sweep(
+                &job.pipeline,
+                &job.queue,
+                &job.config.jira.jql,
+                overlap_ms,
+                || job.stop.is_cancelled(),
+            )
+            .await?;
+            Ok(report.map(|r| Finished::of(&r)))
+        })
+    }
 }

@@ -160,3 +160,18 @@ pub async fn backfill_dry_run(
         None => Ok(plan),
     }
 }
+
+impl crate::job::Report for BackfillPlan {
+    fn counts(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    fn complete(&self) -> bool {
+        true
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} listed: {} new and {} changed would be fetched, {} unchanged skipped; {} recorded failures would be retried",
+            self.listed, self.new, self.changed, self.unchanged, self.retries
+        )
+    }
+}

@@ -263,3 +263,22 @@ pub fn failed_keys(pipeline: &Pipeline) -> Result<Vec<IssueKey>, pipeline::Error
         .filter_map(|k| IssueKey::parse(&k).ok())
         .collect())
 }
+
+impl crate::job::Report for Summary {
+    fn counts(&self) -> (u64, u64) {
+        (self.saved, self.failed)
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0 && self.incomplete == 0
+    }
+    fn line(&self) -> String {
+        let line = format!(
+            "{} saved, {} unchanged, {} moved, {} deleted, {} failed, {} incomplete",
+            self.saved, self.unchanged, self.moved, self.deleted, self.failed, self.incomplete
+        );
+        match self.out_of_scope {
+            0 => line,
+            n => format!("{line}, {n} out of scope"),
+        }
+    }
+}

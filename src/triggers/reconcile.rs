@@ -269,6 +269,84 @@ fn protocol(message: &str) -> jira::Error {
     }
 }
 
+impl crate::job::Report for ReconcileSummary {
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.deleted + self.moved + self.left_scope + self.present,
+            self.failed,
+        )
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        let would = if self.dry_run { "would be " } else { "" };
+        let left = if self.dry_run {
+            "would leave scope"
+        } else {
+            "left scope"
+        };
+        format!(
+            "{} in census, {} local, {} missing: {} {would}deleted, {} {would}moved, {} {left}, {} present, {} failed",
+            self.census,
+            self.local,
+            self.missing,
+            self.deleted,
+            self.moved,
+            self.left_scope,
+            self.present,
+            self.failed
+        )
+    }
+}
+
+/// The daemon's `[reconcile]` schedule: a reconcile of the scope, then the reference tables
+/// when they are a day old (the daily job keeps them fresh).
+#[derive(Debug)]
+pub struct ScheduledReconcile;
+
+impl crate::job::Scheduled for ScheduledReconcile {
+    fn name(&self) -> &'static str {
+        "reconcile"
+    }
+    fn command(&self) -> &'static str {
+        "reconcile"
+    }
+    fn schedule(&self, config: &crate::config::Config) -> String {
+        config.reconcile.schedule.clone()
+    }
+    fn run<'a>(
+        &'a self,
+        job: &'a crate::job::JobContext,
+    ) -> futures::future::BoxFuture<'a, Result<Option<crate::job::Finished>, crate::job::JobError>>
+    {
+        Box::pin(async move {
+            let options = ReconcileOptions {
+                scope: job.config.jira.jql.clone(),
+                parallel: job.parallel,
+                dry_run: false,
+            };
+            let result = reconcile(&job.pipeline, &options, &ProgressBar::hidden()).await;
+            let pipeline = &job.pipeline;
+            let store = pipeline.transformer().store();
+            let refreshed = crate::transform::reference::refresh_when_due(
+                pipeline.jira(),
+                store,
+                pipeline.state(),
+            )
+            .await;
+            if let Err(e) = refreshed {
+                tracing::warn!(error = %e, "Reference tables not refreshed; the next daily run tries again.");
+            }
+            match result {
+                Ok(summary) => Ok(Some(crate::job::Finished::of(&summary))),
+                Err(Error::Pipeline(e)) => Err(e.into()),
+                Err(e) => Err(crate::job::JobError::Failed(crate::job::with_cause(&e))),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,3 +230,50 @@ async fn poll_one(
         Ok(Polled::Skipped)
     }
 }
+
+impl crate::job::Report for SlaPollSummary {
+    fn counts(&self) -> (u64, u64) {
+        (self.updated + self.healed, self.failed)
+    }
+    fn complete(&self) -> bool {
+        self.failed == 0
+    }
+    fn line(&self) -> String {
+        let would = if self.dry_run { "would be " } else { "" };
+        format!(
+            "{} {would}updated, {} {would}healed, {} skipped, {} failed",
+            self.updated, self.healed, self.skipped, self.failed
+        )
+    }
+}
+
+/// The daemon's `[sla_poll]` schedule: the open issues with SLAs.
+#[derive(Debug)]
+pub struct ScheduledSlaPoll;
+
+impl crate::job::Scheduled for ScheduledSlaPoll {
+    fn name(&self) -> &'static str {
+        "sla_poll"
+    }
+    fn command(&self) -> &'static str {
+        "poll-sla"
+    }
+    fn schedule(&self, config: &crate::config::Config) -> String {
+        config.sla_poll.schedule.clone()
+    }
+    fn run<'a>(
+        &'a self,
+        job: &'a crate::job::JobContext,
+    ) -> futures::future::BoxFuture<'a, Result<Option<crate::job::Finished>, crate::job::JobError>>
+    {
+        Box::pin(async move {
+            let options = SlaPollOptions {
+                parallel: job.parallel,
+                all: false,
+                dry_run: false,
+            };
+            let summary = poll_sla(&job.pipeline, options, &ProgressBar::hidden()).await?;
+            Ok(Some(crate::job::Finished::of(&summary)))
+        })
+    }
+}

@@ -733,3 +733,24 @@ async fn apply_policy(
         }
     })
 }
+
+impl crate::job::Report for MailSummary {
+    fn counts(&self) -> (u64, u64) {
+        self.issues.counts()
+    }
+    fn complete(&self) -> bool {
+        self.retry_later == 0 && self.issues.failed == 0 && self.issues.incomplete == 0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{} acknowledged, {} rejected, {} left for retry, {} given up ({} read, {} issue ids queued); issues: {}",
+            self.acknowledged,
+            self.rejected,
+            self.retry_later,
+            self.given_up,
+            self.fetched,
+            self.ids_queued,
+            self.issues.line()
+        )
+    }
+}
