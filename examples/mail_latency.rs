@@ -26,12 +26,11 @@ use arrow_array::{Array, StringArray, TimestampMicrosecondArray};
 use indicatif::ProgressBar;
 use jira_mirror::app::Context;
 use jira_mirror::config::Config;
-use jira_mirror::jira::jql::scope_projects;
 use jira_mirror::key::IssueKey;
 use jira_mirror::simulator::{SimConfig, Simulator};
 use jira_mirror::time::jira_time_ms;
 use jira_mirror::triggers::mail::pass::ProcessNow;
-use jira_mirror::triggers::mail::watch::{WatchOptions, watch};
+use jira_mirror::triggers::mail::watch::{WatchOptions, spawn_watch};
 use jira_mirror::triggers::{Summary, process_keys};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio_util::sync::CancellationToken;
@@ -111,29 +110,20 @@ allowed_senders = ["{JIRA}"]
     ctx.pipeline().apply_pending().await?;
 
     let stop = CancellationToken::new();
-    let watcher = {
-        let stop = stop.clone();
-        let imap_config = ctx.config().imap.clone().context("[imap]")?;
-        async move {
-            let projects = scope_projects(&ctx.config().jira.jql);
-            let sink = ProcessNow {
-                pipeline: ctx.pipeline(),
-                parallel: 4,
-            };
-            let options = WatchOptions::from_config(&imap_config);
-            watch(
-                ctx.pipeline().state(),
-                &imap_config,
-                &projects,
-                &sink,
-                options,
-                &stop,
-                |_| {},
-            )
-            .await
-        }
+    let imap_config = ctx.config().imap.clone().context("[imap]")?;
+    let sink = ProcessNow {
+        pipeline: ctx.pipeline().clone(),
+        parallel: 4,
     };
-    let watcher = tokio::spawn(watcher);
+    let watcher = spawn_watch(
+        ctx.pipeline().state().clone(),
+        imap_config.clone(),
+        &ctx.config().jira.jql,
+        sink,
+        WatchOptions::from_config(&imap_config),
+        stop.clone(),
+        |_| {},
+    );
     tokio::time::sleep(Duration::from_millis(500)).await; // connected and idling
 
     let tables = data_dir.join("parquet/issues");

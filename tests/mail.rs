@@ -12,7 +12,7 @@ use jira_mirror::jira::jql::scope_projects;
 use jira_mirror::triggers::mail::extract::MAX_ISSUE_IDS;
 use jira_mirror::triggers::mail::imap::Session;
 use jira_mirror::triggers::mail::pass::{MailSummary, ProcessNow, Sink, pass_on, settings};
-use jira_mirror::triggers::mail::watch::{WatchOptions, watch};
+use jira_mirror::triggers::mail::watch::{WatchOptions, watch_task};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::daemon::{Daemon, wait_saved};
@@ -574,7 +574,7 @@ async fn a_forged_mail_naming_500_unknown_ids_is_acknowledged_without_asking_jir
     let imap = ctx.config().imap.clone().expect("[imap]");
     let projects = scope_projects(&ctx.config().jira.jql);
     let sink = ProcessNow {
-        pipeline: ctx.pipeline(),
+        pipeline: ctx.pipeline().clone(),
         parallel: 4,
     };
     let progress = ProgressBar::hidden();
@@ -781,23 +781,19 @@ impl Watcher {
             .finish();
         let task = tokio::spawn({
             let (stop, passes) = (stop.clone(), passes.clone());
-            let watched = async move {
-                let projects = scope_projects(&ctx.config().jira.jql);
-                let sink = ProcessNow {
-                    pipeline: ctx.pipeline(),
-                    parallel: 4,
-                };
-                watch(
-                    ctx.pipeline().state(),
-                    &imap,
-                    &projects,
-                    &sink,
-                    opts,
-                    &stop,
-                    |summary| passes.lock().unwrap().push(summary.clone()),
-                )
-                .await
+            let sink = ProcessNow {
+                pipeline: ctx.pipeline().clone(),
+                parallel: 4,
             };
+            let watched = watch_task(
+                ctx.pipeline().state().clone(),
+                imap,
+                &ctx.config().jira.jql,
+                sink,
+                opts,
+                stop,
+                move |summary| passes.lock().unwrap().push(summary.clone()),
+            );
             tracing::instrument::WithSubscriber::with_subscriber(watched, subscriber)
         });
         Watcher {

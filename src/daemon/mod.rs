@@ -41,7 +41,6 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::jira::jql::scope_projects;
 use crate::job::{self, Finished, JobContext, JobError, RunRecord, Scheduled};
 use crate::pipeline::queue::{self, Queue, retry_delay_ms};
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
@@ -49,7 +48,7 @@ use crate::state::{self, Pushed};
 use crate::time::now_ms;
 use crate::triggers::mail::extract::Notification;
 use crate::triggers::mail::pass::{self as mail_pass, MailSummary, Sink, Taken};
-use crate::triggers::mail::watch::{WatchOptions, watch};
+use crate::triggers::mail::watch::{WatchOptions, watch_task};
 use crate::triggers::{reconcile, sla_poll};
 
 /// The queue source of keys a scope search listed (trusted to be in scope, unlike keys that
@@ -181,7 +180,6 @@ pub async fn run(
     ));
     let mut writer_ended = false;
 
-    // Schedules: the scheduler only sends ticks; one task per job runs them in turn.
     let job = JobContext {
         pipeline: pipeline.clone(),
         queue: queue.clone(),
@@ -189,69 +187,8 @@ pub async fn run(
         parallel: options.parallel,
         stop: stop.clone(),
     };
-    let scheduler = JobScheduler::new()
-        .await
-        .map_err(|e| schedule_error("scheduler", e))?;
-    for scheduled in schedules() {
-        let (tx, rx) = mpsc::channel::<()>(1);
-        add_job(&scheduler, scheduled.as_ref(), &config, tx.clone()).await?;
-        if scheduled.catch_up() {
-            let _ = tx.try_send(());
-        }
-        let name = scheduled.name();
-        let runs = run_scheduled(scheduled, job.clone(), rx, tables.clone());
-        tasks.spawn(async move { (name, runs.await) });
-    }
-    let mut scheduler = scheduler;
-    scheduler
-        .start()
-        .await
-        .map_err(|e| schedule_error("scheduler", e))?;
-
-    if let Some(imap) = config.imap.clone() {
-        let (pipeline, queue, stop, projects) = (
-            pipeline.clone(),
-            queue.clone(),
-            stop.clone(),
-            scope_projects(&config.jira.jql),
-        );
-        tasks.spawn(async move {
-            let sink = QueueSink {
-                pipeline: &pipeline,
-                queue: &queue,
-            };
-            let watched = watch(
-                pipeline.state(),
-                &imap,
-                &projects,
-                &sink,
-                WatchOptions::from_config(&imap),
-                &stop,
-                |summary| record_mail(pipeline.state(), summary),
-            )
-            .await
-            .map_err(Error::from);
-            ("mail watch", watched)
-        });
-    }
-
-    #[cfg(feature = "webhook")]
-    if config.webhook.is_some() {
-        let receiver = crate::triggers::webhook::run(config.clone(), queue.clone(), stop.clone());
-        tasks.spawn(async move { ("webhook", receiver.await.map_err(Error::from)) });
-    }
-
-    // The webhook receiver prunes `raw/events/` itself; without it the mail records would
-    // pile up, so the daemon prunes them with the same default retention.
-    let events_days = (config.webhook.is_none() && config.imap.is_some())
-        .then_some(crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS);
-    let pruning = prune(
-        pipeline.clone(),
-        events_days,
-        config.run.quarantine_days,
-        stop.clone(),
-    );
-    tasks.spawn(async move { ("pruning", pruning.await) });
+    let mut scheduler = start_schedules(&job, &tables, &mut tasks).await?;
+    start_triggers(&job, &mut tasks);
 
     // Until a signal, or a task ends: with a fatal error, a panic, or by itself (a bug).
     let mut failure: Option<Error> = None;
@@ -267,27 +204,7 @@ pub async fn run(
     stop.cancel();
     tracing::info!("Daemon stopping: no new work is taken; issues in hand are finished.");
     let _ = scheduler.shutdown().await;
-    let drained = tokio::time::timeout(options.grace, async {
-        while let Some(ended) = tasks.join_next().await {
-            if let Some(e) = task_error(ended, "trigger", true) {
-                failure.get_or_insert(e);
-            }
-        }
-        while let Some(ended) = workers.join_next().await {
-            if let Some(e) = task_error(ended, "worker", true) {
-                failure.get_or_insert(e);
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            grace_secs = options.grace.as_secs(),
-            "Shutdown grace period over; work in flight abandoned (its keys stay queued)."
-        );
-        tasks.abort_all();
-        workers.abort_all();
-    }
+    drain(&mut tasks, &mut workers, options.grace, &mut failure).await;
     writer_stop.cancel();
     if !writer_ended {
         match tokio::time::timeout(options.grace, writer).await {
@@ -309,6 +226,107 @@ pub async fn run(
             tracing::info!(queued = state.queue_depth()?, "Daemon stopped.");
             Ok(())
         }
+    }
+}
+
+/// Starts the scheduler and one task per [`schedules`] entry: the scheduler only sends
+/// ticks, each job's task runs them in turn (and a catch-up run at once where it asks).
+async fn start_schedules(
+    job: &JobContext,
+    tables: &Arc<Notify>,
+    tasks: &mut JoinSet<TaskEnd>,
+) -> Result<JobScheduler, Error> {
+    let scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| schedule_error("scheduler", e))?;
+    for scheduled in schedules() {
+        let (tx, rx) = mpsc::channel::<()>(1);
+        add_job(&scheduler, scheduled.as_ref(), &job.config, tx.clone()).await?;
+        if scheduled.catch_up() {
+            let _ = tx.try_send(());
+        }
+        let name = scheduled.name();
+        let runs = run_scheduled(scheduled, job.clone(), rx, tables.clone());
+        tasks.spawn(async move { (name, runs.await) });
+    }
+    scheduler
+        .start()
+        .await
+        .map_err(|e| schedule_error("scheduler", e))?;
+    Ok(scheduler)
+}
+
+/// Starts the triggers that are not scheduled (the mailbox watch, the webhook receiver) and
+/// the hourly pruning.
+fn start_triggers(job: &JobContext, tasks: &mut JoinSet<TaskEnd>) {
+    let (config, pipeline, state) = (&job.config, &job.pipeline, job.pipeline.state());
+    if let Some(imap) = config.imap.clone() {
+        let sink = QueueSink {
+            pipeline: pipeline.clone(),
+            queue: job.queue.clone(),
+        };
+        let options = WatchOptions::from_config(&imap);
+        let recorded = state.clone();
+        let watched = watch_task(
+            state.clone(),
+            imap,
+            &config.jira.jql,
+            sink,
+            options,
+            job.stop.clone(),
+            move |summary| record_mail(&recorded, summary),
+        );
+        tasks.spawn(async move { ("mail watch", watched.await.map_err(Error::from)) });
+    }
+
+    #[cfg(feature = "webhook")]
+    if config.webhook.is_some() {
+        let receiver =
+            crate::triggers::webhook::run(config.clone(), job.queue.clone(), job.stop.clone());
+        tasks.spawn(async move { ("webhook", receiver.await.map_err(Error::from)) });
+    }
+
+    // The webhook receiver prunes `raw/events/` itself; without it the mail records would
+    // pile up, so the daemon prunes them with the same default retention.
+    let events_days = (config.webhook.is_none() && config.imap.is_some())
+        .then_some(crate::config::DEFAULT_WEBHOOK_RETENTION_DAYS);
+    let pruning = prune(
+        pipeline.clone(),
+        events_days,
+        config.run.quarantine_days,
+        job.stop.clone(),
+    );
+    tasks.spawn(async move { ("pruning", pruning.await) });
+}
+
+/// Waits up to `grace` for the triggers, then the workers, to finish (keeping the first
+/// failure); past it, aborts what is left.
+async fn drain(
+    tasks: &mut JoinSet<TaskEnd>,
+    workers: &mut JoinSet<TaskEnd>,
+    grace: Duration,
+    failure: &mut Option<Error>,
+) {
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(ended) = tasks.join_next().await {
+            if let Some(e) = task_error(ended, "trigger", true) {
+                failure.get_or_insert(e);
+            }
+        }
+        while let Some(ended) = workers.join_next().await {
+            if let Some(e) = task_error(ended, "worker", true) {
+                failure.get_or_insert(e);
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "Shutdown grace period over; work in flight abandoned (its keys stay queued)."
+        );
+        tasks.abort_all();
+        workers.abort_all();
     }
 }
 
@@ -627,12 +645,12 @@ async fn table_writer(
 /// the mail can be flagged `\Seen` at once. Ids (Data Center threading headers) the state
 /// knows are queued as their key; unknown ones as `id:<id>` rows, which a worker resolves
 /// through Jira (scope-checked), so the IMAP pass never waits for Jira.
-struct QueueSink<'a> {
-    pipeline: &'a Pipeline,
-    queue: &'a Queue,
+struct QueueSink {
+    pipeline: Pipeline,
+    queue: Arc<Queue>,
 }
 
-impl Sink for QueueSink<'_> {
+impl Sink for QueueSink {
     async fn take(
         &self,
         notification: &Notification,

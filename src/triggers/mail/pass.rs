@@ -157,15 +157,15 @@ pub trait Sink {
 /// The `mail` command's sink: each notification's keys (and the keys of the ids the state
 /// knows) run through the pipeline, and their table rows are written, before the mail is
 /// acknowledged; unknown ids are queued durably and resolved after the pass.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcessNow<'a> {
+#[derive(Debug, Clone)]
+pub struct ProcessNow {
     /// The pipeline.
-    pub pipeline: &'a Pipeline,
+    pub pipeline: Pipeline,
     /// Issues processed at once.
     pub parallel: usize,
 }
 
-impl Sink for ProcessNow<'_> {
+impl Sink for ProcessNow {
     async fn take(
         &self,
         notification: &extract::Notification,
@@ -173,7 +173,7 @@ impl Sink for ProcessNow<'_> {
         progress: &ProgressBar,
     ) -> Result<Taken, Error> {
         handle(
-            self.pipeline,
+            &self.pipeline,
             notification,
             self.parallel,
             summary,
@@ -187,7 +187,7 @@ impl Sink for ProcessNow<'_> {
         summary: &mut MailSummary,
         progress: &ProgressBar,
     ) -> Result<(), Error> {
-        resolve_queued_ids(self.pipeline, self.parallel, &mut summary.issues, progress)
+        resolve_queued_ids(&self.pipeline, self.parallel, &mut summary.issues, progress)
             .await
             .map(drop)
     }
@@ -206,7 +206,10 @@ pub async fn pass(
     progress: &ProgressBar,
 ) -> Result<MailSummary, Error> {
     let mut session = Session::connect(&settings(config)).await?;
-    let sink = ProcessNow { pipeline, parallel };
+    let sink = ProcessNow {
+        pipeline: pipeline.clone(),
+        parallel,
+    };
     let result = pass_on(
         pipeline.state(),
         &mut session,

@@ -21,6 +21,7 @@
 //!   backoff wait; a pass in progress finishes its current mail first, so nothing is left
 //!   half-acknowledged (and an unacknowledged mail is simply read again next start).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::imap::{self, IdleOutcome, Session};
 use super::pass::{self, Error, MailSummary, Sink};
 use crate::config::ImapConfig;
+use crate::jira::jql::scope_projects;
 use crate::state::State;
 use crate::time::now_ms;
 
@@ -60,6 +62,35 @@ impl WatchOptions {
             idle_timeout: imap::MAX_IDLE,
         }
     }
+}
+
+/// [`watch`] of the mailbox `config` for the projects of the scope `jql`, as a future that
+/// owns what it uses: what `run` spawns, and what the tests and the latency benchmark start
+/// the same way.
+pub fn watch_task(
+    state: Arc<State>,
+    config: ImapConfig,
+    jql: &str,
+    sink: impl Sink + Send + Sync + 'static,
+    options: WatchOptions,
+    stop: CancellationToken,
+    report: impl FnMut(&MailSummary) + Send + 'static,
+) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    let projects = scope_projects(jql);
+    async move { watch(&state, &config, &projects, &sink, options, &stop, report).await }
+}
+
+/// [`watch_task`] spawned on the runtime.
+pub fn spawn_watch(
+    state: Arc<State>,
+    config: ImapConfig,
+    jql: &str,
+    sink: impl Sink + Send + Sync + 'static,
+    options: WatchOptions,
+    stop: CancellationToken,
+    report: impl FnMut(&MailSummary) + Send + 'static,
+) -> tokio::task::JoinHandle<Result<(), Error>> {
+    tokio::spawn(watch_task(state, config, jql, sink, options, stop, report))
 }
 
 /// Watches the mailbox until `stop` is cancelled, handing each notification to `sink` and
