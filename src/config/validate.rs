@@ -278,18 +278,7 @@ fn validate_imap(
     base_dir: &Path,
     raw: RawImap,
 ) -> Option<ImapConfig> {
-    let host = required(p, "imap.host", raw.host).and_then(|host| {
-        let host = host.trim().to_owned();
-        if host.contains("://") || host.contains('/') {
-            p.push("imap.host", "must be a host name or IP address, not a URL");
-            None
-        } else if host.chars().any(char::is_whitespace) {
-            p.push("imap.host", "must not contain spaces");
-            None
-        } else {
-            Some(host)
-        }
-    });
+    let host = imap_host(p, raw.host);
     let port = int_in_range(
         p,
         "imap.port",
@@ -297,71 +286,11 @@ fn validate_imap(
         i64::from(DEFAULT_IMAP_PORT),
         1..=65535,
     ) as u16;
-    let security = match raw.security.as_deref() {
-        None | Some("tls") => Some(ImapSecurity::Tls),
-        Some("starttls") => Some(ImapSecurity::StartTls),
-        Some("none") => Some(ImapSecurity::None),
-        Some(_) => {
-            p.push(
-                "imap.security",
-                "must be one of \"tls\", \"starttls\", \"none\"",
-            );
-            None
-        }
-    };
-    if let (Some(ImapSecurity::None), Some(host)) = (security, &host)
-        && !is_loopback_host(host)
-    {
-        p.push(
-            "imap.security",
-            format!(
-                "\"none\" (no encryption) is only allowed when imap.host is a loopback \
-                     address (127.0.0.0/8, ::1, localhost), not `{host}`; use \"tls\" or \
-                     \"starttls\""
-            ),
-        );
-    }
-    match (security, port) {
-        (Some(ImapSecurity::Tls), 143) => warnings.push(
-            "imap.port: 143 is the usual STARTTLS port, but imap.security = \"tls\"".to_owned(),
-        ),
-        (Some(ImapSecurity::StartTls), 993) => warnings.push(
-            "imap.port: 993 is the usual implicit-TLS port, but imap.security = \"starttls\""
-                .to_owned(),
-        ),
-        _ => {}
-    }
+    let security = imap_security(p, warnings, raw.security.as_deref(), host.as_deref(), port);
     let username = required(p, "imap.username", raw.username);
     let password = required(p, "imap.password", raw.password);
     let mailbox = non_empty_or_default(p, "imap.mailbox", raw.mailbox, DEFAULT_IMAP_MAILBOX);
-    let allowed_senders = match raw.allowed_senders {
-        None => {
-            p.push("imap.allowed_senders", "is required but missing");
-            None
-        }
-        Some(list) if list.is_empty() => {
-            p.push(
-                "imap.allowed_senders",
-                "must list at least one sender address (mail from anyone else is ignored)",
-            );
-            None
-        }
-        Some(list) => {
-            let mut senders = Vec::with_capacity(list.len());
-            for (index, sender) in list.into_iter().enumerate() {
-                let path = format!("imap.allowed_senders[{index}]");
-                let sender = sender.trim();
-                if sender.is_empty() {
-                    p.push(&path, "must not be empty");
-                } else if sender.chars().any(char::is_whitespace) {
-                    p.push(&path, "must be an address without spaces");
-                } else {
-                    senders.push(sender.to_owned());
-                }
-            }
-            Some(senders)
-        }
-    };
+    let allowed_senders = allowed_senders(p, raw.allowed_senders);
     let ca_file = raw.ca_file.and_then(|file| {
         let path = resolve_dir(base_dir, file.trim());
         if path.is_file() {
@@ -395,11 +324,128 @@ fn validate_imap(
         i64::from(DEFAULT_IMAP_MAX_ATTEMPTS),
         1..=100,
     ) as u32;
-    let folder = raw
-        .rejected_folder
+    let on_rejected = on_rejected(p, raw.on_rejected.as_deref(), raw.rejected_folder);
+    Some(ImapConfig {
+        host: host?,
+        port,
+        security: security?,
+        username: username?,
+        password: Secret::new(password?),
+        mailbox,
+        idle: raw.idle.unwrap_or(true),
+        allowed_senders: allowed_senders?,
+        ca_file,
+        poll_interval_secs,
+        max_message_bytes,
+        on_rejected: on_rejected?,
+        max_attempts,
+    })
+}
+
+/// `imap.host`: a host name or address, not a URL.
+fn imap_host(p: &mut Problems, host: Option<String>) -> Option<String> {
+    required(p, "imap.host", host).and_then(|host| {
+        let host = host.trim().to_owned();
+        if host.contains("://") || host.contains('/') {
+            p.push("imap.host", "must be a host name or IP address, not a URL");
+            None
+        } else if host.chars().any(char::is_whitespace) {
+            p.push("imap.host", "must not contain spaces");
+            None
+        } else {
+            Some(host)
+        }
+    })
+}
+
+/// `imap.security`: `none` only for loopback hosts; a warning for a port that suits the
+/// other TLS mode.
+fn imap_security(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    security: Option<&str>,
+    host: Option<&str>,
+    port: u16,
+) -> Option<ImapSecurity> {
+    let security = match security {
+        None | Some("tls") => Some(ImapSecurity::Tls),
+        Some("starttls") => Some(ImapSecurity::StartTls),
+        Some("none") => Some(ImapSecurity::None),
+        Some(_) => {
+            p.push(
+                "imap.security",
+                "must be one of \"tls\", \"starttls\", \"none\"",
+            );
+            None
+        }
+    };
+    if let (Some(ImapSecurity::None), Some(host)) = (security, host)
+        && !is_loopback_host(host)
+    {
+        p.push(
+            "imap.security",
+            format!(
+                "\"none\" (no encryption) is only allowed when imap.host is a loopback \
+                     address (127.0.0.0/8, ::1, localhost), not `{host}`; use \"tls\" or \
+                     \"starttls\""
+            ),
+        );
+    }
+    match (security, port) {
+        (Some(ImapSecurity::Tls), 143) => warnings.push(
+            "imap.port: 143 is the usual STARTTLS port, but imap.security = \"tls\"".to_owned(),
+        ),
+        (Some(ImapSecurity::StartTls), 993) => warnings.push(
+            "imap.port: 993 is the usual implicit-TLS port, but imap.security = \"starttls\""
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    security
+}
+
+/// `imap.allowed_senders`: at least one address, none empty or with spaces.
+fn allowed_senders(p: &mut Problems, senders: Option<Vec<String>>) -> Option<Vec<String>> {
+    match senders {
+        None => {
+            p.push("imap.allowed_senders", "is required but missing");
+            None
+        }
+        Some(list) if list.is_empty() => {
+            p.push(
+                "imap.allowed_senders",
+                "must list at least one sender address (mail from anyone else is ignored)",
+            );
+            None
+        }
+        Some(list) => {
+            let mut senders = Vec::with_capacity(list.len());
+            for (index, sender) in list.into_iter().enumerate() {
+                let path = format!("imap.allowed_senders[{index}]");
+                let sender = sender.trim();
+                if sender.is_empty() {
+                    p.push(&path, "must not be empty");
+                } else if sender.chars().any(char::is_whitespace) {
+                    p.push(&path, "must be an address without spaces");
+                } else {
+                    senders.push(sender.to_owned());
+                }
+            }
+            Some(senders)
+        }
+    }
+}
+
+/// `imap.on_rejected` with `imap.rejected_folder` (needed by `move`, and only by it).
+fn on_rejected(
+    p: &mut Problems,
+    policy: Option<&str>,
+    folder: Option<String>,
+) -> Option<RejectPolicy> {
+    let folder = folder
         .map(|f| f.trim().to_owned())
         .filter(|f| !f.is_empty());
-    let on_rejected = match (raw.on_rejected.as_deref(), folder) {
+    match (policy, folder) {
         (None | Some("leave"), None) => Some(RejectPolicy::Leave),
         (Some("mark_seen"), None) => Some(RejectPolicy::MarkSeen),
         (Some("move"), Some(folder)) => Some(RejectPolicy::Move(folder)),
@@ -424,22 +470,7 @@ fn validate_imap(
             );
             None
         }
-    };
-    Some(ImapConfig {
-        host: host?,
-        port,
-        security: security?,
-        username: username?,
-        password: Secret::new(password?),
-        mailbox,
-        idle: raw.idle.unwrap_or(true),
-        allowed_senders: allowed_senders?,
-        ca_file,
-        poll_interval_secs,
-        max_message_bytes,
-        on_rejected: on_rejected?,
-        max_attempts,
-    })
+    }
 }
 
 fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> {

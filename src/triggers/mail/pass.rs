@@ -239,20 +239,7 @@ pub async fn pass_on(
 ) -> Result<MailSummary, Error> {
     let mailbox = config.mailbox.as_str();
     let validity = session.mailbox().uid_validity;
-    let after_uid = match state.mail_cursor(mailbox)? {
-        Some((v, last)) if v == validity => Some(last),
-        Some((v, _)) => {
-            tracing::warn!(
-                mailbox,
-                old = v,
-                new = validity,
-                "UIDVALIDITY changed: the mailbox was recreated; every unseen mail is examined again."
-            );
-            state.set_mail_cursor(mailbox, validity, 0)?;
-            None
-        }
-        None => None,
-    };
+    let after_uid = cursor_of(state, mailbox, validity)?;
     let remembered: BTreeSet<u32> = state
         .mail_rejected(mailbox, validity)?
         .into_iter()
@@ -345,46 +332,20 @@ pub async fn pass_on(
                     }
                     Taken::Failed { error, counts } => {
                         let attempts = retry.map_or(0, |r| r.attempts) + i64::from(counts);
-                        if attempts >= i64::from(config.max_attempts) {
-                            give_up(
-                                session,
-                                state,
-                                config,
-                                validity,
-                                uid,
-                                &notification,
-                                attempts,
-                                &error,
-                            )
-                            .await?;
+                        let given_up = retry_or_give_up(
+                            session,
+                            state,
+                            config,
+                            (validity, uid),
+                            &notification,
+                            attempts,
+                            &error,
+                        )
+                        .await?;
+                        if given_up {
                             summary.given_up += 1;
                         } else {
-                            let wait = retry_delay(
-                                Duration::from_secs(config.poll_interval_secs),
-                                attempts,
-                            );
-                            state.record_mail_retry(
-                                mailbox,
-                                validity,
-                                &MailRetry {
-                                    uid,
-                                    message_id: notification.message_id.clone(),
-                                    attempts,
-                                    last_error: error.clone(),
-                                    next_try_ms: now_ms().saturating_add(
-                                        i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
-                                    ),
-                                },
-                            )?;
                             summary.retry_later += 1;
-                            tracing::warn!(
-                                uid,
-                                attempts,
-                                max_attempts = config.max_attempts,
-                                retry_in_secs = wait.as_secs(),
-                                %error,
-                                "Mail left unseen: an issue it names failed; tried again later."
-                            );
                         }
                     }
                 }
@@ -401,6 +362,74 @@ pub async fn pass_on(
         state.set_mail_cursor(mailbox, validity, cursor)?;
     }
     Ok(summary)
+}
+
+/// The cursor of `mailbox` (the last UID passed), reset when the mailbox's UIDVALIDITY
+/// changed (it was recreated: every unseen mail is examined again).
+fn cursor_of(state: &State, mailbox: &str, validity: u32) -> Result<Option<u32>, Error> {
+    Ok(match state.mail_cursor(mailbox)? {
+        Some((v, last)) if v == validity => Some(last),
+        Some((v, _)) => {
+            tracing::warn!(
+                mailbox,
+                old = v,
+                new = validity,
+                "UIDVALIDITY changed: the mailbox was recreated; every unseen mail is examined again."
+            );
+            state.set_mail_cursor(mailbox, validity, 0)?;
+            None
+        }
+        None => None,
+    })
+}
+
+/// A mail whose issues failed after `attempts` counted tries: left unseen in the retry set
+/// with a backoff, or given up on past `max_attempts` (returns `true` then).
+async fn retry_or_give_up(
+    session: &mut Session,
+    state: &State,
+    config: &ImapConfig,
+    (validity, uid): (u32, u32),
+    notification: &extract::Notification,
+    attempts: i64,
+    error: &str,
+) -> Result<bool, Error> {
+    if attempts >= i64::from(config.max_attempts) {
+        give_up(
+            session,
+            state,
+            config,
+            validity,
+            uid,
+            notification,
+            attempts,
+            error,
+        )
+        .await?;
+        return Ok(true);
+    }
+    let wait = retry_delay(Duration::from_secs(config.poll_interval_secs), attempts);
+    state.record_mail_retry(
+        &config.mailbox,
+        validity,
+        &MailRetry {
+            uid,
+            message_id: notification.message_id.clone(),
+            attempts,
+            last_error: error.to_owned(),
+            next_try_ms: now_ms()
+                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+        },
+    )?;
+    tracing::warn!(
+        uid,
+        attempts,
+        max_attempts = config.max_attempts,
+        retry_in_secs = wait.as_secs(),
+        %error,
+        "Mail left unseen: an issue it names failed; tried again later."
+    );
+    Ok(false)
 }
 
 /// The wait before a failed mail is tried again: one poll interval after its first counted
