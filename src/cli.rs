@@ -99,6 +99,7 @@ pub enum Command {
     /// Parse and validate the config, listing every problem.
     Validate,
     /// Run the whole pipeline against the built-in Jira simulator.
+    #[cfg(feature = "simulator")]
     Demo {
         /// Where the demo mirror is written.
         #[arg(long, default_value = "demo-data")]

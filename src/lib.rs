@@ -26,6 +26,9 @@ pub mod json;
 pub mod key;
 pub mod pipeline;
 pub mod scope;
+/// Not part of the mirror: a stand-in for Jira, compiled for the tests, the benchmarks and
+/// `demo` (cargo feature `simulator`, on by default).
+#[cfg(any(test, feature = "simulator"))]
 pub mod simulator;
 pub mod state;
 pub mod store;

@@ -4,7 +4,7 @@
 //! errors.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,6 @@ use crate::job::{Finished, Report, RunRecord};
 use crate::key::IssueKey;
 use crate::pipeline::distribution::Distribution;
 use crate::pipeline::{self, AttachmentPolicy, Pipeline};
-use crate::simulator::{SimConfig, Simulator};
 use crate::state::State;
 use crate::store::archive::RawStore;
 use crate::time::ms_to_rfc3339;
@@ -35,6 +34,12 @@ use crate::triggers::sla_poll::{SlaPollOptions, poll_sla};
 use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
+
+#[cfg(feature = "simulator")]
+mod demo;
+mod status;
+
+use status::{print_table_problems, status};
 
 /// Exit statuses (the README's "Commands").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +96,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> Exit {
 pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Validate => validate(&cli.config),
-        Command::Demo { data_dir, issues } => demo(data_dir, issues).await,
+        #[cfg(feature = "simulator")]
+        Command::Demo { data_dir, issues } => demo::demo(data_dir, issues).await,
         command => {
             let config = load_config(&cli.config)?;
             match command {
@@ -159,7 +165,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 }
                 Command::Status { json } => status(&config, json),
                 Command::Check => Context::build(config, None).await?.check().await,
-                Command::Validate | Command::Demo { .. } => unreachable!("handled above"),
+                Command::Validate => unreachable!("handled above"),
+                #[cfg(feature = "simulator")]
+                Command::Demo { .. } => unreachable!("handled above"),
             }
         }
     }
@@ -807,317 +815,4 @@ fn progress_bar(command: &str) -> ProgressBar {
     bar.set_prefix(command.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
-}
-
-fn status(config: &Config, as_json: bool) -> Result<Exit> {
-    let path = config.state_path();
-    if !path.exists() {
-        if as_json {
-            println!(
-                "{}",
-                json!({ "data_dir": config.data_dir, "initialized": false })
-            );
-        } else {
-            println!(
-                "{}: no state yet (run `backfill` first)",
-                config.data_dir.display()
-            );
-        }
-        return Ok(Exit::Ok);
-    }
-    let state = State::open(&path)?;
-    let watermark = state.watermark()?;
-    let failures = state.failures()?;
-    let runs = state.last_runs()?;
-    let backfill = state.backfill()?;
-    let issues = state.issue_count()?;
-    let counts = table_row_counts(config);
-    let tables: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
-    let table_writer = state.table_writer_problem()?;
-    let mail = mail_status(config, &state)?;
-    if as_json {
-        let out = json!({
-            "data_dir": config.data_dir,
-            "initialized": true,
-            "watermark_ms": watermark,
-            "watermark": watermark.map(ms_to_rfc3339),
-            "issues": issues,
-            "backfill": backfill,
-            "failures": failures,
-            "runs": runs,
-            "tables": tables.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "table_problems": counts.problems.iter().map(|p| json!({
-                "path": relative_to(&config.data_dir, &p.path),
-                "error": p.error,
-            })).collect::<Vec<_>>(),
-            "pending_table_rows": state.pending()?.len(),
-            "queue": { "depth": state.queue_depth()? },
-            "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
-            "table_writer": table_writer,
-            "mail": mail,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Exit::Ok);
-    }
-    println!("data_dir:  {}", config.data_dir.display());
-    match watermark {
-        Some(ms) => println!("watermark: {} ({ms})", ms_to_rfc3339(ms)),
-        None => println!("watermark: none (no sweep or backfill has finished)"),
-    }
-    println!("issues:    {issues}");
-    if let Some(b) = backfill {
-        match b.finished_ms {
-            Some(done) => println!(
-                "backfill:  finished {} ({} pages, {} issues saved)",
-                ms_to_rfc3339(done),
-                b.pages_done,
-                b.issues_saved
-            ),
-            None => println!(
-                "backfill:  unfinished, {} pages done, {} issues saved; `backfill` resumes it",
-                b.pages_done, b.issues_saved
-            ),
-        }
-    }
-    println!(
-        "tables:    {}",
-        tables
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    print_table_problems(config, &counts, "");
-    let parked = failures.iter().filter(|f| f.parked_ms.is_some()).count();
-    println!("failures:  {} ({parked} parked)", failures.len());
-    for f in &failures {
-        println!(
-            "  {}{} ({} attempts, last {}): {}",
-            f.issue_key,
-            if f.parked_ms.is_some() { " parked" } else { "" },
-            f.attempts,
-            ms_to_rfc3339(f.last_failed_ms),
-            f.last_error
-        );
-    }
-    if let Some(p) = &table_writer {
-        println!(
-            "table writer: failing since {} ({} attempts; rows stay pending): {}",
-            ms_to_rfc3339(p.since_ms),
-            p.attempts,
-            p.error
-        );
-    }
-    if let Some(m) = &mail {
-        print_mail_status(m);
-    }
-    for r in &runs {
-        let detail = match &r.detail {
-            Some(serde_json::Value::Object(counts)) => {
-                let parts: Vec<String> = counts
-                    .iter()
-                    .filter(|(_, v)| v.is_number())
-                    .map(|(k, v)| format!("{v} {k}"))
-                    .collect();
-                format!(" ({})", parts.join(", "))
-            }
-            _ => String::new(),
-        };
-        println!(
-            "last {:<9} {} {} saved {} failed {}{detail}",
-            r.command,
-            ms_to_rfc3339(r.started_ms),
-            r.outcome.as_deref().unwrap_or("unfinished"),
-            r.issues_saved,
-            r.issues_failed
-        );
-    }
-    Ok(Exit::Ok)
-}
-
-/// The mailbox trigger's position, for `status`.
-#[derive(Debug, serde::Serialize)]
-struct MailStatus {
-    mailbox: String,
-    /// UIDVALIDITY and the cursor (every mail at or below it was handled, rejected or is in
-    /// the retry set); none before the first pass.
-    uid_validity: Option<u32>,
-    last_uid: Option<u32>,
-    max_attempts: u32,
-    /// Mails whose issues failed, tried again later.
-    retry: Vec<crate::state::MailRetry>,
-    /// Mails rejected or given up and left in the mailbox (not examined again).
-    rejected: usize,
-}
-
-/// The mail part of `status`, when `[imap]` is configured.
-fn mail_status(config: &Config, state: &State) -> Result<Option<MailStatus>> {
-    let Some(imap) = &config.imap else {
-        return Ok(None);
-    };
-    let cursor = state.mail_cursor(&imap.mailbox)?;
-    let (retry, rejected) = match cursor {
-        Some((validity, _)) => (
-            state.mail_retries(&imap.mailbox, validity)?,
-            state.mail_rejected(&imap.mailbox, validity)?.len(),
-        ),
-        None => (Vec::new(), 0),
-    };
-    Ok(Some(MailStatus {
-        mailbox: imap.mailbox.clone(),
-        uid_validity: cursor.map(|(v, _)| v),
-        last_uid: cursor.map(|(_, uid)| uid),
-        max_attempts: imap.max_attempts,
-        retry,
-        rejected,
-    }))
-}
-
-fn print_mail_status(m: &MailStatus) {
-    match (m.uid_validity, m.last_uid) {
-        (Some(validity), Some(uid)) => println!(
-            "mail:      {} up to UID {uid} (UIDVALIDITY {validity}); {} in the retry set, \
-             {} rejected or given up",
-            m.mailbox,
-            m.retry.len(),
-            m.rejected
-        ),
-        _ => println!("mail:      {} not read yet", m.mailbox),
-    }
-    for r in &m.retry {
-        println!(
-            "  UID {} ({} of {} attempts, next {}): {}",
-            r.uid,
-            r.attempts,
-            m.max_attempts,
-            ms_to_rfc3339(r.next_try_ms),
-            r.last_error
-        );
-    }
-}
-
-/// Rows per table, from the month files' footers; files that cannot be read are listed in
-/// `problems` instead of failing the command.
-fn table_row_counts(config: &Config) -> RowCounts {
-    MonthStore::new(config.parquet_dir(), None).row_counts()
-}
-
-/// The `table problems:` block (nothing when every file was read), each line indented by
-/// `indent`.
-fn print_table_problems(config: &Config, counts: &RowCounts, indent: &str) {
-    if counts.problems.is_empty() {
-        return;
-    }
-    println!("{indent}table problems: {}", counts.problems.len());
-    for p in &counts.problems {
-        println!(
-            "{indent}  {}: {}",
-            relative_to(&config.data_dir, &p.path).display(),
-            p.error
-        );
-    }
-}
-
-/// `path` relative to `dir` when it lies inside it.
-fn relative_to<'a>(dir: &Path, path: &'a Path) -> &'a Path {
-    path.strip_prefix(dir).unwrap_or(path)
-}
-
-async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
-    let sim = Simulator::start(SimConfig {
-        issues,
-        ..SimConfig::default()
-    })
-    .await
-    .context("cannot start the Jira simulator")?;
-    let result = demo_with(&sim, data_dir).await;
-    sim.shutdown().await;
-    result
-}
-
-async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
-    let sim_config = sim.config();
-    println!(
-        "Jira simulator listening on {} with {} issues (one with 250 histories and 150 comments).",
-        sim.base_url(),
-        sim.issue_keys().len()
-    );
-    let config = Config::for_simulator(
-        std::path::absolute(&data_dir)?,
-        &sim.base_url(),
-        &sim_config.email,
-        &sim_config.api_token,
-        Some((&sim_config.sla_email, &sim_config.sla_api_token)),
-    );
-    let ctx = Context::build(config.clone(), None).await?;
-    println!("\n$ jira-mirror backfill");
-    let mut exit = ctx.backfill(None, false).await?;
-
-    let keys = sim.issue_keys();
-    for key in keys.iter().take(2) {
-        sim.touch(key);
-    }
-    let created = sim.create_issue("SUP");
-    println!(
-        "\nChanged {} and {} in the simulator and created {created}.\n$ jira-mirror sweep",
-        keys[0], keys[1]
-    );
-    if ctx.sweep().await? != Exit::Ok {
-        exit = Exit::Partial;
-    }
-
-    let issues_dir = config.data_dir.join("raw/issues");
-    let attachments_dir = config.data_dir.join("raw/attachments");
-    let (issue_files, issue_bytes) = count_files(&issues_dir);
-    let (attachment_files, attachment_bytes) = count_files(&attachments_dir);
-    println!("\nWrote under {}:", config.data_dir.display());
-    println!(
-        "  raw/issues/       {issue_files} issue files ({} KiB)",
-        issue_bytes / 1024
-    );
-    println!(
-        "  raw/attachments/  {attachment_files} files ({} KiB)",
-        attachment_bytes / 1024
-    );
-    let counts = table_row_counts(&config);
-    for (table, rows) in &counts.rows {
-        println!("  parquet/{:<13} {rows} rows", table.name());
-    }
-    print_table_problems(&config, &counts, "  ");
-    println!("  parquet/views.sql  DuckDB views jira_<table>");
-    println!("  state.db          watermark, per-issue state, runs");
-    let parquet = config.parquet_dir();
-    println!("\nQuery it with DuckDB (pip install duckdb):");
-    println!(
-        "  python3 -c \"import duckdb; duckdb.sql(\\\"SELECT status, count(*) AS issues, round(avg(comment_count), 1) AS avg_comments FROM '{}/issues/*.parquet' GROUP BY 1 ORDER BY 2 DESC\\\").show()\"",
-        parquet.display()
-    );
-    println!(
-        "  cd {} && duckdb -init views.sql -c \"SELECT issue_key, summary, first_response_breached FROM jira_issues LIMIT 5\"",
-        parquet.display()
-    );
-    println!(
-        "  jq '.fields.summary, .mirror.sla' {}",
-        issues_dir.join(format!("{created}.json")).display()
-    );
-    Ok(exit)
-}
-
-fn count_files(dir: &Path) -> (u64, u64) {
-    let mut files = 0;
-    let mut bytes = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => {
-                    files += 1;
-                    bytes += m.len();
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    (files, bytes)
 }

@@ -1,0 +1,107 @@
+//! `demo`: the whole pipeline against the built-in Jira simulator (cargo feature
+//! `simulator`): a backfill, a change and a sweep, then where the files are and how to
+//! query them.
+
+use super::status::{print_table_problems, table_row_counts};
+use super::*;
+use crate::simulator::{SimConfig, Simulator};
+use std::path::PathBuf;
+
+pub(super) async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
+    let sim = Simulator::start(SimConfig {
+        issues,
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the Jira simulator")?;
+    let result = demo_with(&sim, data_dir).await;
+    sim.shutdown().await;
+    result
+}
+
+async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
+    let sim_config = sim.config();
+    println!(
+        "Jira simulator listening on {} with {} issues (one with 250 histories and 150 comments).",
+        sim.base_url(),
+        sim.issue_keys().len()
+    );
+    let config = Config::for_simulator(
+        std::path::absolute(&data_dir)?,
+        &sim.base_url(),
+        &sim_config.email,
+        &sim_config.api_token,
+        Some((&sim_config.sla_email, &sim_config.sla_api_token)),
+    );
+    let ctx = Context::build(config.clone(), None).await?;
+    println!("\n$ jira-mirror backfill");
+    let mut exit = ctx.backfill(None, false).await?;
+
+    let keys = sim.issue_keys();
+    for key in keys.iter().take(2) {
+        sim.touch(key);
+    }
+    let created = sim.create_issue("SUP");
+    println!(
+        "\nChanged {} and {} in the simulator and created {created}.\n$ jira-mirror sweep",
+        keys[0], keys[1]
+    );
+    if ctx.sweep().await? != Exit::Ok {
+        exit = Exit::Partial;
+    }
+
+    let issues_dir = config.data_dir.join("raw/issues");
+    let attachments_dir = config.data_dir.join("raw/attachments");
+    let (issue_files, issue_bytes) = count_files(&issues_dir);
+    let (attachment_files, attachment_bytes) = count_files(&attachments_dir);
+    println!("\nWrote under {}:", config.data_dir.display());
+    println!(
+        "  raw/issues/       {issue_files} issue files ({} KiB)",
+        issue_bytes / 1024
+    );
+    println!(
+        "  raw/attachments/  {attachment_files} files ({} KiB)",
+        attachment_bytes / 1024
+    );
+    let counts = table_row_counts(&config);
+    for (table, rows) in &counts.rows {
+        println!("  parquet/{:<13} {rows} rows", table.name());
+    }
+    print_table_problems(&config, &counts, "  ");
+    println!("  parquet/views.sql  DuckDB views jira_<table>");
+    println!("  state.db          watermark, per-issue state, runs");
+    let parquet = config.parquet_dir();
+    println!("\nQuery it with DuckDB (pip install duckdb):");
+    println!(
+        "  python3 -c \"import duckdb; duckdb.sql(\\\"SELECT status, count(*) AS issues, round(avg(comment_count), 1) AS avg_comments FROM '{}/issues/*.parquet' GROUP BY 1 ORDER BY 2 DESC\\\").show()\"",
+        parquet.display()
+    );
+    println!(
+        "  cd {} && duckdb -init views.sql -c \"SELECT issue_key, summary, first_response_breached FROM jira_issues LIMIT 5\"",
+        parquet.display()
+    );
+    println!(
+        "  jq '.fields.summary, .mirror.sla' {}",
+        issues_dir.join(format!("{created}.json")).display()
+    );
+    Ok(exit)
+}
+
+fn count_files(dir: &Path) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => {
+                    files += 1;
+                    bytes += m.len();
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    (files, bytes)
+}
