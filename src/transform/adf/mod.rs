@@ -224,14 +224,50 @@ impl<'a, 'o> Renderer<'a, 'o> {
         let ty = node.get("type").and_then(Value::as_str).unwrap_or("");
         let seg_len = self.segs.len();
         let parent = frames.last_mut();
-        let parent_kind = parent.as_ref().map(|p| p.kind);
-        if parent_kind == Some(Kind::Row)
-            && let Some(row) = self.row.as_mut()
-        {
+        if parent.as_ref().is_some_and(|p| p.kind == Kind::Row) {
+            self.next_cell();
+        }
+        let kind = match self.enter_block(ty, node, parent) {
+            Some(kind) => kind,
+            None => {
+                self.enter_inline(ty, node);
+                Kind::Transparent
+            }
+        };
+        let children = children_of(node);
+        if kind == Kind::Transparent && children.len() == 0 {
+            return;
+        }
+        let next_number = if kind == Kind::OrderedList {
+            list_start(node)
+        } else {
+            0
+        };
+        frames.push(Frame {
+            children,
+            kind,
+            seg_len,
+            mark: self.out.len(),
+            next_number,
+        });
+    }
+
+    /// A child of the table row being written: the row's next cell.
+    fn next_cell(&mut self) {
+        if let Some(row) = self.row.as_mut() {
             row.cell_index = row.cells_seen;
             row.cells_seen = row.cells_seen.saturating_add(1);
         }
-        let mut next_number = 0;
+    }
+
+    /// A block node: starts a line, writes what the block shows before its children and
+    /// returns its kind. `None`, having done nothing, for an inline or unknown node.
+    fn enter_block(
+        &mut self,
+        ty: &str,
+        node: &'a Map<String, Value>,
+        parent: Option<&mut Frame<'a>>,
+    ) -> Option<Kind> {
         let kind = match ty {
             "doc" | "heading" | "panel" | "layoutSection" | "layoutColumn" | "decisionList"
             | "decisionItem" | "bodiedExtension" | "mediaSingle" | "mediaGroup" | "caption"
@@ -260,42 +296,16 @@ impl<'a, 'o> Renderer<'a, 'o> {
             }
             "bulletList" | "orderedList" | "taskList" => {
                 self.boundary();
-                if parent_kind.is_some_and(Kind::is_list) {
-                    self.segs.push(Seg::Indent);
-                }
-                match ty {
-                    "bulletList" => Kind::BulletList,
-                    "orderedList" => {
-                        next_number = list_start(node);
-                        Kind::OrderedList
-                    }
-                    _ => Kind::TaskList,
-                }
+                self.enter_list(ty, parent.is_some_and(|p| p.kind.is_list()))
             }
             "listItem" => {
                 self.boundary();
-                let marker = match parent {
-                    Some(p) if p.kind == Kind::OrderedList => {
-                        let n = p.next_number;
-                        p.next_number = n.saturating_add(1);
-                        Marker::Number(n)
-                    }
-                    _ => Marker::Bullet,
-                };
-                self.segs.push(Seg::Item {
-                    marker,
-                    pending: true,
-                });
+                self.enter_item(list_item_marker(parent));
                 Kind::Block
             }
             "taskItem" => {
                 self.boundary();
-                let done = attr_str(node, "state").is_some_and(|s| s.eq_ignore_ascii_case("DONE"));
-                let marker = if done { Marker::Done } else { Marker::Todo };
-                self.segs.push(Seg::Item {
-                    marker,
-                    pending: true,
-                });
+                self.enter_item(task_item_marker(node));
                 Kind::Block
             }
             "expand" | "nestedExpand" => {
@@ -308,118 +318,107 @@ impl<'a, 'o> Renderer<'a, 'o> {
             }
             "tableRow" => {
                 self.boundary();
-                if self.row.is_some() {
-                    // A table inside a cell: its rows are just blocks of the outer cell.
-                    Kind::Block
-                } else {
-                    self.row = Some(RowState {
-                        seg_base: self.segs.len(),
-                        saved_pending: self.pending,
-                        saved_raw: self.pending_raw,
-                        line_start: None,
-                        cell_index: 0,
-                        cells_seen: 0,
-                        seps_written: 0,
-                        cell_has_content: false,
-                    });
-                    Kind::Row
-                }
+                self.enter_row()
             }
             "media" => {
                 self.boundary();
-                if let Some(name) = media_name(node) {
-                    self.emit(name);
-                }
+                self.emit_some(media_name(node));
                 Kind::Block
             }
             "blockCard" | "embedCard" => {
                 self.boundary();
-                if let Some(url) = card_url(node) {
-                    self.emit(url);
-                }
+                self.emit_some(card_url(node));
                 Kind::Block
             }
             "extension" => {
                 self.boundary();
-                if let Some(text) = attr_str(node, "text") {
-                    self.emit(text);
-                }
+                self.emit_some(attr_str(node, "text"));
                 Kind::Block
             }
-            "text" => {
-                if let Some(text) = node.get("text").and_then(Value::as_str) {
-                    let href = if self.raw > 0 { None } else { link_href(node) };
-                    self.text(text, href);
-                }
-                Kind::Transparent
-            }
+            _ => return None,
+        };
+        Some(kind)
+    }
+
+    /// A bullet, ordered or task list; one nested directly in a list is indented.
+    fn enter_list(&mut self, ty: &str, in_a_list: bool) -> Kind {
+        if in_a_list {
+            self.segs.push(Seg::Indent);
+        }
+        match ty {
+            "bulletList" => Kind::BulletList,
+            "orderedList" => Kind::OrderedList,
+            _ => Kind::TaskList,
+        }
+    }
+
+    /// A list or task item: `marker` goes on its first line.
+    fn enter_item(&mut self, marker: Marker) {
+        self.segs.push(Seg::Item {
+            marker,
+            pending: true,
+        });
+    }
+
+    /// A table row: its cells go on one line, unless the table is itself inside a cell
+    /// (then its rows are just blocks of the outer cell).
+    fn enter_row(&mut self) -> Kind {
+        if self.row.is_some() {
+            return Kind::Block;
+        }
+        self.row = Some(RowState {
+            seg_base: self.segs.len(),
+            saved_pending: self.pending,
+            saved_raw: self.pending_raw,
+            line_start: None,
+            cell_index: 0,
+            cells_seen: 0,
+            seps_written: 0,
+            cell_has_content: false,
+        });
+        Kind::Row
+    }
+
+    /// Writes an inline node, or the text of a node of unknown (or missing) type; either
+    /// way its children, if any, are walked next.
+    fn enter_inline(&mut self, ty: &str, node: &'a Map<String, Value>) {
+        match ty {
             "hardBreak" => {
                 self.close_link();
                 self.newline();
-                Kind::Transparent
             }
-            "mention" => {
-                self.mention(node);
-                Kind::Transparent
-            }
-            "emoji" => {
-                let short = attr_str(node, "shortName").filter(|s| !s.is_empty());
-                if let Some(s) = short.or_else(|| attr_str(node, "text")) {
-                    self.emit(s);
-                }
-                Kind::Transparent
-            }
-            "date" => {
-                self.date(node);
-                Kind::Transparent
-            }
-            "status" => {
-                if let Some(text) = attr_str(node, "text").filter(|t| !t.is_empty()) {
-                    self.start_inline();
-                    self.out.push('[');
-                    self.out.push_str(text);
-                    self.out.push(']');
-                }
-                Kind::Transparent
-            }
-            "inlineCard" => {
-                if let Some(url) = card_url(node) {
-                    self.emit(url);
-                }
-                Kind::Transparent
-            }
-            "mediaInline" => {
-                if let Some(name) = media_name(node) {
-                    self.emit(name);
-                }
-                Kind::Transparent
-            }
-            "placeholder" | "inlineExtension" => {
-                if let Some(text) = attr_str(node, "text") {
-                    self.emit(text);
-                }
-                Kind::Transparent
-            }
-            _ => {
-                // Unknown (or missing) type: keep its text, walk its content.
-                if let Some(text) = node.get("text").and_then(Value::as_str) {
-                    let href = if self.raw > 0 { None } else { link_href(node) };
-                    self.text(text, href);
-                }
-                Kind::Transparent
-            }
-        };
-        let children = children_of(node);
-        if kind == Kind::Transparent && children.len() == 0 {
-            return;
+            "mention" => self.mention(node),
+            "emoji" => self.emit_some(
+                attr_str(node, "shortName")
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| attr_str(node, "text")),
+            ),
+            "date" => self.date(node),
+            "status" => self.status(node),
+            "inlineCard" => self.emit_some(card_url(node)),
+            "mediaInline" => self.emit_some(media_name(node)),
+            "placeholder" | "inlineExtension" => self.emit_some(attr_str(node, "text")),
+            // `text`, and any unknown type: keep its text.
+            _ => self.text_node(node),
         }
-        frames.push(Frame {
-            children,
-            kind,
-            seg_len,
-            mark: self.out.len(),
-            next_number,
-        });
+    }
+
+    /// A node's `text` with its `link` mark (none inside a code block).
+    fn text_node(&mut self, node: &'a Map<String, Value>) {
+        if let Some(text) = node.get("text").and_then(Value::as_str) {
+            let href = if self.raw > 0 { None } else { link_href(node) };
+            self.text(text, href);
+        }
+    }
+
+    /// A status lozenge: `[TEXT]`.
+    fn status(&mut self, node: &'a Map<String, Value>) {
+        if let Some(text) = attr_str(node, "text").filter(|t| !t.is_empty()) {
+            self.start_inline();
+            self.out.push('[');
+            self.out.push_str(text);
+            self.out.push(']');
+        }
     }
 
     /// Finishes a node whose children have all been walked.
@@ -491,6 +490,13 @@ impl<'a, 'o> Renderer<'a, 'o> {
     /// Writes inline text that is not part of a link run.
     fn emit(&mut self, s: &'a str) {
         self.text(s, None);
+    }
+
+    /// [`Renderer::emit`] for text that may be missing.
+    fn emit_some(&mut self, s: Option<&'a str>) {
+        if let Some(s) = s {
+            self.emit(s);
+        }
     }
 
     /// Writes a text node's text; `href` is its `link` mark, if any.
@@ -678,6 +684,25 @@ fn write_marker(out: &mut String, marker: Marker) {
         Marker::Todo => out.push_str("[ ] "),
         Marker::Done => out.push_str("[x] "),
     }
+}
+
+/// The marker of a list item: the next number of an ordered list (counted in its frame),
+/// else a bullet.
+fn list_item_marker(parent: Option<&mut Frame<'_>>) -> Marker {
+    match parent {
+        Some(p) if p.kind == Kind::OrderedList => {
+            let n = p.next_number;
+            p.next_number = n.saturating_add(1);
+            Marker::Number(n)
+        }
+        _ => Marker::Bullet,
+    }
+}
+
+/// The marker of a task item: `[x]` when its state is `DONE` (any case), else `[ ]`.
+fn task_item_marker(node: &Map<String, Value>) -> Marker {
+    let done = attr_str(node, "state").is_some_and(|s| s.eq_ignore_ascii_case("DONE"));
+    if done { Marker::Done } else { Marker::Todo }
 }
 
 /// A node's children: `content` as an array, or a lone object read as one child.
