@@ -1,0 +1,99 @@
+//! The `changelog` table: one row per item of each changelog history.
+
+use arrow_array::ArrayRef;
+use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use serde_json::Value;
+
+use super::Head;
+use super::values::*;
+
+pub(super) struct ChangelogCols {
+    pub(super) issue_key: StringBuilder,
+    issue_id: Int64Builder,
+    history_id: Int64Builder,
+    created_at: TimestampMicrosecondBuilder,
+    author: StringBuilder,
+    author_account_id: StringBuilder,
+    field: StringBuilder,
+    field_id: StringBuilder,
+    field_type: StringBuilder,
+    from_value: StringBuilder,
+    from_string: StringBuilder,
+    to_value: StringBuilder,
+    to_string: StringBuilder,
+}
+
+impl ChangelogCols {
+    pub(super) fn new() -> Self {
+        ChangelogCols {
+            issue_key: StringBuilder::new(),
+            issue_id: Int64Builder::new(),
+            history_id: Int64Builder::new(),
+            created_at: ts_builder(),
+            author: StringBuilder::new(),
+            author_account_id: StringBuilder::new(),
+            field: StringBuilder::new(),
+            field_id: StringBuilder::new(),
+            field_type: StringBuilder::new(),
+            from_value: StringBuilder::new(),
+            from_string: StringBuilder::new(),
+            to_value: StringBuilder::new(),
+            to_string: StringBuilder::new(),
+        }
+    }
+
+    pub(super) fn put(&mut self, h: &Head<'_>, issue: &Value) {
+        let Some(histories) = issue
+            .get("changelog")
+            .and_then(|c| c.get("histories"))
+            .and_then(Value::as_array)
+        else {
+            return;
+        };
+        for history in histories {
+            let Some(items) = history.get("items").and_then(Value::as_array) else {
+                continue;
+            };
+            if items.is_empty() {
+                continue;
+            }
+            let history_id = id_of(history.get("id"));
+            let created = ts_of(history.get("created"));
+            let author = history.get("author").unwrap_or(&NULL);
+            let (name, account) = (str_of(author, "displayName"), str_of(author, "accountId"));
+            for item in items {
+                self.issue_key.append_value(h.key);
+                self.issue_id.append_value(h.id);
+                self.history_id.append_option(history_id);
+                self.created_at.append_option(created);
+                put_str(&mut self.author, name);
+                put_str(&mut self.author_account_id, account);
+                put_text(&mut self.field, item.get("field"));
+                put_text(&mut self.field_id, item.get("fieldId"));
+                put_text(&mut self.field_type, item.get("fieldtype"));
+                put_text(&mut self.from_value, item.get("from"));
+                put_text(&mut self.from_string, item.get("fromString"));
+                put_text(&mut self.to_value, item.get("to"));
+                put_text(&mut self.to_string, item.get("toString"));
+            }
+        }
+    }
+
+    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            fin(&mut self.issue_key),
+            fin(&mut self.issue_id),
+            fin(&mut self.history_id),
+            fin(&mut self.created_at),
+            fin(&mut self.author),
+            fin(&mut self.author_account_id),
+            fin(&mut self.field),
+            fin(&mut self.field_id),
+            fin(&mut self.field_type),
+            fin(&mut self.from_value),
+            fin(&mut self.from_string),
+            fin(&mut self.to_value),
+            fin(&mut self.to_string),
+        ]
+    }
+}

@@ -1,0 +1,364 @@
+//! Saved issue JSON → Arrow rows of the eight tables.
+//!
+//! # Why this shape
+//! The batch transform rebuilds every month file from `raw/issues/*.json`, so it must run at
+//! thousands of issues per second per core in bounded memory (100,000 issues in ≤ 300 MiB).
+//! [`RowsBuilder`] therefore appends each value straight from the borrowed `serde_json::Value`
+//! into Arrow builders (one builder set per table, reused across finishes): no intermediate
+//! row structs, no owned copies of strings, no per-row `format!` (composite text such as a
+//! comment's `visibility` is written into the string builder in place), and every field is
+//! looked up once. Timestamps take a hand-rolled fast path for Jira's fixed
+//! `YYYY-MM-DDTHH:MM:SS.fff±hhmm` layout and fall back to [`crate::time::parse_jira_time`] for
+//! anything else, so the result is exactly chrono's (a property test checks that).
+//!
+//! # All or nothing per issue
+//! Everything that can make an issue unusable (no key, no numeric id, no parseable
+//! `fields.created`, a comment without a numeric id) is checked *before* the first value is
+//! appended, and everything after that point is infallible: an issue that fails leaves the
+//! builders exactly as they were ([`RowError`]). Anything else that is missing or oddly shaped
+//! becomes null — hostile input is data.
+//!
+//! # Where values come from
+//! - `issues`, `comments`, `changelog`, `attachments`, `issuelinks`: Jira's issue JSON
+//!   (`fields.*`, `changelog.histories`), rich text through [`super::adf::to_text`].
+//! - `attachments.status`/`error`: the `mirror.attachments` entry with the same id;
+//!   `local_path`/`sha256`: the same entry when its status is `downloaded`; `remote_links`:
+//!   `mirror.remote_links` (docs/ARCHITECTURE.md).
+//! - SLA columns of `issues` and the `sla` table: `mirror.sla.values` when the JSM overlay is
+//!   present, else the issue's SLA custom fields (catalogue [`FieldCatalog::is_sla`], or for a
+//!   field unknown to the catalogue, an SLA-shaped value). The issues columns use the SLA named
+//!   by `[sla]` (compared trimmed and case-insensitively), its ongoing cycle if any, else its
+//!   latest completed one. SLA times come from `epochMillis`, never from `friendly` text.
+//!
+//! Rows of one issue come out in a deterministic order: comments as saved, changelog by
+//! history then item, attachments and links in JSON order, SLA rows by SLA then cycle
+//! (completed cycles in order, then the ongoing one).
+//!
+//! # Layout
+//! This file holds [`RowsBuilder`] and the checks that can reject an issue; each table's
+//! builder set has its own file (`issues`, `comments`, `changelog`, `attachments`, `links` for
+//! `issuelinks` and `remote_links`, `sla` for the SLA columns and table, `worklogs`), sharing
+//! `values` (reading and appending values), `timestamps` and the per-builder `plan`.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_array::builder::ArrayBuilder as _;
+use chrono::Datelike as _;
+use serde_json::Value;
+
+use super::fields::{RowContext, is_custom_id};
+use super::schema::{self, Schemas, Table};
+use crate::json;
+
+mod attachments;
+mod changelog;
+mod comments;
+mod issues;
+mod links;
+mod plan;
+mod sla;
+mod timestamps;
+mod values;
+mod worklogs;
+
+use attachments::AttachmentsCols;
+use changelog::ChangelogCols;
+use comments::CommentsCols;
+use issues::{IssuesCols, put_custom_fields};
+use links::{LinksCols, RemoteCols};
+use plan::{Plan, Role};
+use sla::SlaRowsCols;
+pub(crate) use sla::looks_like_sla;
+pub use timestamps::{parse_date_days, parse_ts_micros};
+use values::{NULL, id_of};
+use worklogs::WorklogsCols;
+
+/// Why an issue produced no rows. The builders are untouched when [`RowsBuilder::append`]
+/// returns one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    /// The issue JSON is not an object.
+    #[error("issue JSON is not an object")]
+    NotAnObject,
+    /// No non-empty string `key`.
+    #[error("issue (id {id}) has no key")]
+    MissingKey {
+        /// The issue's `id` as found, or `?`.
+        id: String,
+    },
+    /// No numeric `id` (a number, or a string of digits).
+    #[error("issue {key} has no numeric id")]
+    MissingId {
+        /// The issue key.
+        key: String,
+    },
+    /// No `fields.created` string.
+    #[error("issue {key} has no fields.created")]
+    MissingCreated {
+        /// The issue key, or `?`.
+        key: String,
+    },
+    /// `fields.created` is not a Jira timestamp.
+    #[error("issue {key}: fields.created {value:?} is not a Jira timestamp")]
+    BadCreated {
+        /// The issue key, or `?`.
+        key: String,
+        /// The text found.
+        value: String,
+    },
+    /// A comment without a numeric `id` (the `comments` table's key).
+    #[error("issue {key}: comment #{index} has no numeric id")]
+    CommentId {
+        /// The issue key.
+        key: String,
+        /// Position of the comment in `fields.comment.comments`.
+        index: usize,
+    },
+}
+
+/// `(year, month)` of the issue's `fields.created` in UTC: the month file its rows go to.
+pub fn created_month(issue: &Value) -> Result<(i32, u32), RowError> {
+    let micros = created_micros(issue, || key_for_error(issue))?;
+    let t =
+        chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| RowError::BadCreated {
+            key: key_for_error(issue),
+            value: micros.to_string(),
+        })?;
+    Ok((t.year(), t.month()))
+}
+
+/// The issue key for an error message, or `?`.
+fn key_for_error(issue: &Value) -> String {
+    issue
+        .get("key")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// `fields.created` as epoch microseconds.
+fn created_micros(issue: &Value, key: impl Fn() -> String) -> Result<i64, RowError> {
+    let created = issue
+        .get("fields")
+        .and_then(|f| f.get("created"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| RowError::MissingCreated { key: key() })?;
+    parse_ts_micros(created).ok_or_else(|| RowError::BadCreated {
+        key: key(),
+        value: created.chars().take(64).collect(),
+    })
+}
+
+/// What every row builder needs of an issue, validated before anything is appended.
+struct Head<'a> {
+    key: &'a str,
+    id: i64,
+    created: i64,
+    fields: &'a Value,
+    comments: &'a [Value],
+}
+
+/// Accumulates the rows of many issues for all eight tables; [`RowsBuilder::finish`] turns
+/// them into one [`RecordBatch`] per table and starts over.
+///
+/// Memory is the Arrow builders' buffers only: nothing of an issue is kept beyond the values
+/// appended, so the caller bounds memory by how many issues it appends between finishes.
+pub struct RowsBuilder {
+    schemas: Arc<Schemas>,
+    ctx: Arc<RowContext>,
+    plan: Plan,
+    issues: IssuesCols,
+    comments: CommentsCols,
+    changelog: ChangelogCols,
+    attachments: AttachmentsCols,
+    links: LinksCols,
+    remote: RemoteCols,
+    sla: SlaRowsCols,
+    worklogs: WorklogsCols,
+    /// Reused per issue: the validated comment ids.
+    comment_ids: Vec<i64>,
+    /// Reused per issue: the `custom_fields` JSON text.
+    json_buf: Vec<u8>,
+}
+
+impl RowsBuilder {
+    /// A builder for the tables of `schemas`, which must be `Schemas::new(&ctx)`.
+    ///
+    /// # Panics
+    /// If `schemas` has a different number of `issues` columns than `ctx` implies (schemas
+    /// built from another context): a programming error.
+    pub fn new(ctx: Arc<RowContext>, schemas: Arc<Schemas>) -> RowsBuilder {
+        let plan = Plan::new(&ctx);
+        let issues_cols = schema::issues_head_names().count() + plan.mapped.len() + 1;
+        assert_eq!(
+            schemas.get(Table::Issues).fields().len(),
+            issues_cols,
+            "RowsBuilder::new: the schemas were not built from this RowContext"
+        );
+        RowsBuilder {
+            issues: IssuesCols::new(&plan),
+            comments: CommentsCols::new(),
+            changelog: ChangelogCols::new(),
+            attachments: AttachmentsCols::new(),
+            links: LinksCols::new(),
+            remote: RemoteCols::new(),
+            sla: SlaRowsCols::new(),
+            worklogs: WorklogsCols::new(),
+            schemas,
+            ctx,
+            plan,
+            comment_ids: Vec::new(),
+            json_buf: Vec::new(),
+        }
+    }
+
+    /// Appends every row of one saved issue to all eight tables.
+    ///
+    /// On error nothing of the issue is appended (all checks come before the first value).
+    pub fn append(&mut self, issue: &Value) -> Result<(), RowError> {
+        let head = read_head(issue, &mut self.comment_ids)?;
+        let fields = head.fields;
+        let mirror = issue.get("mirror").unwrap_or(&NULL);
+        let jsm = mirror
+            .get("sla")
+            .and_then(|s| s.get("values"))
+            .and_then(Value::as_array);
+
+        // One pass over `fields`: `custom_fields` entries and (without JSM) SLA fields.
+        let catalog = &self.ctx.catalog;
+        let mut custom: Vec<(&str, &Value)> = Vec::new();
+        let mut slas: Vec<&Value> = match jsm {
+            Some(values) => values.iter().collect(),
+            None => Vec::new(),
+        };
+        if let Value::Object(map) = fields {
+            for (id, v) in map {
+                if v.is_null() {
+                    continue;
+                }
+                let is_sla = match self.plan.roles.get(id.as_str()) {
+                    Some(Role::Mapped) => false,
+                    Some(Role::Sla) => true,
+                    Some(Role::Custom(key)) => {
+                        custom.push((key, v));
+                        false
+                    }
+                    None if is_custom_id(id) && !catalog.contains(id) => {
+                        let sla = looks_like_sla(v);
+                        if !sla {
+                            custom.push((id, v));
+                        }
+                        sla
+                    }
+                    None => false,
+                };
+                if is_sla && jsm.is_none() {
+                    slas.push(v);
+                }
+            }
+        }
+
+        self.issues.put(&head, &self.plan, &slas);
+        put_custom_fields(
+            &mut self.issues.custom_fields,
+            &mut custom,
+            &mut self.json_buf,
+        );
+        self.comments.put(&head, &self.comment_ids);
+        self.changelog.put(&head, issue);
+        self.attachments.put(&head, mirror);
+        self.links.put(&head);
+        self.remote.put(&head, mirror);
+        self.sla.put(&head, &slas);
+        self.worklogs.put(&head);
+        Ok(())
+    }
+
+    /// Issues appended since the last [`RowsBuilder::finish`].
+    pub fn issues(&self) -> usize {
+        self.issues.len()
+    }
+
+    /// Rows of table `t` appended since the last [`RowsBuilder::finish`].
+    pub fn rows(&self, t: Table) -> usize {
+        match t {
+            Table::Issues => self.issues.len(),
+            Table::Comments => self.comments.issue_key.len(),
+            Table::Changelog => self.changelog.issue_key.len(),
+            Table::Attachments => self.attachments.issue_key.len(),
+            Table::IssueLinks => self.links.issue_key.len(),
+            Table::RemoteLinks => self.remote.issue_key.len(),
+            Table::Sla => self.sla.issue_key.len(),
+            Table::Worklogs => self.worklogs.issue_key.len(),
+        }
+    }
+
+    /// One batch per table, in [`Table::ALL`] order (a table without rows gives a 0-row
+    /// batch), and an empty builder.
+    pub fn finish(&mut self) -> Vec<(Table, RecordBatch)> {
+        let columns = [
+            self.issues.finish(),
+            self.comments.finish(),
+            self.changelog.finish(),
+            self.attachments.finish(),
+            self.links.finish(),
+            self.remote.finish(),
+            self.sla.finish(),
+            self.worklogs.finish(),
+        ];
+        Table::ALL
+            .into_iter()
+            .zip(columns)
+            .map(|(t, cols)| {
+                let batch =
+                    RecordBatch::try_new(self.schemas.get(t).clone(), cols).unwrap_or_else(|e| {
+                        panic!("the {} builders do not match the schema: {e}", t.name())
+                    });
+                (t, batch)
+            })
+            .collect()
+    }
+}
+
+/// Checks everything that can reject an issue; fills `comment_ids`.
+fn read_head<'a>(issue: &'a Value, comment_ids: &mut Vec<i64>) -> Result<Head<'a>, RowError> {
+    if !issue.is_object() {
+        return Err(RowError::NotAnObject);
+    }
+    let key = issue
+        .get("key")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| RowError::MissingKey {
+            id: issue
+                .get("id")
+                .map_or_else(|| "?".into(), |v| json::to_string(v).unwrap_or_default()),
+        })?;
+    let id = id_of(issue.get("id")).ok_or_else(|| RowError::MissingId { key: key.into() })?;
+    let created = created_micros(issue, || key.to_owned())?;
+    let fields = issue.get("fields").unwrap_or(&NULL);
+    let comments = fields
+        .get("comment")
+        .and_then(|c| c.get("comments"))
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    comment_ids.clear();
+    for (index, c) in comments.iter().enumerate() {
+        let id = id_of(c.get("id")).ok_or_else(|| RowError::CommentId {
+            key: key.into(),
+            index,
+        })?;
+        comment_ids.push(id);
+    }
+    Ok(Head {
+        key,
+        id,
+        created,
+        fields,
+        comments,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! The plan: what the row context says about custom fields and SLA names, worked out once per
+//! builder so that appending an issue looks each field id up once.
+
+use std::collections::HashMap;
+
+use super::sla::fold_name;
+use crate::transform::fields::{ColumnKind, RowContext};
+
+/// What a custom field id means for `custom_fields` and the SLA columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Mapped to a `[fields]` column: not in `custom_fields`.
+    Mapped,
+    /// An SLA field (mapped or not): an SLA source, not in `custom_fields`.
+    Sla,
+    /// In `custom_fields` under this key.
+    Custom(Box<str>),
+}
+
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// `[fields]` in column order: (field id, kind).
+    pub(super) mapped: Vec<(Box<str>, ColumnKind)>,
+    /// Every custom field the catalogue knows, plus every mapped id.
+    pub(super) roles: HashMap<Box<str>, Role>,
+    /// The `[sla]` names, trimmed and lowercased: first response, time to resolution.
+    pub(super) sla_targets: [String; 2],
+    /// Jira Software's sprint fields (the `sprint` column).
+    pub(super) sprint_fields: Vec<Box<str>>,
+}
+
+impl Plan {
+    pub(super) fn new(ctx: &RowContext) -> Plan {
+        let catalog = &ctx.catalog;
+        let mapped: Vec<(Box<str>, ColumnKind)> = ctx
+            .fields
+            .keys()
+            .map(|id| (Box::from(id.as_str()), catalog.column_kind(id)))
+            .collect();
+        let is_mapped = |id: &str| ctx.fields.contains_key(id);
+        // Names shared by two fields that would both land in `custom_fields`.
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for (id, name, sla) in catalog.custom_fields() {
+            if let (Some(name), false, false) = (name, sla, is_mapped(id)) {
+                *uses.entry(name).or_default() += 1;
+            }
+        }
+        let mut roles = HashMap::new();
+        for (id, name, sla) in catalog.custom_fields() {
+            let role = if sla {
+                Role::Sla
+            } else if is_mapped(id) {
+                Role::Mapped
+            } else {
+                Role::Custom(match name {
+                    Some(n) if uses.get(n).copied().unwrap_or(0) > 1 => {
+                        format!("{n} ({id})").into_boxed_str()
+                    }
+                    Some(n) => Box::from(n),
+                    None => Box::from(id),
+                })
+            };
+            roles.insert(Box::from(id), role);
+        }
+        for (id, _) in &mapped {
+            roles.entry(id.clone()).or_insert(Role::Mapped);
+        }
+        Plan {
+            mapped,
+            roles,
+            sprint_fields: catalog.sprint_fields().into_iter().map(Box::from).collect(),
+            sla_targets: [
+                fold_name(&ctx.sla.first_response).collect(),
+                fold_name(&ctx.sla.time_to_resolution).collect(),
+            ],
+        }
+    }
+}
