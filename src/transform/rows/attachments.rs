@@ -1,26 +1,29 @@
 //! The `attachments` table: Jira's attachment metadata joined with the mirror's download
 //! record (`mirror.attachments`) of the same id.
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use serde_json::Value;
 
 use super::Head;
+use super::columns::columns;
 use super::values::*;
 
-pub(super) struct AttachmentsCols {
-    pub(super) issue_key: StringBuilder,
-    attachment_id: Int64Builder,
-    filename: StringBuilder,
-    mime_type: StringBuilder,
-    size_bytes: Int64Builder,
-    created_at: TimestampMicrosecondBuilder,
-    author: StringBuilder,
-    content_url: StringBuilder,
-    local_path: StringBuilder,
-    sha256: StringBuilder,
-    status: StringBuilder,
-    error: StringBuilder,
+columns! {
+    /// The `attachments` table's columns: one row per attachment.
+    pub(super) struct AttachmentsCols {
+        issue_key: StringBuilder,
+        attachment_id: Int64Builder,
+        filename: StringBuilder,
+        mime_type: StringBuilder,
+        size_bytes: Int64Builder,
+        created_at: TimestampMicrosecondBuilder,
+        author: StringBuilder,
+        content_url: StringBuilder,
+        local_path: StringBuilder,
+        sha256: StringBuilder,
+        status: StringBuilder,
+        error: StringBuilder,
+    }
 }
 
 /// An attachment's id as the mirror accepts it: a JSON integer, or a string of 1 to 19 ASCII
@@ -49,23 +52,6 @@ fn same_id(a: Option<&Value>, b: Option<&Value>) -> bool {
 }
 
 impl AttachmentsCols {
-    pub(super) fn new() -> Self {
-        AttachmentsCols {
-            issue_key: StringBuilder::new(),
-            attachment_id: Int64Builder::new(),
-            filename: StringBuilder::new(),
-            mime_type: StringBuilder::new(),
-            size_bytes: Int64Builder::new(),
-            created_at: ts_builder(),
-            author: StringBuilder::new(),
-            content_url: StringBuilder::new(),
-            local_path: StringBuilder::new(),
-            sha256: StringBuilder::new(),
-            status: StringBuilder::new(),
-            error: StringBuilder::new(),
-        }
-    }
-
     pub(super) fn put(&mut self, h: &Head<'_>, mirror: &Value) {
         let Some(attachments) = h.fields.get("attachment").and_then(Value::as_array) else {
             return;
@@ -103,22 +89,5 @@ impl AttachmentsCols {
             put_str(&mut self.status, status);
             put_str(&mut self.error, str_of(entry, "error"));
         }
-    }
-
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
-            fin(&mut self.issue_key),
-            fin(&mut self.attachment_id),
-            fin(&mut self.filename),
-            fin(&mut self.mime_type),
-            fin(&mut self.size_bytes),
-            fin(&mut self.created_at),
-            fin(&mut self.author),
-            fin(&mut self.content_url),
-            fin(&mut self.local_path),
-            fin(&mut self.sha256),
-            fin(&mut self.status),
-            fin(&mut self.error),
-        ]
     }
 }

@@ -1,47 +1,32 @@
 //! The `changelog` table: one row per item of each changelog history.
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use serde_json::Value;
 
 use super::Head;
+use super::columns::columns;
 use super::values::*;
 
-pub(super) struct ChangelogCols {
-    pub(super) issue_key: StringBuilder,
-    issue_id: Int64Builder,
-    history_id: Int64Builder,
-    created_at: TimestampMicrosecondBuilder,
-    author: StringBuilder,
-    author_account_id: StringBuilder,
-    field: StringBuilder,
-    field_id: StringBuilder,
-    field_type: StringBuilder,
-    from_value: StringBuilder,
-    from_string: StringBuilder,
-    to_value: StringBuilder,
-    to_string: StringBuilder,
+columns! {
+    /// The `changelog` table's columns: one row per history item.
+    pub(super) struct ChangelogCols {
+        issue_key: StringBuilder,
+        issue_id: Int64Builder,
+        history_id: Int64Builder,
+        created_at: TimestampMicrosecondBuilder,
+        author: StringBuilder,
+        author_account_id: StringBuilder,
+        field: StringBuilder,
+        field_id: StringBuilder,
+        field_type: StringBuilder,
+        from_value: StringBuilder,
+        from_string: StringBuilder,
+        to_value: StringBuilder,
+        to_string: StringBuilder,
+    }
 }
 
 impl ChangelogCols {
-    pub(super) fn new() -> Self {
-        ChangelogCols {
-            issue_key: StringBuilder::new(),
-            issue_id: Int64Builder::new(),
-            history_id: Int64Builder::new(),
-            created_at: ts_builder(),
-            author: StringBuilder::new(),
-            author_account_id: StringBuilder::new(),
-            field: StringBuilder::new(),
-            field_id: StringBuilder::new(),
-            field_type: StringBuilder::new(),
-            from_value: StringBuilder::new(),
-            from_string: StringBuilder::new(),
-            to_value: StringBuilder::new(),
-            to_string: StringBuilder::new(),
-        }
-    }
-
     pub(super) fn put(&mut self, h: &Head<'_>, issue: &Value) {
         let Some(histories) = issue
             .get("changelog")
@@ -77,23 +62,5 @@ impl ChangelogCols {
                 put_text(&mut self.to_string, item.get("toString"));
             }
         }
-    }
-
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
-            fin(&mut self.issue_key),
-            fin(&mut self.issue_id),
-            fin(&mut self.history_id),
-            fin(&mut self.created_at),
-            fin(&mut self.author),
-            fin(&mut self.author_account_id),
-            fin(&mut self.field),
-            fin(&mut self.field_id),
-            fin(&mut self.field_type),
-            fin(&mut self.from_value),
-            fin(&mut self.from_string),
-            fin(&mut self.to_value),
-            fin(&mut self.to_string),
-        ]
     }
 }

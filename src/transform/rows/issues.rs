@@ -3,21 +3,22 @@
 
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
-    ArrayBuilder, Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    Date32Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use serde_json::Value;
 
 use super::Head;
+use super::columns::{ColumnSet, columns, fin, list_builder, ts_builder};
 use super::plan::Plan;
-use super::sla::{SlaCols, current_cycle, fold_name};
+use super::sla::SlaCols;
 use super::timestamps::{parse_date_days, parse_ts_micros};
 use super::values::*;
 use crate::transform::adf;
 use crate::transform::fields::ColumnKind;
 
 /// One `[fields]` column.
-pub(super) enum MappedCol {
+enum MappedCol {
     /// Option, User, String, Json.
     Text(ColumnKind, StringBuilder),
     Number(Float64Builder),
@@ -27,7 +28,7 @@ pub(super) enum MappedCol {
 }
 
 impl MappedCol {
-    pub(super) fn new(kind: ColumnKind) -> Self {
+    fn new(kind: ColumnKind) -> Self {
         match kind {
             ColumnKind::Number => MappedCol::Number(Float64Builder::new()),
             ColumnKind::Date => MappedCol::Date(Date32Builder::new()),
@@ -39,7 +40,7 @@ impl MappedCol {
         }
     }
 
-    pub(super) fn put(&mut self, v: Option<&Value>) {
+    fn put(&mut self, v: Option<&Value>) {
         let v = match v {
             None | Some(Value::Null) => return self.put_null(),
             Some(v) => v,
@@ -76,7 +77,7 @@ impl MappedCol {
         }
     }
 
-    pub(super) fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self) -> ArrayRef {
         match self {
             MappedCol::Text(_, b) => fin(b),
             MappedCol::Number(b) => fin(b),
@@ -87,76 +88,117 @@ impl MappedCol {
     }
 }
 
+/// The `issues` table's columns: the fixed ones, the `[fields]` columns, `custom_fields`.
 pub(super) struct IssuesCols {
-    issue_id: Int64Builder,
-    issue_key: StringBuilder,
-    project_key: StringBuilder,
-    summary: StringBuilder,
-    description: StringBuilder,
-    issue_type: StringBuilder,
-    status: StringBuilder,
-    status_category: StringBuilder,
-    priority: StringBuilder,
-    resolution: StringBuilder,
-    assignee: StringBuilder,
-    assignee_account_id: StringBuilder,
-    reporter: StringBuilder,
-    reporter_account_id: StringBuilder,
-    creator: StringBuilder,
-    labels: ListBuilder<StringBuilder>,
-    components: ListBuilder<StringBuilder>,
-    fix_versions: ListBuilder<StringBuilder>,
-    parent_key: StringBuilder,
-    created_at: TimestampMicrosecondBuilder,
-    updated_at: TimestampMicrosecondBuilder,
-    resolved_at: TimestampMicrosecondBuilder,
-    due_date: Date32Builder,
-    comment_count: Int64Builder,
-    attachment_count: Int64Builder,
+    head: HeadCols,
     /// First response, time to resolution.
     sla: [SlaCols; 2],
     more: MoreCols,
     mapped: Vec<MappedCol>,
-    pub(super) custom_fields: StringBuilder,
+    custom_fields: StringBuilder,
 }
 
-/// The system fields of `issues` after the SLA columns: what analysts query most besides the
-/// basics (project name, environment, versions, security, sprint, votes, watchers, time
-/// tracking, when the status last changed, when the last comment came).
-pub(super) struct MoreCols {
-    project_name: StringBuilder,
-    environment: StringBuilder,
-    affects_versions: ListBuilder<StringBuilder>,
-    security_level: StringBuilder,
-    sprint: ListBuilder<StringBuilder>,
-    votes: Int64Builder,
-    watchers: Int64Builder,
-    time_original_estimate_seconds: Int64Builder,
-    time_remaining_estimate_seconds: Int64Builder,
-    time_spent_seconds: Int64Builder,
-    status_changed_at: TimestampMicrosecondBuilder,
-    last_comment_at: TimestampMicrosecondBuilder,
+columns! {
+    /// The columns of `issues` before the SLA columns: the basics of every issue.
+    struct HeadCols {
+        issue_id: Int64Builder,
+        issue_key: StringBuilder,
+        project_key: StringBuilder,
+        summary: StringBuilder,
+        description: StringBuilder,
+        issue_type: StringBuilder,
+        status: StringBuilder,
+        status_category: StringBuilder,
+        priority: StringBuilder,
+        resolution: StringBuilder,
+        assignee: StringBuilder,
+        assignee_account_id: StringBuilder,
+        reporter: StringBuilder,
+        reporter_account_id: StringBuilder,
+        creator: StringBuilder,
+        labels: ListBuilder<StringBuilder>,
+        components: ListBuilder<StringBuilder>,
+        fix_versions: ListBuilder<StringBuilder>,
+        parent_key: StringBuilder,
+        created_at: TimestampMicrosecondBuilder,
+        updated_at: TimestampMicrosecondBuilder,
+        resolved_at: TimestampMicrosecondBuilder,
+        due_date: Date32Builder,
+        comment_count: Int64Builder,
+        attachment_count: Int64Builder,
+    }
+}
+
+columns! {
+    /// The system fields of `issues` after the SLA columns: what analysts query most besides
+    /// the basics (project name, environment, versions, security, sprint, votes, watchers, time
+    /// tracking, when the status last changed, when the last comment came).
+    struct MoreCols {
+        project_name: StringBuilder,
+        environment: StringBuilder,
+        affects_versions: ListBuilder<StringBuilder>,
+        security_level: StringBuilder,
+        sprint: ListBuilder<StringBuilder>,
+        votes: Int64Builder,
+        watchers: Int64Builder,
+        time_original_estimate_seconds: Int64Builder,
+        time_remaining_estimate_seconds: Int64Builder,
+        time_spent_seconds: Int64Builder,
+        status_changed_at: TimestampMicrosecondBuilder,
+        last_comment_at: TimestampMicrosecondBuilder,
+    }
+}
+
+impl HeadCols {
+    fn put(&mut self, h: &Head<'_>) {
+        let f = h.fields;
+        self.issue_id.append_value(h.id);
+        self.issue_key.append_value(h.key);
+        put_str(&mut self.project_key, str_at(f, "project", "key"));
+        put_text(&mut self.summary, f.get("summary"));
+        put_rich(&mut self.description, f.get("description"));
+        put_str(&mut self.issue_type, str_at(f, "issuetype", "name"));
+        let status = f.get("status").unwrap_or(&NULL);
+        put_str(&mut self.status, str_of(status, "name"));
+        put_str(
+            &mut self.status_category,
+            str_at(status, "statusCategory", "name"),
+        );
+        put_str(&mut self.priority, str_at(f, "priority", "name"));
+        put_str(&mut self.resolution, str_at(f, "resolution", "name"));
+        put_user(
+            &mut self.assignee,
+            &mut self.assignee_account_id,
+            f.get("assignee"),
+        );
+        put_user(
+            &mut self.reporter,
+            &mut self.reporter_account_id,
+            f.get("reporter"),
+        );
+        put_str(&mut self.creator, str_at(f, "creator", "displayName"));
+        put_list(&mut self.labels, f.get("labels"));
+        put_list(&mut self.components, f.get("components"));
+        put_list(&mut self.fix_versions, f.get("fixVersions"));
+        put_str(&mut self.parent_key, str_at(f, "parent", "key"));
+        self.created_at.append_value(h.created);
+        self.updated_at.append_option(ts_of(f.get("updated")));
+        self.resolved_at
+            .append_option(ts_of(f.get("resolutiondate")));
+        self.due_date.append_option(
+            f.get("duedate")
+                .and_then(Value::as_str)
+                .and_then(parse_date_days),
+        );
+        self.comment_count.append_value(h.comments.len() as i64);
+        let attachments = f.get("attachment").and_then(Value::as_array);
+        self.attachment_count
+            .append_value(attachments.map_or(0, Vec::len) as i64);
+    }
 }
 
 impl MoreCols {
-    pub(super) fn new() -> Self {
-        MoreCols {
-            project_name: StringBuilder::new(),
-            environment: StringBuilder::new(),
-            affects_versions: list_builder(),
-            security_level: StringBuilder::new(),
-            sprint: list_builder(),
-            votes: Int64Builder::new(),
-            watchers: Int64Builder::new(),
-            time_original_estimate_seconds: Int64Builder::new(),
-            time_remaining_estimate_seconds: Int64Builder::new(),
-            time_spent_seconds: Int64Builder::new(),
-            status_changed_at: ts_builder(),
-            last_comment_at: ts_builder(),
-        }
-    }
-
-    pub(super) fn put(&mut self, h: &Head<'_>, plan: &Plan) {
+    fn put(&mut self, h: &Head<'_>, plan: &Plan) {
         let f = h.fields;
         let int = |v: Option<&Value>| v.and_then(Value::as_i64);
         put_str(&mut self.project_name, str_at(f, "project", "name"));
@@ -188,53 +230,12 @@ impl MoreCols {
                 .max(),
         );
     }
-
-    fn finish_into(&mut self, out: &mut Vec<ArrayRef>) {
-        out.extend([
-            fin(&mut self.project_name),
-            fin(&mut self.environment),
-            fin(&mut self.affects_versions),
-            fin(&mut self.security_level),
-            fin(&mut self.sprint),
-            fin(&mut self.votes),
-            fin(&mut self.watchers),
-            fin(&mut self.time_original_estimate_seconds),
-            fin(&mut self.time_remaining_estimate_seconds),
-            fin(&mut self.time_spent_seconds),
-            fin(&mut self.status_changed_at),
-            fin(&mut self.last_comment_at),
-        ]);
-    }
 }
 
 impl IssuesCols {
     pub(super) fn new(plan: &Plan) -> Self {
         IssuesCols {
-            issue_id: Int64Builder::new(),
-            issue_key: StringBuilder::new(),
-            project_key: StringBuilder::new(),
-            summary: StringBuilder::new(),
-            description: StringBuilder::new(),
-            issue_type: StringBuilder::new(),
-            status: StringBuilder::new(),
-            status_category: StringBuilder::new(),
-            priority: StringBuilder::new(),
-            resolution: StringBuilder::new(),
-            assignee: StringBuilder::new(),
-            assignee_account_id: StringBuilder::new(),
-            reporter: StringBuilder::new(),
-            reporter_account_id: StringBuilder::new(),
-            creator: StringBuilder::new(),
-            labels: list_builder(),
-            components: list_builder(),
-            fix_versions: list_builder(),
-            parent_key: StringBuilder::new(),
-            created_at: ts_builder(),
-            updated_at: ts_builder(),
-            resolved_at: ts_builder(),
-            due_date: Date32Builder::new(),
-            comment_count: Int64Builder::new(),
-            attachment_count: Int64Builder::new(),
+            head: HeadCols::new(),
             sla: [SlaCols::new(), SlaCols::new()],
             more: MoreCols::new(),
             mapped: plan
@@ -246,96 +247,39 @@ impl IssuesCols {
         }
     }
 
-    pub(super) fn len(&self) -> usize {
-        self.issue_id.len()
+    /// Issues appended since the last finish.
+    pub(super) fn rows(&self) -> usize {
+        self.head.rows()
     }
 
-    pub(super) fn put(&mut self, h: &Head<'_>, plan: &Plan, slas: &[&Value]) {
-        let f = h.fields;
-        self.issue_id.append_value(h.id);
-        self.issue_key.append_value(h.key);
-        put_str(&mut self.project_key, str_at(f, "project", "key"));
-        put_text(&mut self.summary, f.get("summary"));
-        put_rich(&mut self.description, f.get("description"));
-        put_str(&mut self.issue_type, str_at(f, "issuetype", "name"));
-        let status = f.get("status").unwrap_or(&NULL);
-        put_str(&mut self.status, str_of(status, "name"));
-        put_str(
-            &mut self.status_category,
-            str_at(status, "statusCategory", "name"),
-        );
-        put_str(&mut self.priority, str_at(f, "priority", "name"));
-        put_str(&mut self.resolution, str_at(f, "resolution", "name"));
-        let assignee = f.get("assignee").unwrap_or(&NULL);
-        put_str(&mut self.assignee, str_of(assignee, "displayName"));
-        put_str(&mut self.assignee_account_id, str_of(assignee, "accountId"));
-        let reporter = f.get("reporter").unwrap_or(&NULL);
-        put_str(&mut self.reporter, str_of(reporter, "displayName"));
-        put_str(&mut self.reporter_account_id, str_of(reporter, "accountId"));
-        put_str(&mut self.creator, str_at(f, "creator", "displayName"));
-        put_list(&mut self.labels, f.get("labels"));
-        put_list(&mut self.components, f.get("components"));
-        put_list(&mut self.fix_versions, f.get("fixVersions"));
-        put_str(&mut self.parent_key, str_at(f, "parent", "key"));
-        self.created_at.append_value(h.created);
-        self.updated_at.append_option(ts_of(f.get("updated")));
-        self.resolved_at
-            .append_option(ts_of(f.get("resolutiondate")));
-        self.due_date.append_option(
-            f.get("duedate")
-                .and_then(Value::as_str)
-                .and_then(parse_date_days),
-        );
-        self.comment_count.append_value(h.comments.len() as i64);
-        let attachments = f.get("attachment").and_then(Value::as_array);
-        self.attachment_count
-            .append_value(attachments.map_or(0, Vec::len) as i64);
+    /// One issue's row; `slas` are its SLA values, `custom` its `custom_fields` entries
+    /// (sorted here), `buf` a reused buffer for their JSON text.
+    pub(super) fn put(
+        &mut self,
+        h: &Head<'_>,
+        plan: &Plan,
+        slas: &[&Value],
+        custom: &mut [(&str, &Value)],
+        buf: &mut Vec<u8>,
+    ) {
+        self.head.put(h);
         for (cols, target) in self.sla.iter_mut().zip(&plan.sla_targets) {
-            let sla = slas.iter().find(|s| {
-                s.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| fold_name(n).eq(target.chars()))
-            });
-            cols.put(sla.and_then(|s| current_cycle(s)));
+            cols.put(slas, target);
         }
         self.more.put(h, plan);
         for (col, (id, _)) in self.mapped.iter_mut().zip(&plan.mapped) {
-            col.put(f.get(&**id));
+            col.put(h.fields.get(&**id));
         }
+        put_custom_fields(&mut self.custom_fields, custom, buf);
     }
 
+    /// The columns in the schema's order; the builders start over.
     pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        let mut out = vec![
-            fin(&mut self.issue_id),
-            fin(&mut self.issue_key),
-            fin(&mut self.project_key),
-            fin(&mut self.summary),
-            fin(&mut self.description),
-            fin(&mut self.issue_type),
-            fin(&mut self.status),
-            fin(&mut self.status_category),
-            fin(&mut self.priority),
-            fin(&mut self.resolution),
-            fin(&mut self.assignee),
-            fin(&mut self.assignee_account_id),
-            fin(&mut self.reporter),
-            fin(&mut self.reporter_account_id),
-            fin(&mut self.creator),
-            fin(&mut self.labels),
-            fin(&mut self.components),
-            fin(&mut self.fix_versions),
-            fin(&mut self.parent_key),
-            fin(&mut self.created_at),
-            fin(&mut self.updated_at),
-            fin(&mut self.resolved_at),
-            fin(&mut self.due_date),
-            fin(&mut self.comment_count),
-            fin(&mut self.attachment_count),
-        ];
+        let mut out = self.head.finish();
         for s in &mut self.sla {
-            s.finish_into(&mut out);
+            out.extend(s.finish());
         }
-        self.more.finish_into(&mut out);
+        out.extend(self.more.finish());
         out.extend(self.mapped.iter_mut().map(MappedCol::finish));
         out.push(fin(&mut self.custom_fields));
         out
@@ -343,11 +287,7 @@ impl IssuesCols {
 }
 
 /// `custom_fields`: a JSON object with sorted keys, or null when empty.
-pub(super) fn put_custom_fields(
-    b: &mut StringBuilder,
-    entries: &mut [(&str, &Value)],
-    buf: &mut Vec<u8>,
-) {
+fn put_custom_fields(b: &mut StringBuilder, entries: &mut [(&str, &Value)], buf: &mut Vec<u8>) {
     if entries.is_empty() {
         b.append_null();
         return;

@@ -1,34 +1,26 @@
 //! The `issuelinks` table (Jira's issue links, seen from the issue that holds them) and the
 //! `remote_links` table (`mirror.remote_links`).
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::{Int64Builder, StringBuilder};
 use serde_json::Value;
 
 use super::Head;
+use super::columns::columns;
 use super::values::*;
 
-pub(super) struct LinksCols {
-    pub(super) issue_key: StringBuilder,
-    link_id: Int64Builder,
-    link_type: StringBuilder,
-    direction: StringBuilder,
-    linked_issue_key: StringBuilder,
-    linked_issue_id: Int64Builder,
+columns! {
+    /// The `issuelinks` table's columns: one row per issue link.
+    pub(super) struct LinksCols {
+        issue_key: StringBuilder,
+        link_id: Int64Builder,
+        link_type: StringBuilder,
+        direction: StringBuilder,
+        linked_issue_key: StringBuilder,
+        linked_issue_id: Int64Builder,
+    }
 }
 
 impl LinksCols {
-    pub(super) fn new() -> Self {
-        LinksCols {
-            issue_key: StringBuilder::new(),
-            link_id: Int64Builder::new(),
-            link_type: StringBuilder::new(),
-            direction: StringBuilder::new(),
-            linked_issue_key: StringBuilder::new(),
-            linked_issue_id: Int64Builder::new(),
-        }
-    }
-
     pub(super) fn put(&mut self, h: &Head<'_>) {
         let Some(links) = h.fields.get("issuelinks").and_then(Value::as_array) else {
             return;
@@ -47,42 +39,22 @@ impl LinksCols {
             self.linked_issue_id.append_option(id_of(other.get("id")));
         }
     }
-
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
-            fin(&mut self.issue_key),
-            fin(&mut self.link_id),
-            fin(&mut self.link_type),
-            fin(&mut self.direction),
-            fin(&mut self.linked_issue_key),
-            fin(&mut self.linked_issue_id),
-        ]
-    }
 }
 
-pub(super) struct RemoteCols {
-    pub(super) issue_key: StringBuilder,
-    remote_link_id: Int64Builder,
-    global_id: StringBuilder,
-    url: StringBuilder,
-    title: StringBuilder,
-    relationship: StringBuilder,
-    application_name: StringBuilder,
+columns! {
+    /// The `remote_links` table's columns: one row per remote link.
+    pub(super) struct RemoteCols {
+        issue_key: StringBuilder,
+        remote_link_id: Int64Builder,
+        global_id: StringBuilder,
+        url: StringBuilder,
+        title: StringBuilder,
+        relationship: StringBuilder,
+        application_name: StringBuilder,
+    }
 }
 
 impl RemoteCols {
-    pub(super) fn new() -> Self {
-        RemoteCols {
-            issue_key: StringBuilder::new(),
-            remote_link_id: Int64Builder::new(),
-            global_id: StringBuilder::new(),
-            url: StringBuilder::new(),
-            title: StringBuilder::new(),
-            relationship: StringBuilder::new(),
-            application_name: StringBuilder::new(),
-        }
-    }
-
     pub(super) fn put(&mut self, h: &Head<'_>, mirror: &Value) {
         let Some(links) = mirror.get("remote_links").and_then(Value::as_array) else {
             return;
@@ -100,17 +72,5 @@ impl RemoteCols {
                 str_at(link, "application", "name"),
             );
         }
-    }
-
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
-            fin(&mut self.issue_key),
-            fin(&mut self.remote_link_id),
-            fin(&mut self.global_id),
-            fin(&mut self.url),
-            fin(&mut self.title),
-            fin(&mut self.relationship),
-            fin(&mut self.application_name),
-        ]
     }
 }

@@ -43,16 +43,16 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_array::builder::ArrayBuilder as _;
 use chrono::Datelike as _;
 use serde_json::Value;
 
-use super::fields::{RowContext, is_custom_id};
+use super::fields::RowContext;
 use super::schema::{self, Schemas, Table};
 use crate::json;
 
 mod attachments;
 mod changelog;
+mod columns;
 mod comments;
 mod issues;
 mod links;
@@ -64,10 +64,11 @@ mod worklogs;
 
 use attachments::AttachmentsCols;
 use changelog::ChangelogCols;
+use columns::ColumnSet as _;
 use comments::CommentsCols;
-use issues::{IssuesCols, put_custom_fields};
+use issues::IssuesCols;
 use links::{LinksCols, RemoteCols};
-use plan::{Plan, Role};
+use plan::Plan;
 use sla::SlaRowsCols;
 pub(crate) use sla::looks_like_sla;
 pub use timestamps::{parse_date_days, parse_ts_micros};
@@ -225,46 +226,21 @@ impl RowsBuilder {
             .and_then(|s| s.get("values"))
             .and_then(Value::as_array);
 
-        // One pass over `fields`: `custom_fields` entries and (without JSM) SLA fields.
-        let catalog = &self.ctx.catalog;
         let mut custom: Vec<(&str, &Value)> = Vec::new();
         let mut slas: Vec<&Value> = match jsm {
             Some(values) => values.iter().collect(),
             None => Vec::new(),
         };
-        if let Value::Object(map) = fields {
-            for (id, v) in map {
-                if v.is_null() {
-                    continue;
-                }
-                let is_sla = match self.plan.roles.get(id.as_str()) {
-                    Some(Role::Mapped) => false,
-                    Some(Role::Sla) => true,
-                    Some(Role::Custom(key)) => {
-                        custom.push((key, v));
-                        false
-                    }
-                    None if is_custom_id(id) && !catalog.contains(id) => {
-                        let sla = looks_like_sla(v);
-                        if !sla {
-                            custom.push((id, v));
-                        }
-                        sla
-                    }
-                    None => false,
-                };
-                if is_sla && jsm.is_none() {
-                    slas.push(v);
-                }
-            }
-        }
-
-        self.issues.put(&head, &self.plan, &slas);
-        put_custom_fields(
-            &mut self.issues.custom_fields,
+        self.plan.sort_fields(
+            fields,
+            &self.ctx.catalog,
+            jsm.is_some(),
             &mut custom,
-            &mut self.json_buf,
+            &mut slas,
         );
+
+        self.issues
+            .put(&head, &self.plan, &slas, &mut custom, &mut self.json_buf);
         self.comments.put(&head, &self.comment_ids);
         self.changelog.put(&head, issue);
         self.attachments.put(&head, mirror);
@@ -277,20 +253,20 @@ impl RowsBuilder {
 
     /// Issues appended since the last [`RowsBuilder::finish`].
     pub fn issues(&self) -> usize {
-        self.issues.len()
+        self.issues.rows()
     }
 
     /// Rows of table `t` appended since the last [`RowsBuilder::finish`].
     pub fn rows(&self, t: Table) -> usize {
         match t {
-            Table::Issues => self.issues.len(),
-            Table::Comments => self.comments.issue_key.len(),
-            Table::Changelog => self.changelog.issue_key.len(),
-            Table::Attachments => self.attachments.issue_key.len(),
-            Table::IssueLinks => self.links.issue_key.len(),
-            Table::RemoteLinks => self.remote.issue_key.len(),
-            Table::Sla => self.sla.issue_key.len(),
-            Table::Worklogs => self.worklogs.issue_key.len(),
+            Table::Issues => self.issues.rows(),
+            Table::Comments => self.comments.rows(),
+            Table::Changelog => self.changelog.rows(),
+            Table::Attachments => self.attachments.rows(),
+            Table::IssueLinks => self.links.rows(),
+            Table::RemoteLinks => self.remote.rows(),
+            Table::Sla => self.sla.rows(),
+            Table::Worklogs => self.worklogs.rows(),
         }
     }
 

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 
-use super::sla::fold_name;
-use crate::transform::fields::{ColumnKind, RowContext};
+use serde_json::Value;
+
+use super::sla::{fold_name, looks_like_sla};
+use crate::transform::fields::{ColumnKind, FieldCatalog, RowContext, is_custom_id};
 
 /// What a custom field id means for `custom_fields` and the SLA columns.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Role {
+enum Role {
     /// Mapped to a `[fields]` column: not in `custom_fields`.
     Mapped,
     /// An SLA field (mapped or not): an SLA source, not in `custom_fields`.
@@ -22,7 +24,7 @@ pub(super) struct Plan {
     /// `[fields]` in column order: (field id, kind).
     pub(super) mapped: Vec<(Box<str>, ColumnKind)>,
     /// Every custom field the catalogue knows, plus every mapped id.
-    pub(super) roles: HashMap<Box<str>, Role>,
+    roles: HashMap<Box<str>, Role>,
     /// The `[sla]` names, trimmed and lowercased: first response, time to resolution.
     pub(super) sla_targets: [String; 2],
     /// Jira Software's sprint fields (the `sprint` column).
@@ -73,6 +75,46 @@ impl Plan {
                 fold_name(&ctx.sla.first_response).collect(),
                 fold_name(&ctx.sla.time_to_resolution).collect(),
             ],
+        }
+    }
+
+    /// One pass over an issue's `fields`: the entries of `custom_fields` go to `custom`, and
+    /// the SLA fields' values to `slas` unless `jsm` (the overlay's values are the SLAs then).
+    /// A custom field unknown to `catalog` is an SLA if it looks like one.
+    pub(super) fn sort_fields<'v>(
+        &'v self,
+        fields: &'v Value,
+        catalog: &FieldCatalog,
+        jsm: bool,
+        custom: &mut Vec<(&'v str, &'v Value)>,
+        slas: &mut Vec<&'v Value>,
+    ) {
+        let Value::Object(map) = fields else {
+            return;
+        };
+        for (id, v) in map {
+            if v.is_null() {
+                continue;
+            }
+            let is_sla = match self.roles.get(id.as_str()) {
+                Some(Role::Mapped) => false,
+                Some(Role::Sla) => true,
+                Some(Role::Custom(key)) => {
+                    custom.push((key, v));
+                    false
+                }
+                None if is_custom_id(id) && !catalog.contains(id) => {
+                    let sla = looks_like_sla(v);
+                    if !sla {
+                        custom.push((id, v));
+                    }
+                    sla
+                }
+                None => false,
+            };
+            if is_sla && !jsm {
+                slas.push(v);
+            }
         }
     }
 }

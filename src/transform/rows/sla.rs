@@ -1,14 +1,14 @@
 //! SLAs: the four columns per configured SLA in `issues` and the rows of the `sla` table, both
 //! read from JSM SLA values (the overlay's, or the SLA custom fields').
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use serde_json::Value;
 
 use super::Head;
-use super::values::{NULL, fin, put_str, str_of, ts_builder};
+use super::columns::columns;
+use super::values::{NULL, put_str, str_of};
 
 /// An SLA `DateDTO`'s `epochMillis` as microseconds.
 #[inline]
@@ -31,30 +31,31 @@ pub(crate) fn looks_like_sla(v: &Value) -> bool {
         && v.get("completedCycles").is_some_and(Value::is_array)
 }
 
+/// An SLA name as names are compared (`[sla]` with the SLA values'): trimmed, lowercased.
 pub(super) fn fold_name(name: &str) -> impl Iterator<Item = char> + '_ {
     name.trim().chars().flat_map(char::to_lowercase)
 }
 
-/// The four SLA columns of `issues` for one SLA.
-pub(super) struct SlaCols {
-    elapsed: Int64Builder,
-    goal: Int64Builder,
-    remaining: Int64Builder,
-    breached: BooleanBuilder,
+columns! {
+    /// The four SLA columns of `issues` for one SLA.
+    pub(super) struct SlaCols {
+        elapsed: Int64Builder,
+        goal: Int64Builder,
+        remaining: Int64Builder,
+        breached: BooleanBuilder,
+    }
 }
 
 impl SlaCols {
-    pub(super) fn new() -> Self {
-        SlaCols {
-            elapsed: Int64Builder::new(),
-            goal: Int64Builder::new(),
-            remaining: Int64Builder::new(),
-            breached: BooleanBuilder::new(),
-        }
-    }
-
-    pub(super) fn put(&mut self, cycle: Option<&Value>) {
-        let c = cycle.unwrap_or(&NULL);
+    /// The current cycle of the SLA among `slas` whose name folds to `target` (already
+    /// folded), or nulls.
+    pub(super) fn put(&mut self, slas: &[&Value], target: &str) {
+        let sla = slas.iter().find(|s| {
+            s.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| fold_name(n).eq(target.chars()))
+        });
+        let c = sla.and_then(|s| current_cycle(s)).unwrap_or(&NULL);
         self.elapsed
             .append_option(duration_millis(c, "elapsedTime"));
         self.goal.append_option(duration_millis(c, "goalDuration"));
@@ -63,53 +64,33 @@ impl SlaCols {
         self.breached
             .append_option(c.get("breached").and_then(Value::as_bool));
     }
-
-    pub(super) fn finish_into(&mut self, out: &mut Vec<ArrayRef>) {
-        out.push(fin(&mut self.elapsed));
-        out.push(fin(&mut self.goal));
-        out.push(fin(&mut self.remaining));
-        out.push(fin(&mut self.breached));
-    }
 }
 
 /// The cycle that feeds the issues columns: the ongoing one, else the latest completed one.
-pub(super) fn current_cycle(sla: &Value) -> Option<&Value> {
+fn current_cycle(sla: &Value) -> Option<&Value> {
     sla.get("ongoingCycle")
         .filter(|c| c.is_object())
         .or_else(|| sla.get("completedCycles")?.as_array()?.last())
 }
 
-pub(super) struct SlaRowsCols {
-    pub(super) issue_key: StringBuilder,
-    sla_name: StringBuilder,
-    cycle: StringBuilder,
-    start_at: TimestampMicrosecondBuilder,
-    stop_at: TimestampMicrosecondBuilder,
-    breach_at: TimestampMicrosecondBuilder,
-    breached: BooleanBuilder,
-    paused: BooleanBuilder,
-    goal_millis: Int64Builder,
-    elapsed_millis: Int64Builder,
-    remaining_millis: Int64Builder,
+columns! {
+    /// The `sla` table's columns: one row per SLA cycle.
+    pub(super) struct SlaRowsCols {
+        issue_key: StringBuilder,
+        sla_name: StringBuilder,
+        cycle: StringBuilder,
+        start_at: TimestampMicrosecondBuilder,
+        stop_at: TimestampMicrosecondBuilder,
+        breach_at: TimestampMicrosecondBuilder,
+        breached: BooleanBuilder,
+        paused: BooleanBuilder,
+        goal_millis: Int64Builder,
+        elapsed_millis: Int64Builder,
+        remaining_millis: Int64Builder,
+    }
 }
 
 impl SlaRowsCols {
-    pub(super) fn new() -> Self {
-        SlaRowsCols {
-            issue_key: StringBuilder::new(),
-            sla_name: StringBuilder::new(),
-            cycle: StringBuilder::new(),
-            start_at: ts_builder(),
-            stop_at: ts_builder(),
-            breach_at: ts_builder(),
-            breached: BooleanBuilder::new(),
-            paused: BooleanBuilder::new(),
-            goal_millis: Int64Builder::new(),
-            elapsed_millis: Int64Builder::new(),
-            remaining_millis: Int64Builder::new(),
-        }
-    }
-
     pub(super) fn put(&mut self, h: &Head<'_>, slas: &[&Value]) {
         for sla in slas {
             let name = str_of(sla, "name");
@@ -152,21 +133,5 @@ impl SlaRowsCols {
             .append_option(duration_millis(c, "elapsedTime"));
         self.remaining_millis
             .append_option(duration_millis(c, "remainingTime"));
-    }
-
-    pub(super) fn finish(&mut self) -> Vec<ArrayRef> {
-        vec![
-            fin(&mut self.issue_key),
-            fin(&mut self.sla_name),
-            fin(&mut self.cycle),
-            fin(&mut self.start_at),
-            fin(&mut self.stop_at),
-            fin(&mut self.breach_at),
-            fin(&mut self.breached),
-            fin(&mut self.paused),
-            fin(&mut self.goal_millis),
-            fin(&mut self.elapsed_millis),
-            fin(&mut self.remaining_millis),
-        ]
     }
 }

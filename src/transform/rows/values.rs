@@ -2,16 +2,13 @@
 //! every table's row builder shares (ids, strings, timestamps, rich text, lists, JSON text).
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use arrow_array::ArrayRef;
-use arrow_array::builder::{ArrayBuilder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use serde_json::Value;
 
 use super::timestamps::parse_ts_micros;
 use crate::json;
 use crate::transform::adf;
-use crate::transform::schema;
 
 // ---------------------------------------------------------------------------------------------
 // Reading values
@@ -140,19 +137,6 @@ pub(super) fn put_list(b: &mut ListBuilder<StringBuilder>, v: Option<&Value>) {
     }
 }
 
-pub(super) fn ts_builder() -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::new().with_timezone(schema::UTC)
-}
-
-pub(super) fn list_builder() -> ListBuilder<StringBuilder> {
-    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(schema::list_item_field()))
-}
-
-#[inline]
-pub(super) fn fin(b: &mut dyn ArrayBuilder) -> ArrayRef {
-    b.finish()
-}
-
 /// Appends `v`'s compact JSON to `buf` (`null` if it cannot be serialised), stack-safe at any
 /// depth.
 pub(super) fn write_json(buf: &mut Vec<u8>, v: &Value) {
@@ -179,4 +163,16 @@ pub(super) fn put_visibility(b: &mut StringBuilder, visibility: Option<&Value>) 
             b.append_value(value.unwrap_or(""));
         }
     }
+}
+
+/// A user's `displayName` and `accountId` (each null when missing).
+#[inline]
+pub(super) fn put_user(
+    name: &mut StringBuilder,
+    account_id: &mut StringBuilder,
+    user: Option<&Value>,
+) {
+    let user = user.unwrap_or(&NULL);
+    put_str(name, str_of(user, "displayName"));
+    put_str(account_id, str_of(user, "accountId"));
 }
