@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Head;
 use super::columns::columns;
-use super::values::*;
+use super::values::{NULL, id_of, put_str, put_text, str_at, str_of, ts_of};
 
 columns! {
     /// The `attachments` table's columns: one row per attachment.

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Head;
 use super::columns::columns;
-use super::values::*;
+use super::values::{NULL, id_of, items_at, put_str, put_text, str_of, ts_of};
 
 columns! {
     /// The `changelog` table's columns: one row per history item.
@@ -28,14 +28,7 @@ columns! {
 
 impl ChangelogCols {
     pub(super) fn put(&mut self, h: &Head<'_>, issue: &Value) {
-        let Some(histories) = issue
-            .get("changelog")
-            .and_then(|c| c.get("histories"))
-            .and_then(Value::as_array)
-        else {
-            return;
-        };
-        for history in histories {
+        for history in items_at(issue, "changelog", "histories") {
             let Some(items) = history.get("items").and_then(Value::as_array) else {
                 continue;
             };

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Head;
 use super::columns::columns;
-use super::values::*;
+use super::values::{put_rich, put_user, put_visibility, ts_of};
 
 columns! {
     /// The `comments` table's columns: one row per comment.

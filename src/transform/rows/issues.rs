@@ -13,7 +13,10 @@ use super::columns::{ColumnSet, columns, fin, list_builder, ts_builder};
 use super::plan::Plan;
 use super::sla::SlaCols;
 use super::timestamps::{parse_date_days, parse_ts_micros};
-use super::values::*;
+use super::values::{
+    NULL, is_adf, put_free, put_list, put_rich, put_str, put_text, put_user, str_at, str_of, ts_of,
+    write_json, write_str,
+};
 use crate::transform::adf;
 use crate::transform::fields::ColumnKind;
 

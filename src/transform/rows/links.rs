@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Head;
 use super::columns::columns;
-use super::values::*;
+use super::values::{NULL, id_of, put_str, str_at, str_of};
 
 columns! {
     /// The `issuelinks` table's columns: one row per issue link.

@@ -72,7 +72,7 @@ use plan::Plan;
 use sla::SlaRowsCols;
 pub(crate) use sla::looks_like_sla;
 pub use timestamps::{parse_date_days, parse_ts_micros};
-use values::{NULL, id_of};
+use values::{NULL, id_of, items_at};
 use worklogs::WorklogsCols;
 
 /// Why an issue produced no rows. The builders are untouched when [`RowsBuilder::append`]
@@ -314,11 +314,7 @@ fn read_head<'a>(issue: &'a Value, comment_ids: &mut Vec<i64>) -> Result<Head<'a
     let id = id_of(issue.get("id")).ok_or_else(|| RowError::MissingId { key: key.into() })?;
     let created = created_micros(issue, || key.to_owned())?;
     let fields = issue.get("fields").unwrap_or(&NULL);
-    let comments = fields
-        .get("comment")
-        .and_then(|c| c.get("comments"))
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+    let comments = items_at(fields, "comment", "comments");
     comment_ids.clear();
     for (index, c) in comments.iter().enumerate() {
         let id = id_of(c.get("id")).ok_or_else(|| RowError::CommentId {

@@ -31,6 +31,15 @@ pub(super) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.as_str()
 }
 
+/// `v.a.b` as an array's items; none when it is missing or not an array.
+#[inline]
+pub(super) fn items_at<'a>(v: &'a Value, a: &str, b: &str) -> &'a [Value] {
+    v.get(a)
+        .and_then(|x| x.get(b))
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+}
+
 /// `v.a.b` as a string.
 #[inline]
 pub(super) fn str_at<'a>(v: &'a Value, a: &str, b: &str) -> Option<&'a str> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Head;
 use super::columns::columns;
-use super::values::*;
+use super::values::{id_of, items_at, put_rich, put_str, put_user, put_visibility, str_of, ts_of};
 
 columns! {
     /// The `worklogs` table's columns: one row per worklog.
@@ -31,13 +31,7 @@ columns! {
 impl WorklogsCols {
     /// Every worklog in `fields.worklog.worklogs` (the pipeline pages past Jira's 20).
     pub(super) fn put(&mut self, h: &Head<'_>) {
-        let worklogs = h
-            .fields
-            .get("worklog")
-            .and_then(|w| w.get("worklogs"))
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        for w in worklogs {
+        for w in items_at(h.fields, "worklog", "worklogs") {
             self.issue_key.append_value(h.key);
             self.issue_id.append_value(h.id);
             self.worklog_id.append_option(id_of(w.get("id")));
