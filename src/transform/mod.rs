@@ -149,7 +149,7 @@ impl Transformer {
     }
 
     /// The month files.
-    pub fn store(&self) -> &MonthStore {
+    pub(crate) fn store(&self) -> &MonthStore {
         &self.store
     }
 
@@ -159,7 +159,7 @@ impl Transformer {
     }
 
     /// Ids of the JSM SLA custom fields the field catalogue knows, sorted.
-    pub fn sla_field_ids(&self) -> Vec<String> {
+    pub(crate) fn sla_field_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .ctx
             .catalog
@@ -242,7 +242,7 @@ impl Transformer {
     /// Rebuilds every month that has an `issues` file but lacks another table's file: a
     /// table added by an upgrade (`worklogs`), or a file removed by hand. Without it a new
     /// table's view would find no file until each month changed. Returns how many months.
-    pub fn complete_months(&self) -> Result<usize> {
+    pub(crate) fn complete_months(&self) -> Result<usize> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let incomplete = |store: &MonthStore| -> Result<Vec<Month>> {
             Ok(store
@@ -329,7 +329,7 @@ impl Transformer {
 
     /// Rows per table over all month files (from their footers); files that cannot be read
     /// are listed, not counted ([`MonthStore::row_counts`]).
-    pub fn row_counts(&self) -> parquet::RowCounts {
+    pub(crate) fn row_counts(&self) -> parquet::RowCounts {
         self.store.row_counts()
     }
 

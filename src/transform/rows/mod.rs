@@ -25,10 +25,11 @@
 //!   `local_path`/`sha256`: the same entry when its status is `downloaded`; `remote_links`:
 //!   `mirror.remote_links` (docs/ARCHITECTURE.md).
 //! - SLA columns of `issues` and the `sla` table: `mirror.sla.values` when the JSM overlay is
-//!   present, else the issue's SLA custom fields (catalogue [`FieldCatalog::is_sla`], or for a
-//!   field unknown to the catalogue, an SLA-shaped value). The issues columns use the SLA named
-//!   by `[sla]` (compared trimmed and case-insensitively), its ongoing cycle if any, else its
-//!   latest completed one. SLA times come from `epochMillis`, never from `friendly` text.
+//!   present, else the issue's SLA custom fields (catalogue
+//!   [`super::fields::FieldCatalog::is_sla`], or for a field unknown to the catalogue, an
+//!   SLA-shaped value). The issues columns use the SLA named by `[sla]` (compared trimmed and
+//!   case-insensitively), its ongoing cycle if any, else its latest completed one. SLA times
+//!   come from `epochMillis`, never from `friendly` text.
 //!
 //! Rows of one issue come out in a deterministic order: comments as saved, changelog by
 //! history then item, attachments and links in JSON order, SLA rows by SLA then cycle
@@ -71,7 +72,7 @@ use links::{LinksCols, RemoteCols};
 use plan::Plan;
 use sla::SlaRowsCols;
 pub(crate) use sla::looks_like_sla;
-pub use timestamps::{parse_date_days, parse_ts_micros};
+use timestamps::parse_ts_micros;
 use values::{NULL, id_of, items_at};
 use worklogs::WorklogsCols;
 

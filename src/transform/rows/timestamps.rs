@@ -7,7 +7,7 @@ use chrono::Datelike as _;
 /// A Jira timestamp as epoch microseconds (UTC), exactly as
 /// [`crate::time::parse_jira_time`] reads it, but without chrono's format interpreter for the
 /// usual `YYYY-MM-DDTHH:MM:SS.fff±hhmm` layout.
-pub fn parse_ts_micros(s: &str) -> Option<i64> {
+pub(super) fn parse_ts_micros(s: &str) -> Option<i64> {
     fast_ts_micros(s).or_else(|| crate::time::parse_jira_time(s).and_then(|t| checked_micros(&t)))
 }
 
@@ -63,7 +63,7 @@ fn fast_ts_micros(s: &str) -> Option<i64> {
 
 /// A `YYYY-MM-DD` date (or the date part of a `YYYY-MM-DDT…` timestamp, as written) as days
 /// since 1970-01-01.
-pub fn parse_date_days(s: &str) -> Option<i32> {
+pub(super) fn parse_date_days(s: &str) -> Option<i32> {
     let date = match s.as_bytes().get(10) {
         Some(b'T') => &s[..10],
         _ => s,
