@@ -4,8 +4,8 @@
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{NULL, id_of, put_str, put_text, str_at, str_of, ts_of};
 
 columns! {

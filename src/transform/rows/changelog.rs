@@ -3,8 +3,8 @@
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{NULL, id_of, items_at, put_str, put_text, str_of, ts_of};
 
 columns! {

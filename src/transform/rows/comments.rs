@@ -5,8 +5,8 @@ use arrow_array::builder::{
 };
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{put_rich, put_user, put_visibility, ts_of};
 
 columns! {

@@ -8,8 +8,8 @@ use arrow_array::builder::{
 };
 use serde_json::Value;
 
-use super::Head;
 use super::columns::{ColumnSet, columns, fin, list_builder, ts_builder};
+use super::head::Head;
 use super::plan::Plan;
 use super::sla::SlaCols;
 use super::timestamps::{parse_date_days, parse_ts_micros};

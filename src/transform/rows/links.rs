@@ -4,8 +4,8 @@
 use arrow_array::builder::{Int64Builder, StringBuilder};
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{NULL, id_of, put_str, str_at, str_of};
 
 columns! {

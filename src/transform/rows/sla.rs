@@ -6,8 +6,8 @@ use arrow_array::builder::{
 };
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{NULL, put_str, str_of};
 
 /// An SLA `DateDTO`'s `epochMillis` as microseconds.

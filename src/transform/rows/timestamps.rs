@@ -128,8 +128,10 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
+
+    use super::*;
+
     fn chrono_micros(s: &str) -> Option<i64> {
         crate::time::parse_jira_time(s).map(|t| t.timestamp_micros())
     }

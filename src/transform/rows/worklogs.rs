@@ -4,8 +4,8 @@
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
 use serde_json::Value;
 
-use super::Head;
 use super::columns::columns;
+use super::head::Head;
 use super::values::{id_of, items_at, put_rich, put_str, put_user, put_visibility, str_of, ts_of};
 
 columns! {

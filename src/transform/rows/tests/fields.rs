@@ -1,5 +1,7 @@
 //! `[fields]` columns typed by their kind, and the `custom_fields` JSON.
+
 use super::*;
+
 /// A catalogue with one field of every kind (the simulator's plus a single user field and
 /// an untyped one).
 fn catalog_with_extras() -> FieldCatalog {

@@ -1,5 +1,6 @@
 //! Random but well-formed issues from one seed (a tiny SplitMix64), and the property that
 //! appending one twice gives its rows twice.
+
 use super::*;
 
 /// SplitMix64: a tiny deterministic generator for building issues from one seed.

@@ -1,10 +1,7 @@
 //! Tests of the row builders, and the helpers their per-concern test files share: the
 //! demo issues, a builder per context, and typed views of the batches.
-use std::collections::HashMap;
 
-use crate::config::SlaNames;
-use crate::transform::adf;
-use crate::transform::fields::{ColumnKind, FieldCatalog};
+use std::collections::HashMap;
 
 use arrow_array::Array as _;
 use arrow_array::cast::AsArray as _;
@@ -12,12 +9,18 @@ use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecon
 use proptest::prelude::*;
 use serde_json::json;
 
+use super::timestamps::parse_ts_micros;
 use super::*;
+use crate::config::SlaNames;
+use crate::json;
+use crate::transform::adf;
+use crate::transform::fields::{ColumnKind, FieldCatalog};
 
 mod fields;
 mod generated;
 mod sla;
 mod tables;
+
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/data/rows/{name}",

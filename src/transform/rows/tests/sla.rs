@@ -1,5 +1,7 @@
 //! The SLA columns of `issues` and the `sla` table: which SLA, which cycle, from where.
+
 use super::*;
+
 const SLA_COLS: [&str; 8] = [
     "first_response_elapsed_millis",
     "first_response_goal_millis",

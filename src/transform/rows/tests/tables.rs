@@ -1,6 +1,8 @@
 //! Row values of the issues, comments, changelog, attachments, issuelinks, remote_links and
 //! worklogs tables.
+
 use super::*;
+
 #[test]
 fn issues_row_values() {
     let ctx = ctx(&[]);
