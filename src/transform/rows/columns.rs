@@ -14,6 +14,9 @@ use crate::transform::schema;
 
 /// A group of column builders appended to together.
 pub(super) trait ColumnSet {
+    /// The columns' names, as declared (a table's set declares its schema's names).
+    #[cfg(test)]
+    const COLUMNS: &'static [&'static str];
     /// Every builder empty.
     fn new() -> Self;
     /// Rows appended since the last [`ColumnSet::finish`] (every column has as many).
@@ -97,6 +100,10 @@ macro_rules! columns {
         }
 
         impl $crate::transform::rows::columns::ColumnSet for $name {
+            #[cfg(test)]
+            const COLUMNS: &'static [&'static str] =
+                &[stringify!($first), $(stringify!($field),)*];
+
             fn new() -> Self {
                 use $crate::transform::rows::columns::NewColumn;
                 $name {

@@ -227,6 +227,25 @@ fn demo_issues_give_one_row_per_json_element() {
     for t in Table::ALL {
         assert_eq!(b[&t].schema(), *schemas.get(t), "{}", t.name());
     }
+    // Each table's builder set (but the configurable issues) declares the schema's columns.
+    let declared: [(Table, &[&str]); 7] = [
+        (Table::Comments, CommentsCols::COLUMNS),
+        (Table::Changelog, ChangelogCols::COLUMNS),
+        (Table::Attachments, AttachmentsCols::COLUMNS),
+        (Table::IssueLinks, LinksCols::COLUMNS),
+        (Table::RemoteLinks, RemoteCols::COLUMNS),
+        (Table::Sla, SlaRowsCols::COLUMNS),
+        (Table::Worklogs, WorklogsCols::COLUMNS),
+    ];
+    for (t, columns) in declared {
+        let names: Vec<&str> = schemas
+            .get(t)
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, columns, "{}", t.name());
+    }
 }
 
 #[test]
