@@ -25,13 +25,13 @@ use crate::config::SlaNames;
 
 /// The state's `meta` row caching the answer of `GET /rest/api/3/field` (refreshed at most
 /// daily when a command starts).
-pub const CATALOG_META: &str = "field_catalog";
+pub(crate) const CATALOG_META: &str = "field_catalog";
 
 /// `schema.custom` of a JSM SLA field.
-pub const SLA_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-sla-field";
+pub(crate) const SLA_FIELD_TYPE: &str = "com.atlassian.servicedesk:sd-sla-field";
 
 /// `schema.custom` of Jira Software's sprint field (the `sprint` column of `issues`).
-pub const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
+pub(crate) const SPRINT_FIELD_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
 
 /// `schema.type` that some Jira versions give SLA fields (accepted as well).
 const SLA_SCHEMA_TYPE: &str = "sd-servicelevelagreement";
@@ -164,7 +164,7 @@ impl FieldCatalog {
     }
 
     /// Whether the catalogue has an entry for `id`.
-    pub fn contains(&self, id: &str) -> bool {
+    pub(crate) fn contains(&self, id: &str) -> bool {
         self.by_id.contains_key(id)
     }
 
@@ -182,7 +182,7 @@ impl FieldCatalog {
 
     /// Ids of Jira Software's sprint fields (`schema.custom ==
     /// "com.pyxis.greenhopper.jira:gh-sprint"`), sorted; usually one.
-    pub fn sprint_fields(&self) -> Vec<&str> {
+    pub(crate) fn sprint_fields(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self
             .by_id
             .iter()
@@ -203,7 +203,7 @@ impl FieldCatalog {
 
     /// How a `[fields]` column for field `id` is typed; [`ColumnKind::Json`] for an unknown
     /// field and for SLA fields.
-    pub fn column_kind(&self, id: &str) -> ColumnKind {
+    pub(crate) fn column_kind(&self, id: &str) -> ColumnKind {
         self.by_id.get(id).map_or(ColumnKind::Json, |f| f.kind)
     }
 

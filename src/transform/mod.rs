@@ -149,7 +149,7 @@ impl Transformer {
     }
 
     /// The month files.
-    pub fn store(&self) -> &MonthStore {
+    pub(crate) fn store(&self) -> &MonthStore {
         &self.store
     }
 
@@ -159,7 +159,7 @@ impl Transformer {
     }
 
     /// Ids of the JSM SLA custom fields the field catalogue knows, sorted.
-    pub fn sla_field_ids(&self) -> Vec<String> {
+    pub(crate) fn sla_field_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .ctx
             .catalog
@@ -242,7 +242,7 @@ impl Transformer {
     /// Rebuilds every month that has an `issues` file but lacks another table's file: a
     /// table added by an upgrade (`worklogs`), or a file removed by hand. Without it a new
     /// table's view would find no file until each month changed. Returns how many months.
-    pub fn complete_months(&self) -> Result<usize> {
+    pub(crate) fn complete_months(&self) -> Result<usize> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let incomplete = |store: &MonthStore| -> Result<Vec<Month>> {
             Ok(store
@@ -329,7 +329,7 @@ impl Transformer {
 
     /// Rows per table over all month files (from their footers); files that cannot be read
     /// are listed, not counted ([`MonthStore::row_counts`]).
-    pub fn row_counts(&self) -> parquet::RowCounts {
+    pub(crate) fn row_counts(&self) -> parquet::RowCounts {
         self.store.row_counts()
     }
 
@@ -687,39 +687,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let raw = RawStore::new(dir.path());
         raw.ensure_dirs().unwrap();
-        let state = Arc::new(State::open(&dir.path().join("state.db")).unwrap());
-        let t = Transformer::new(
+        let t = transformer(dir.path(), &raw);
+        Fixture { _dir: dir, raw, t }
+    }
+
+    /// A transformer (a process of its own) on the mirror in `dir`, without custom fields.
+    fn transformer(dir: &std::path::Path, raw: &RawStore) -> Transformer {
+        Transformer::new(
             raw.clone(),
-            MonthStore::new(dir.path().join("parquet"), None),
-            state,
+            MonthStore::new(dir.join("parquet"), None),
+            Arc::new(State::open(&dir.join("state.db")).unwrap()),
             RowContext {
                 catalog: fields::FieldCatalog::empty(),
                 fields: Default::default(),
                 sla: SlaNames::default(),
             },
-        );
-        Fixture { _dir: dir, raw, t }
+        )
+    }
+
+    /// Saves a version of an issue with `t` and applies it, as the pipeline does: marked
+    /// before the raw JSON changes and, with `mark_after`, again after it (another writer may
+    /// apply the first mark before the file is there), then recorded as saved.
+    fn save_with(t: &Transformer, raw: &RawStore, v: &Value, mark_after: bool) {
+        let key = IssueKey::parse(v["key"].as_str().unwrap()).unwrap();
+        let created = created_ms(v).unwrap();
+        t.mark(key.as_str(), created).unwrap();
+        raw.save_issue(&key, v).unwrap();
+        if mark_after {
+            t.mark(key.as_str(), created).unwrap();
+        }
+        t.state
+            .record_saved(
+                &state::SavedIssue {
+                    issue_id: v["id"].as_str().unwrap().parse().unwrap(),
+                    issue_key: key.to_string(),
+                    updated_ms: 0,
+                },
+                Some(created),
+            )
+            .unwrap();
+        t.apply_pending().unwrap();
     }
 
     impl Fixture {
         /// Saves a version of an issue and applies it, as the pipeline does.
         fn save(&self, v: &Value) {
-            let key = IssueKey::parse(v["key"].as_str().unwrap()).unwrap();
-            let created = created_ms(v).unwrap();
-            self.t.mark(key.as_str(), created).unwrap();
-            self.raw.save_issue(&key, v).unwrap();
-            self.t
-                .state
-                .record_saved(
-                    &state::SavedIssue {
-                        issue_id: v["id"].as_str().unwrap().parse().unwrap(),
-                        issue_key: key.to_string(),
-                        updated_ms: 0,
-                    },
-                    Some(created),
-                )
-                .unwrap();
-            self.t.apply_pending().unwrap();
+            save_with(&self.t, &self.raw, v, false);
         }
 
         /// Every table's rows, months in order, one batch per table.
@@ -745,46 +758,19 @@ mod tests {
     #[test]
     fn two_processes_writing_one_month_lose_no_rows() {
         let f = fixture();
-        let other = Transformer::new(
-            f.raw.clone(),
-            MonthStore::new(f._dir.path().join("parquet"), None),
-            Arc::new(State::open(&f._dir.path().join("state.db")).unwrap()),
-            RowContext {
-                catalog: fields::FieldCatalog::empty(),
-                fields: Default::default(),
-                sla: SlaNames::default(),
-            },
-        );
+        let other = transformer(f._dir.path(), &f.raw);
         // A month with some issues already, so the writers merge rather than rebuild.
         for i in 0..8 {
             f.save(&issue(&format!("OLD-{}", i + 1), 900 + i, 4, 0));
         }
-        let save_with = |t: &Transformer, v: &Value| {
-            let key = IssueKey::parse(v["key"].as_str().unwrap()).unwrap();
-            let created = created_ms(v).unwrap();
-            // Marked before and after the raw JSON changes, as the pipeline does (the other
-            // writer may apply the first mark before the file is there).
-            t.mark(key.as_str(), created).unwrap();
-            f.raw.save_issue(&key, v).unwrap();
-            t.mark(key.as_str(), created).unwrap();
-            t.state
-                .record_saved(
-                    &state::SavedIssue {
-                        issue_id: v["id"].as_str().unwrap().parse().unwrap(),
-                        issue_key: key.to_string(),
-                        updated_ms: 0,
-                    },
-                    Some(created),
-                )
-                .unwrap();
-            t.apply_pending().unwrap();
-        };
         std::thread::scope(|scope| {
             for (name, first_id, t) in [("A", 1000, &f.t), ("B", 2000, &other)] {
-                let save_with = &save_with;
+                let raw = &f.raw;
                 scope.spawn(move || {
                     for i in 0..30 {
-                        save_with(t, &issue(&format!("{name}-{}", i + 1), first_id + i, 4, 0));
+                        let v = issue(&format!("{name}-{}", i + 1), first_id + i, 4, 0);
+                        // Marked before and after the raw JSON changes, as the pipeline does.
+                        save_with(t, raw, &v, true);
                     }
                 });
             }

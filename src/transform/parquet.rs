@@ -80,7 +80,7 @@ impl Error {
     /// decoded ([`Error::Undecodable`]). A rebuild reads no month file, so it cannot meet
     /// these again. Failures to open, list or write (permissions, a full disk, a failing
     /// device) are not such errors: a rebuild would need the same folder and disk.
-    pub fn rebuild_replaces(&self) -> bool {
+    pub(crate) fn rebuild_replaces(&self) -> bool {
         matches!(
             self,
             Error::SchemaChanged { .. } | Error::Undecodable { .. }
@@ -88,7 +88,7 @@ impl Error {
     }
 
     /// The file or folder the error is about.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         match self {
             Error::Io { path, .. }
             | Error::Parquet { path, .. }
@@ -99,7 +99,7 @@ impl Error {
     }
 
     /// What went wrong, without the path.
-    pub fn cause(&self) -> String {
+    pub(crate) fn cause(&self) -> String {
         match self {
             Error::Io { source, .. } => source.to_string(),
             Error::Parquet { source, .. } => source.to_string(),
@@ -115,7 +115,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A calendar month (UTC), the partition of every table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
+pub(crate) struct Month {
     /// Year, e.g. 2024.
     pub year: i32,
     /// Month 1..=12.
@@ -124,19 +124,19 @@ pub struct Month {
 
 impl Month {
     /// `YYYY-MM`.
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         format!("{:04}-{:02}", self.year, self.month)
     }
 
     /// Parses `YYYY-MM`.
-    pub fn parse(s: &str) -> Option<Month> {
+    pub(crate) fn parse(s: &str) -> Option<Month> {
         let (y, m) = s.split_once('-')?;
         let (year, month) = (y.parse().ok()?, m.parse().ok()?);
         (y.len() == 4 && m.len() == 2 && (1..=12).contains(&month)).then_some(Month { year, month })
     }
 
     /// The month of an instant given in epoch milliseconds (UTC).
-    pub fn of_epoch_ms(ms: i64) -> Option<Month> {
+    pub(crate) fn of_epoch_ms(ms: i64) -> Option<Month> {
         use chrono::Datelike;
         let t = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)?;
         Some(Month {
@@ -146,7 +146,7 @@ impl Month {
     }
 
     /// First and one-past-last instant of the month, epoch ms.
-    pub fn bounds_ms(self) -> (i64, i64) {
+    pub(crate) fn bounds_ms(self) -> (i64, i64) {
         let start = |y: i32, m: u32| {
             chrono::NaiveDate::from_ymd_opt(y, m, 1)
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -215,24 +215,24 @@ impl MonthStore {
     }
 
     /// `parquet/`.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// `parquet/<table>/YYYY-MM.parquet`.
-    pub fn path(&self, table: Table, month: Month) -> PathBuf {
+    pub(crate) fn path(&self, table: Table, month: Month) -> PathBuf {
         self.root
             .join(table.name())
             .join(format!("{}.parquet", month.label()))
     }
 
     /// Every month that has an `issues` file.
-    pub fn months(&self) -> Result<Vec<Month>> {
+    pub(crate) fn months(&self) -> Result<Vec<Month>> {
         self.months_of(Table::Issues)
     }
 
     /// Every month that has a file of `table`, in order.
-    pub fn months_of(&self, table: Table) -> Result<Vec<Month>> {
+    pub(crate) fn months_of(&self, table: Table) -> Result<Vec<Month>> {
         let dir = self.root.join(table.name());
         let mut months: Vec<Month> = match fs::read_dir(&dir) {
             Ok(entries) => entries
@@ -250,7 +250,12 @@ impl MonthStore {
     }
 
     /// The rows of one month file (none if it does not exist), checked against `schema`.
-    pub fn read(&self, table: Table, month: Month, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    pub(crate) fn read(
+        &self,
+        table: Table,
+        month: Month,
+        schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>> {
         let path = self.path(table, month);
         let file = match fs::File::open(&path) {
             Ok(f) => f,
@@ -273,7 +278,7 @@ impl MonthStore {
     }
 
     /// Rows in a month file, from its footer (no data read); 0 if there is no file.
-    pub fn row_count(&self, table: Table, month: Month) -> Result<u64> {
+    pub(crate) fn row_count(&self, table: Table, month: Month) -> Result<u64> {
         let path = self.path(table, month);
         let file = match fs::File::open(&path) {
             Ok(f) => f,
@@ -289,7 +294,7 @@ impl MonthStore {
     /// [`MonthStore::row_count`]). Never fails: a file (or a table's folder) that cannot be
     /// read is not counted and is listed in [`RowCounts::problems`] instead, so `status`
     /// works on a damaged mirror.
-    pub fn row_counts(&self) -> RowCounts {
+    pub(crate) fn row_counts(&self) -> RowCounts {
         let mut counts = RowCounts::default();
         for table in Table::ALL {
             let mut rows = 0;
@@ -310,7 +315,7 @@ impl MonthStore {
     }
 
     /// Replaces a month file with `batches` (atomically), and its distribution copy.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         table: Table,
         month: Month,
@@ -326,7 +331,12 @@ impl MonthStore {
 
     /// A streaming writer for one month file: batches are encoded as they come, so a
     /// rebuild holds one chunk of issues in memory, not the whole month.
-    pub fn writer(&self, table: Table, month: Month, schema: &SchemaRef) -> Result<MonthWriter> {
+    pub(crate) fn writer(
+        &self,
+        table: Table,
+        month: Month,
+        schema: &SchemaRef,
+    ) -> Result<MonthWriter> {
         let path = self.path(table, month);
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         create_dir_durable(&dir).map_err(|source| io_error(&dir, source))?;
@@ -347,7 +357,7 @@ impl MonthStore {
     }
 
     /// Removes a month file (all its issues are gone), and its distribution copy.
-    pub fn remove(&self, table: Table, month: Month) -> Result<()> {
+    pub(crate) fn remove(&self, table: Table, month: Month) -> Result<()> {
         let mut paths = vec![self.path(table, month)];
         paths.extend(self.distribution_path(table, month));
         for path in paths {
@@ -360,13 +370,13 @@ impl MonthStore {
     }
 
     /// The one file of reference table `name`: `<root>/<name>/<name>.parquet`.
-    pub fn reference_path(&self, name: &str) -> PathBuf {
+    pub(crate) fn reference_path(&self, name: &str) -> PathBuf {
         self.root.join(name).join(format!("{name}.parquet"))
     }
 
     /// Writes reference table `name` (one file, see [`MonthStore::reference_path`]) and its
     /// distribution copy atomically.
-    pub fn write_reference(&self, name: &str, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write_reference(&self, name: &str, batch: &RecordBatch) -> Result<()> {
         let path = self.reference_path(name);
         let mut bytes = Vec::new();
         let mut writer =
@@ -389,7 +399,7 @@ impl MonthStore {
     /// Writes `views.sql` (one `CREATE VIEW jira_<table>` per table, and one per reference
     /// table whose file exists, paths relative to the folder holding it) here and in the
     /// distribution folder, unless it is already there.
-    pub fn write_views(&self) -> Result<()> {
+    pub(crate) fn write_views(&self) -> Result<()> {
         let mut sql = String::from(
             "-- DuckDB views over the jira-mirror tables. Paths are relative to this folder:\n\
              --   cd parquet && duckdb -init views.sql\n",
@@ -428,7 +438,7 @@ impl MonthStore {
 
 /// Row counts of every table, and the files that could not be counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RowCounts {
+pub(crate) struct RowCounts {
     /// Rows per table (every table, in [`Table::ALL`] order), over the readable files.
     pub rows: Vec<(Table, u64)>,
     /// Files (or folders) that could not be read, in table then month order.
@@ -437,7 +447,7 @@ pub struct RowCounts {
 
 /// A month file (or a table's folder) that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileProblem {
+pub(crate) struct FileProblem {
     /// The file or folder.
     pub path: PathBuf,
     /// What went wrong, without the path.
@@ -454,7 +464,7 @@ impl FileProblem {
 }
 
 /// An open month file being written; nothing is visible until [`MonthWriter::finish`].
-pub struct MonthWriter {
+pub(crate) struct MonthWriter {
     writer: ArrowWriter<fs::File>,
     temp: tempfile::NamedTempFile,
     path: PathBuf,
@@ -463,14 +473,14 @@ pub struct MonthWriter {
 
 impl MonthWriter {
     /// Encodes one batch.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.writer
             .write(batch)
             .map_err(|source| parquet_error(&self.path, source))
     }
 
     /// Finishes the file: footer, fsync, rename over the month file, distribution copy.
-    pub fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         let path = self.path;
         let file = self
             .writer
@@ -508,7 +518,7 @@ fn issue_keys(batch: &RecordBatch) -> Result<&StringArray> {
 /// `old` and `new` concatenated once — no per-row filtering or interleaving. `replaced` must
 /// be sorted and unique, and `new` must hold only rows of those keys, sorted by key (a key
 /// may have no new rows: it is deleted).
-pub fn splice_sorted(
+pub(crate) fn splice_sorted(
     schema: &SchemaRef,
     old: &RecordBatch,
     replaced: &[&str],
@@ -557,7 +567,7 @@ fn partition_point(mut lo: usize, mut hi: usize, before: impl Fn(usize) -> bool)
 }
 
 /// Concatenates batches of one schema (an empty batch for none).
-pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+pub(crate) fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     arrow_select::concat::concat_batches(schema, batches).map_err(|source| Error::Arrow {
         path: "concat".into(),
         source,
@@ -671,7 +681,7 @@ struct Cached {
 /// changing issues of the same recent months re-encodes them but does not decode them again.
 /// Bounded by a byte budget (least recently used out first); an entry is only used while
 /// the file on disk is the very one it was decoded from.
-pub struct MonthCache {
+pub(crate) struct MonthCache {
     budget: usize,
     inner: std::sync::Mutex<CacheInner>,
 }
@@ -685,7 +695,7 @@ struct CacheInner {
 
 impl MonthCache {
     /// A cache holding at most `budget` bytes of decoded rows (0 disables it).
-    pub fn new(budget: usize) -> MonthCache {
+    pub(crate) fn new(budget: usize) -> MonthCache {
         MonthCache {
             budget,
             inner: Default::default(),
@@ -693,7 +703,7 @@ impl MonthCache {
     }
 
     /// The rows of a month file, from the cache when the file is unchanged.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         store: &MonthStore,
         table: Table,
@@ -717,7 +727,13 @@ impl MonthCache {
     }
 
     /// Remembers the rows just written to a month file.
-    pub fn store(&self, store: &MonthStore, table: Table, month: Month, batch: &RecordBatch) {
+    pub(crate) fn store(
+        &self,
+        store: &MonthStore,
+        table: Table,
+        month: Month,
+        batch: &RecordBatch,
+    ) {
         let bytes = batch.get_array_memory_size();
         let Some(stamp) = Stamp::of(&store.path(table, month)) else {
             return;
@@ -757,7 +773,7 @@ impl MonthCache {
     }
 
     /// Drops a month file's entry (the file was removed or rebuilt).
-    pub fn forget(&self, table: Table, month: Month) {
+    pub(crate) fn forget(&self, table: Table, month: Month) {
         let mut inner = self.lock();
         if let Some(gone) = inner.entries.remove(&(table, month)) {
             inner.bytes -= gone.bytes;

@@ -38,14 +38,14 @@ enum Get {
 
 /// One reference table: its name and columns.
 #[derive(Debug)]
-pub struct Reference {
+pub(crate) struct Reference {
     /// The table's name: its folder and file under `parquet/`, its view `jira_<name>`.
     pub name: &'static str,
     columns: &'static [(&'static str, Get)],
 }
 
 /// Every reference table, in refresh order.
-pub const REFERENCES: [Reference; 5] = [
+pub(crate) const REFERENCES: [Reference; 5] = [
     Reference {
         name: "projects",
         columns: &[
@@ -112,11 +112,11 @@ pub const REFERENCES: [Reference; 5] = [
 const REFRESHED_META: &str = "reference_refreshed_ms";
 
 /// How often the reference tables are refreshed.
-pub const REFRESH_EVERY_MS: i64 = 24 * 3600 * 1000;
+pub(crate) const REFRESH_EVERY_MS: i64 = 24 * 3600 * 1000;
 
 impl Reference {
     /// The Arrow schema: every column nullable.
-    pub fn schema(&self) -> Arc<Schema> {
+    pub(crate) fn schema(&self) -> Arc<Schema> {
         Arc::new(Schema::new(
             self.columns
                 .iter()
@@ -133,7 +133,7 @@ impl Reference {
     }
 
     /// The rows of `items` (one per item, in Jira's order).
-    pub fn batch(&self, items: &[Value]) -> RecordBatch {
+    pub(crate) fn batch(&self, items: &[Value]) -> RecordBatch {
         let columns: Vec<ArrayRef> = self
             .columns
             .iter()
@@ -206,7 +206,7 @@ fn int(v: &Value) -> Option<i64> {
 
 /// What a refresh did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Refreshed {
+pub(crate) struct Refreshed {
     /// Tables written, with their row counts.
     pub written: Vec<(&'static str, usize)>,
     /// Tables Jira refused or failed (their previous file is kept).
@@ -215,7 +215,7 @@ pub struct Refreshed {
 
 /// Why a refresh stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Jira refused the credentials.
     #[error("the reference tables could not be refreshed")]
     Jira(#[from] jira::Error),
@@ -229,7 +229,7 @@ pub enum Error {
 
 /// Refreshes every reference table when the last refresh is older than
 /// [`REFRESH_EVERY_MS`] (or never happened); `None` when it was recent.
-pub async fn refresh_if_stale(
+pub(crate) async fn refresh_if_stale(
     jira: &JiraClient,
     store: &MonthStore,
     state: &State,
@@ -248,7 +248,7 @@ pub async fn refresh_if_stale(
 
 /// [`refresh_if_stale`] with its outcome logged: what was written, or why not (the next
 /// run after a day tries again). Only wrong credentials come back as an error.
-pub async fn refresh_when_due(
+pub(crate) async fn refresh_when_due(
     jira: &JiraClient,
     store: &MonthStore,
     state: &State,
@@ -274,7 +274,7 @@ pub async fn refresh_when_due(
 /// Fetches and writes every reference table. A table Jira refuses or fails keeps its file.
 /// The `fields` table comes from the field catalogue the state caches (every command has
 /// just made sure it is at most a day old), not from a second `/field` request.
-pub async fn refresh(
+pub(crate) async fn refresh(
     jira: &JiraClient,
     store: &MonthStore,
     state: &State,

@@ -63,7 +63,7 @@ impl Table {
     ];
 
     /// The table's name: its folder under `parquet/` and its view `jira_<name>`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Issues => "issues",
             Table::Comments => "comments",
@@ -84,31 +84,32 @@ impl Table {
 
 /// The reference tables (`transform::reference`): one file each,
 /// `parquet/<name>/<name>.parquet`, refreshed daily.
-pub const REFERENCE_TABLES: [&str; 5] = ["projects", "users", "statuses", "priorities", "fields"];
+pub(crate) const REFERENCE_TABLES: [&str; 5] =
+    ["projects", "users", "statuses", "priorities", "fields"];
 
 /// Name of the item field of every `List<Utf8>` column.
-pub const LIST_ITEM: &str = "item";
+pub(crate) const LIST_ITEM: &str = "item";
 
 /// The time zone of every timestamp column.
-pub const UTC: &str = "UTC";
+pub(crate) const UTC: &str = "UTC";
 
 /// `Timestamp(Microsecond, "UTC")`, the type of every timestamp column.
-pub fn timestamp_type() -> DataType {
+pub(crate) fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from(UTC)))
 }
 
 /// The item field of every list column: `item`, `Utf8`, not nullable.
-pub fn list_item_field() -> Field {
+pub(crate) fn list_item_field() -> Field {
     Field::new(LIST_ITEM, DataType::Utf8, false)
 }
 
 /// `List<Utf8>` with [`list_item_field`], the type of every list column.
-pub fn list_type() -> DataType {
+pub(crate) fn list_type() -> DataType {
     DataType::List(Arc::new(list_item_field()))
 }
 
 /// The Arrow type of a `[fields]` column of the given kind.
-pub fn kind_data_type(kind: ColumnKind) -> DataType {
+pub(crate) fn kind_data_type(kind: ColumnKind) -> DataType {
     match kind {
         ColumnKind::Option | ColumnKind::User | ColumnKind::String | ColumnKind::Json => {
             DataType::Utf8
@@ -197,7 +198,7 @@ const ISSUES_HEAD: &[Col] = &[
 ];
 
 /// The last column of `issues`.
-pub const CUSTOM_FIELDS: &str = "custom_fields";
+pub(crate) const CUSTOM_FIELDS: &str = "custom_fields";
 
 const COMMENTS: &[Col] = &[
     ("issue_key", Ty::Utf8, false),
@@ -336,7 +337,7 @@ impl Schemas {
     }
 
     /// The schema of table `t`.
-    pub fn get(&self, t: Table) -> &SchemaRef {
+    pub(crate) fn get(&self, t: Table) -> &SchemaRef {
         &self.schemas[t.index()]
     }
 }
