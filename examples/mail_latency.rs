@@ -30,7 +30,7 @@ use jira_mirror::key::IssueKey;
 use jira_mirror::simulator::{SimConfig, Simulator};
 use jira_mirror::time::jira_time_ms;
 use jira_mirror::triggers::mail::pass::ProcessNow;
-use jira_mirror::triggers::mail::watch::{WatchOptions, spawn_watch};
+use jira_mirror::triggers::mail::watch::{WatchOptions, watch_task};
 use jira_mirror::triggers::{Summary, process_keys};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +115,7 @@ allowed_senders = ["{JIRA}"]
         pipeline: ctx.pipeline().clone(),
         parallel: 4,
     };
-    let watcher = spawn_watch(
+    let watcher = tokio::spawn(watch_task(
         ctx.pipeline().state().clone(),
         imap_config.clone(),
         &ctx.config().jira.jql,
@@ -123,7 +123,7 @@ allowed_senders = ["{JIRA}"]
         WatchOptions::from_config(&imap_config),
         stop.clone(),
         |_| {},
-    );
+    ));
     tokio::time::sleep(Duration::from_millis(500)).await; // connected and idling
 
     let tables = data_dir.join("parquet/issues");

@@ -131,56 +131,35 @@ impl State {
 
     /// Takes the next due key (oldest first) and marks it running.
     pub fn queue_take(&self) -> Result<Option<QueueItem>> {
-        let now = now_ms();
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let item = tx
-                .query_row(
-                    "SELECT issue_key, source, enqueued_ms FROM queue
-                     WHERE running = 0 AND not_before_ms <= ?1
-                     ORDER BY not_before_ms, enqueued_ms, issue_key LIMIT 1",
-                    [now],
-                    |r| {
-                        Ok(QueueItem {
-                            issue_key: r.get(0)?,
-                            source: r.get(1)?,
-                            enqueued_ms: r.get(2)?,
-                        })
-                    },
-                )
-                .optional()?;
-            if let Some(item) = &item {
-                tx.execute(
-                    "UPDATE queue SET running = 1, again = 0 WHERE issue_key = ?1",
-                    [&item.issue_key],
-                )?;
-            }
-            tx.commit()?;
-            Ok(item)
-        })
+        self.take_next("")
     }
 
     /// Takes the next due `id:<id>` row (an issue id a trigger could not resolve to a key;
     /// oldest first) and marks it running, like [`State::queue_take`] for keys. The `mail`
     /// command resolves these itself after its pass, when no daemon may be running.
     pub fn queue_take_id(&self) -> Result<Option<QueueItem>> {
+        self.take_next("AND issue_key LIKE 'id:%'")
+    }
+
+    /// Takes the next due row matching `and` (an SQL condition on `queue`, or nothing) and
+    /// marks it running.
+    fn take_next(&self, and: &str) -> Result<Option<QueueItem>> {
         let now = now_ms();
+        let query = format!(
+            "SELECT issue_key, source, enqueued_ms FROM queue
+             WHERE running = 0 AND not_before_ms <= ?1 {and}
+             ORDER BY not_before_ms, enqueued_ms, issue_key LIMIT 1"
+        );
         self.with(|c| {
             let tx = c.transaction()?;
             let item = tx
-                .query_row(
-                    "SELECT issue_key, source, enqueued_ms FROM queue
-                     WHERE running = 0 AND not_before_ms <= ?1 AND issue_key LIKE 'id:%'
-                     ORDER BY not_before_ms, enqueued_ms, issue_key LIMIT 1",
-                    [now],
-                    |r| {
-                        Ok(QueueItem {
-                            issue_key: r.get(0)?,
-                            source: r.get(1)?,
-                            enqueued_ms: r.get(2)?,
-                        })
-                    },
-                )
+                .query_row(&query, [now], |r| {
+                    Ok(QueueItem {
+                        issue_key: r.get(0)?,
+                        source: r.get(1)?,
+                        enqueued_ms: r.get(2)?,
+                    })
+                })
                 .optional()?;
             if let Some(item) = &item {
                 tx.execute(

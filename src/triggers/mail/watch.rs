@@ -65,8 +65,8 @@ impl WatchOptions {
 }
 
 /// [`watch`] of the mailbox `config` for the projects of the scope `jql`, as a future that
-/// owns what it uses: what `run` spawns, and what the tests and the latency benchmark start
-/// the same way.
+/// owns what it uses, ready to spawn: what `run` supervises, and what the tests and the
+/// latency benchmark start the same way.
 pub fn watch_task(
     state: Arc<State>,
     config: ImapConfig,
@@ -78,19 +78,6 @@ pub fn watch_task(
 ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
     let projects = scope_projects(jql);
     async move { watch(&state, &config, &projects, &sink, options, &stop, report).await }
-}
-
-/// [`watch_task`] spawned on the runtime.
-pub fn spawn_watch(
-    state: Arc<State>,
-    config: ImapConfig,
-    jql: &str,
-    sink: impl Sink + Send + Sync + 'static,
-    options: WatchOptions,
-    stop: CancellationToken,
-    report: impl FnMut(&MailSummary) + Send + 'static,
-) -> tokio::task::JoinHandle<Result<(), Error>> {
-    tokio::spawn(watch_task(state, config, jql, sink, options, stop, report))
 }
 
 /// Watches the mailbox until `stop` is cancelled, handing each notification to `sink` and

@@ -197,13 +197,18 @@ impl Timed {
     }
 }
 
-/// Called when the inner stream is not ready: arms the timer on the first wait and fails once
-/// it fires. Progress disarms it (see the callers).
-pub(super) fn bounded_wait<T>(
+/// Bounds one poll of the inner stream: progress (`Ready`) disarms `timer`; the first wait
+/// arms it, and a wait past `limit` fails.
+fn bounded<T>(
+    polled: Poll<io::Result<T>>,
     timer: &mut Option<Pin<Box<Sleep>>>,
     limit: Option<Duration>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<T>> {
+    if polled.is_ready() {
+        *timer = None;
+        return polled;
+    }
     let Some(limit) = limit else {
         return Poll::Pending;
     };
@@ -227,13 +232,8 @@ impl AsyncRead for Timed {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.tcp).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.read_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => bounded_wait(&mut this.read_timer, this.read_limit, cx),
-        }
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        bounded(polled, &mut this.read_timer, this.read_limit, cx)
     }
 }
 
@@ -244,34 +244,19 @@ impl AsyncWrite for Timed {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.tcp).poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                this.write_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => bounded_wait(&mut this.write_timer, Some(this.write_limit), cx),
-        }
+        let polled = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        bounded(polled, &mut this.write_timer, Some(this.write_limit), cx)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.tcp).poll_flush(cx) {
-            Poll::Ready(result) => {
-                this.write_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => bounded_wait(&mut this.write_timer, Some(this.write_limit), cx),
-        }
+        let polled = Pin::new(&mut this.tcp).poll_flush(cx);
+        bounded(polled, &mut this.write_timer, Some(this.write_limit), cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.tcp).poll_shutdown(cx) {
-            Poll::Ready(result) => {
-                this.write_timer = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => bounded_wait(&mut this.write_timer, Some(this.write_limit), cx),
-        }
+        let polled = Pin::new(&mut this.tcp).poll_shutdown(cx);
+        bounded(polled, &mut this.write_timer, Some(this.write_limit), cx)
     }
 }
