@@ -142,7 +142,7 @@ impl From<pipeline::Error> for JobError {
 }
 
 /// `e` and its first source, as one line.
-pub fn with_cause(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_cause(e: &dyn std::error::Error) -> String {
     match e.source() {
         Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),

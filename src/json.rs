@@ -50,7 +50,7 @@ pub fn from_str(text: &str) -> serde_json::Result<Value> {
 /// collects children should therefore drop them with [`drop_deep`] on its own error paths
 /// (as [`from_slice`]'s does), or a deep valid prefix followed by garbage (a truncated body)
 /// overflows the stack while the error unwinds.
-pub fn from_slice_seed<'de, S>(bytes: &'de [u8], seed: S) -> serde_json::Result<Value>
+pub(crate) fn from_slice_seed<'de, S>(bytes: &'de [u8], seed: S) -> serde_json::Result<Value>
 where
     S: DeserializeSeed<'de, Value = Value>,
 {
@@ -76,7 +76,7 @@ where
 
 /// Serialises `value` as compact JSON into `writer` (exactly what `serde_json::to_writer`
 /// writes), on a growing stack.
-pub fn to_writer<W: io::Write>(writer: W, value: &Value) -> serde_json::Result<()> {
+pub(crate) fn to_writer<W: io::Write>(writer: W, value: &Value) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::new(writer);
     Nested(value).serialize(serde_stacker::Serializer::new(&mut ser))
 }
@@ -182,7 +182,7 @@ impl DeepValue {
     }
 
     /// The value, which the caller must now drop with care itself.
-    pub fn into_inner(mut self) -> Value {
+    pub(crate) fn into_inner(mut self) -> Value {
         std::mem::take(&mut self.0)
     }
 }

@@ -47,7 +47,7 @@ impl Scope {
 
     /// False when `key` is certainly outside the scope (its project is not one of
     /// [`Scope::projects`]); true when it may be inside, which only Jira can confirm.
-    pub fn may_hold(&self, key: &IssueKey) -> bool {
+    pub(crate) fn may_hold(&self, key: &IssueKey) -> bool {
         self.projects
             .as_ref()
             .is_none_or(|p| p.contains(key.project()))

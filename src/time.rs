@@ -5,7 +5,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 
 /// Parses a Jira timestamp (`+hhmm` or `+hh:mm` offset, optional fraction) to UTC.
-pub fn parse_jira_time(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_jira_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     DateTime::<FixedOffset>::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
         .or_else(|_| DateTime::parse_from_rfc3339(s))
@@ -19,7 +19,7 @@ pub fn jira_time_ms(s: &str) -> Option<i64> {
 }
 
 /// Epoch milliseconds as an RFC 3339 UTC string (`2024-03-05T15:15:30.123Z`).
-pub fn ms_to_rfc3339(ms: i64) -> String {
+pub(crate) fn ms_to_rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| ms.to_string())

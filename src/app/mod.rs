@@ -257,13 +257,13 @@ impl Context {
     /// Like [`Context::build`] for work that needs no Jira (`transform`): a cached field
     /// catalogue is used whatever its age; Jira is asked only when there is none. Pending
     /// rows are written first unless `repair` is [`Repair::Skip`].
-    pub async fn build_offline(config: Config, repair: Repair) -> Result<Context> {
+    pub(crate) async fn build_offline(config: Config, repair: Repair) -> Result<Context> {
         Self::build_with(config, None, i64::MAX, repair).await
     }
 
     /// A context for a command that may be a dry run, with `--parallel` if given: a dry run
     /// leaves a crash's pending table rows for the next command ([`Repair::unless`]).
-    pub async fn build_for(
+    pub(crate) async fn build_for(
         config: Config,
         parallel: Option<u16>,
         dry_run: bool,

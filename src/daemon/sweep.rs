@@ -19,7 +19,7 @@ use crate::pipeline::queue::Queue;
 
 /// Issues per page when only `updated` is asked for (Jira may send fewer; the loop follows
 /// `nextPageToken` regardless).
-pub const PAGE: u32 = 1000;
+pub(crate) const PAGE: u32 = 1000;
 
 /// What one daemon sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]

@@ -87,7 +87,7 @@ impl RequestBudget {
 
     /// Waits for a concurrency slot and then for the rate limiter; the slot is released when
     /// the returned permit is dropped.
-    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+    pub(crate) async fn acquire(&self) -> SemaphorePermit<'_> {
         let permit = self
             .slots
             .acquire()
@@ -107,7 +107,7 @@ impl RequestBudget {
 /// The slowest an attachment download may be, in bytes per second (64 KiB/s): an attempt
 /// gets [`download_deadline`], the request timeout plus its size at this rate. Far below any
 /// real link to Jira's media host, so only a stalled or trickling transfer reaches it.
-pub const MIN_DOWNLOAD_RATE: u64 = 64 * 1024;
+pub(crate) const MIN_DOWNLOAD_RATE: u64 = 64 * 1024;
 
 /// Longest deadline of one attempt, whatever the size (a week): keeps the arithmetic finite
 /// for any `max_bytes`.
@@ -116,7 +116,7 @@ const MAX_DOWNLOAD_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The time one attempt at downloading `bytes` may take, from sending the request to the
 /// last byte: `request_timeout` (connection, redirect, first byte; what any request gets)
 /// plus `bytes` at [`MIN_DOWNLOAD_RATE`], at most a week.
-pub fn download_deadline(request_timeout: Duration, bytes: u64) -> Duration {
+pub(crate) fn download_deadline(request_timeout: Duration, bytes: u64) -> Duration {
     let transfer = Duration::from_millis(bytes.saturating_mul(1000) / MIN_DOWNLOAD_RATE);
     request_timeout
         .saturating_add(transfer)

@@ -199,7 +199,7 @@ impl JiraClient {
 
     /// Whether this Jira is in an outage (several failed attempts in a row, no success
     /// since); see [`Health`].
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.inner.health.is_down()
     }
 
@@ -228,7 +228,7 @@ impl JiraClient {
     }
 
     /// GET a JSON document.
-    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+    pub(crate) async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
         self.json(Method::GET, path, query, None).await
     }
 
@@ -236,7 +236,7 @@ impl JiraClient {
     /// answers now ([`JiraClient::probe`]). Checked before the mirror removes anything
     /// because Jira said 404: a 404 while the account itself is refused or Jira is not
     /// answering is no proof that an issue is gone.
-    pub async fn confirm_account(&self) -> Result<()> {
+    pub(crate) async fn confirm_account(&self) -> Result<()> {
         if self.account_vouched() {
             Ok(())
         } else {
@@ -270,7 +270,7 @@ impl JiraClient {
     }
 
     /// POST a JSON body to a read-only endpoint (search) and parse the JSON answer.
-    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
         self.json(Method::POST, path, &[], Some(body)).await
     }
 
@@ -571,7 +571,7 @@ impl JiraClient {
     ///
     /// The rename into `dest` is not followed by an fsync of its folder here: the caller
     /// fsyncs the folder once after all of an issue's attachments, before recording them.
-    pub async fn download_attachment(
+    pub(crate) async fn download_attachment(
         &self,
         id: &str,
         dest: &Path,
@@ -725,7 +725,7 @@ impl JiraClient {
     }
 
     /// Counters of the downloads budget when it is not the client's own.
-    pub fn download_stats(&self) -> Option<&RequestStats> {
+    pub(crate) fn download_stats(&self) -> Option<&RequestStats> {
         (!Arc::ptr_eq(&self.inner.downloads, &self.inner.budget))
             .then(|| self.inner.downloads.stats())
     }

@@ -192,14 +192,14 @@ impl Clone for Error {
 impl Error {
     /// True when no further request to this account can succeed (wrong credentials): the
     /// command must stop with a clear message instead of moving on to the next issue.
-    pub fn is_fatal(&self) -> bool {
+    pub(crate) fn is_fatal(&self) -> bool {
         matches!(self, Error::Auth { .. } | Error::Setup(_))
     }
 
     /// True when the error is Jira's answer about this one resource (refused, a 4xx other
     /// than 404, a body that cannot be read or has the wrong shape): the rest of the issue it
     /// belongs to can still be mirrored, and trying again soon would get the same answer.
-    pub fn is_item_refusal(&self) -> bool {
+    pub(crate) fn is_item_refusal(&self) -> bool {
         matches!(
             self,
             Error::Forbidden { .. }

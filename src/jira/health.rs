@@ -13,9 +13,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Consecutive failed attempts that make an outage.
-pub const DOWN_AFTER: u32 = 3;
+pub(crate) const DOWN_AFTER: u32 = 3;
 /// How often a continuing outage is reported.
-pub const REPORT_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Shared by every clone of one client (one site or JSM account).
 #[derive(Debug)]
@@ -43,7 +43,7 @@ impl Health {
     }
 
     /// True while Jira is considered down.
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.lock().down_since.is_some()
     }
 

@@ -4,7 +4,7 @@
 //! and silently lose issues.
 
 /// `(<scope>) AND updated >= <epoch-ms> ORDER BY updated ASC, key ASC`.
-pub fn updated_since(scope: &str, since_epoch_ms: i64) -> String {
+pub(crate) fn updated_since(scope: &str, since_epoch_ms: i64) -> String {
     format!(
         "({}) AND updated >= {} ORDER BY updated ASC, key ASC",
         scope.trim(),
@@ -25,14 +25,14 @@ pub fn all(scope: &str, created_since_epoch_ms: Option<i64>) -> String {
 }
 
 /// The issues named by `keys` (a few, listed by an earlier search), in key order.
-pub fn keys_in<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn keys_in<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<&str> = keys.into_iter().collect();
     format!("key in ({}) ORDER BY key ASC", list.join(", "))
 }
 
 /// The issues with these ids that are in `scope`: the confirmation that an issue a mail or
 /// webhook named belongs to the mirror.
-pub fn scope_ids(scope: &str, ids: &[i64]) -> String {
+pub(crate) fn scope_ids(scope: &str, ids: &[i64]) -> String {
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     format!("({}) AND id in ({})", scope.trim(), list.join(", "))
 }

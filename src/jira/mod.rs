@@ -19,7 +19,8 @@ pub mod health;
 pub mod jql;
 mod paging;
 
-pub use budget::{MIN_DOWNLOAD_RATE, RequestBudget, RequestStats, download_deadline};
+pub use budget::{RequestBudget, RequestStats};
 pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
 pub use error::{Error, Result};
-pub use paging::{MAX_RECONCILE_IDS, PartError, SearchPage};
+pub(crate) use paging::MAX_RECONCILE_IDS;
+pub use paging::{PartError, SearchPage};

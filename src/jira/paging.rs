@@ -13,7 +13,7 @@ use super::error::{Error, Result};
 /// Offset pages fetched before we decide a server is looping (100 per page → a million items).
 const MAX_PAGES: usize = 10_000;
 /// Most ids `reconcileIssues` accepts in one search (Jira's documented limit).
-pub const MAX_RECONCILE_IDS: usize = 50;
+pub(crate) const MAX_RECONCILE_IDS: usize = 50;
 /// Page size for changelog and comment pages (Jira's documented maximum).
 const PAGE: usize = 100;
 
@@ -93,7 +93,7 @@ impl JiraClient {
     /// Which of `ids` (at most [`MAX_RECONCILE_IDS`]) the scope JQL holds, asked with
     /// `reconcileIssues` so an issue created or moved a moment ago is not missed because
     /// the search index lags behind.
-    pub async fn ids_in_scope(&self, scope: &str, ids: &[i64]) -> Result<BTreeSet<i64>> {
+    pub(crate) async fn ids_in_scope(&self, scope: &str, ids: &[i64]) -> Result<BTreeSet<i64>> {
         let path = "/rest/api/3/search/jql";
         let ids = &ids[..ids.len().min(MAX_RECONCILE_IDS)];
         if ids.is_empty() {
@@ -136,7 +136,7 @@ impl JiraClient {
     /// `GET /rest/api/3/issue/{key}?fields=<fields>` (e.g. `status,updated`): a light look at
     /// an issue, without changelog; `None` on 404. `key` may also be a numeric id, and like
     /// [`JiraClient::get_issue`] the answer's key may differ from the one asked for.
-    pub async fn get_issue_fields(&self, key: &str, fields: &str) -> Result<Option<Value>> {
+    pub(crate) async fn get_issue_fields(&self, key: &str, fields: &str) -> Result<Option<Value>> {
         self.get_issue_with(key, &[("fields", fields.to_string())])
             .await
     }
@@ -331,7 +331,7 @@ impl JiraClient {
     /// until the last page (short pages are normal). A token that comes back a second time or
     /// more than `max_pages` pages are errors: a partial listing must never pass for a
     /// complete one.
-    pub async fn search_each(
+    pub(crate) async fn search_each(
         &self,
         jql: &str,
         fields: &[&str],

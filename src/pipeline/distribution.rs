@@ -27,7 +27,7 @@ use crate::transform::schema::{REFERENCE_TABLES, Table};
 /// path as in the data directory, so the `local_path` of an `attachments` row (relative to
 /// the data directory) names the copy relative to the distribution folder too. (The folder
 /// `attachments/` there is the `attachments` table's.)
-pub const ATTACHMENTS_DIR: &str = "raw/attachments";
+pub(crate) const ATTACHMENTS_DIR: &str = "raw/attachments";
 
 /// The distribution folder and what goes into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Distribution {
 
     /// Brings one issue's attachment copies in line with `raw/attachments/<KEY>/` (a folder
     /// that is gone removes the copies). Nothing when attachments are not distributed.
-    pub fn sync_attachments(&self, source: &Path, key: &IssueKey) -> io::Result<Seeded> {
+    pub(crate) fn sync_attachments(&self, source: &Path, key: &IssueKey) -> io::Result<Seeded> {
         if !self.attachments {
             return Ok(Seeded::default());
         }

@@ -56,7 +56,7 @@ impl Audit {
 
     /// Removes the day folders dated before `today` minus `retention_days`; other entries
     /// of `raw/events/` are left alone. Returns how many folders went.
-    pub fn prune(&self, today: NaiveDate, retention_days: u32) -> io::Result<usize> {
+    pub(crate) fn prune(&self, today: NaiveDate, retention_days: u32) -> io::Result<usize> {
         let Some(oldest_kept) = today.checked_sub_days(Days::new(u64::from(retention_days))) else {
             return Ok(0);
         };

@@ -33,7 +33,7 @@ use confirm::Confirmer;
 use events::Audit;
 
 /// The top-level key of the saved issue JSON that holds what the mirror adds.
-pub const OVERLAY_KEY: &str = "mirror";
+pub(crate) const OVERLAY_KEY: &str = "mirror";
 
 /// Errors that stop one issue (recorded as a failure and retried later).
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,7 @@ impl Error {
     }
 
     /// True when a panic (a bug) is behind the error, here or in a transform thread.
-    pub fn is_panic(&self) -> bool {
+    pub(crate) fn is_panic(&self) -> bool {
         matches!(
             self,
             Error::Panicked { .. } | Error::Transform(crate::transform::Error::Panicked { .. })
@@ -105,7 +105,7 @@ impl Error {
     /// True when writing the Parquet files failed (disk full, a permission error, a month that
     /// cannot be rebuilt), as opposed to the state database or a panic: the rows stay pending
     /// and a later write can succeed.
-    pub fn is_table_write_failure(&self) -> bool {
+    pub(crate) fn is_table_write_failure(&self) -> bool {
         matches!(
             self,
             Error::Transform(
@@ -118,7 +118,7 @@ impl Error {
     }
 
     /// True when the whole command must stop (wrong credentials, unusable state).
-    pub fn is_fatal(&self) -> bool {
+    pub(crate) fn is_fatal(&self) -> bool {
         match self {
             Error::Jira(e) => e.is_fatal(),
             Error::State(_) | Error::Transform(_) => true,
@@ -236,7 +236,7 @@ impl Removals {
 
 /// Counted failures before a key is parked, unless [`Pipeline::with_max_attempts`] says
 /// otherwise (`[run] max_attempts`).
-pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: i64 = 5;
 
 impl Pipeline {
     /// Builds the pipeline from its parts; `sla` is the `[jira_sla]` account, if configured;
@@ -273,7 +273,10 @@ impl Pipeline {
 
     /// Keeps the distribution folder's attachment copies in line with each saved or removed
     /// issue (when it distributes attachments).
-    pub fn with_distribution(mut self, distribution: Option<distribution::Distribution>) -> Self {
+    pub(crate) fn with_distribution(
+        mut self,
+        distribution: Option<distribution::Distribution>,
+    ) -> Self {
         self.distribution = distribution;
         self
     }
@@ -291,7 +294,7 @@ impl Pipeline {
     }
 
     /// Removes at most `cap` issues locally in 24 hours (see [`Error::DeletionCapped`]).
-    pub fn with_deletion_cap(mut self, cap: u64) -> Self {
+    pub(crate) fn with_deletion_cap(mut self, cap: u64) -> Self {
         self.removals = Arc::new(Removals {
             cap,
             recent: Default::default(),
@@ -300,7 +303,7 @@ impl Pipeline {
     }
 
     /// Parks a key after `n` counted failures (at least 1).
-    pub fn with_max_attempts(mut self, n: i64) -> Self {
+    pub(crate) fn with_max_attempts(mut self, n: i64) -> Self {
         self.max_attempts = n.max(1);
         self
     }
@@ -357,12 +360,12 @@ impl Pipeline {
     }
 
     /// The `[jira_sla]` (JSM) client, if configured.
-    pub fn sla_client(&self) -> Option<&JiraClient> {
+    pub(crate) fn sla_client(&self) -> Option<&JiraClient> {
         self.sla.as_ref()
     }
 
     /// The request counters of every budget this pipeline draws on, as one line.
-    pub fn request_summary(&self) -> String {
+    pub(crate) fn request_summary(&self) -> String {
         let mut all = vec![self.jira.stats()];
         all.extend(self.jira.download_stats());
         all.extend(self.sla.as_ref().map(JiraClient::stats));
@@ -399,7 +402,7 @@ impl Pipeline {
     }
 
     /// Fetches `key` from Jira and saves it; a 404 removes the local copy.
-    pub async fn process_key(&self, key: &IssueKey) -> Result<Outcome> {
+    pub(crate) async fn process_key(&self, key: &IssueKey) -> Result<Outcome> {
         let _guard = self.locks.lock(key.as_str()).await?;
         self.fetch_and_save(key).await
     }
@@ -409,7 +412,7 @@ impl Pipeline {
     /// fetch` while the daemon runs): then nothing is fetched and the outcome is
     /// [`Outcome::Unchanged`]. The check happens under the issue's lock, so a fetch in
     /// progress elsewhere is waited for, then counted.
-    pub async fn process_key_since(&self, key: &IssueKey, since_ms: i64) -> Result<Outcome> {
+    pub(crate) async fn process_key_since(&self, key: &IssueKey, since_ms: i64) -> Result<Outcome> {
         let _guard = self.locks.lock(key.as_str()).await?;
         if self.fetched_since(key, since_ms)? {
             return Ok(Outcome::Unchanged(key.clone()));
@@ -433,7 +436,11 @@ impl Pipeline {
     /// [`Scope::may_hold`] and Jira's scope search lists its id. Otherwise
     /// [`Outcome::OutOfScope`], nothing written. A key the mirror holds is fetched as usual
     /// (a 404 removes it, with the usual safeguards).
-    pub async fn process_named(&self, key: &IssueKey, since_ms: Option<i64>) -> Result<Outcome> {
+    pub(crate) async fn process_named(
+        &self,
+        key: &IssueKey,
+        since_ms: Option<i64>,
+    ) -> Result<Outcome> {
         let _guard = self.locks.lock(key.as_str()).await?;
         if self.store.has_issue(key) || self.state.issue_by_key(key.as_str())?.is_some() {
             if let Some(since_ms) = since_ms
@@ -494,7 +501,7 @@ impl Pipeline {
     /// [`Pipeline::process_named`]); a 404 removes the local copy of the issue with that id,
     /// if there is one. `None` when nothing was saved or removed (unknown id, or an issue
     /// outside the scope).
-    pub async fn process_id(&self, id: i64) -> Result<Option<Outcome>> {
+    pub(crate) async fn process_id(&self, id: i64) -> Result<Option<Outcome>> {
         let started = crate::time::now_ms();
         match self.jira.get_issue(&id.to_string()).await? {
             Some(issue) => {
@@ -519,7 +526,7 @@ impl Pipeline {
 
     /// Removes every local trace of `key` (raw JSON, attachments, state row; its table rows
     /// are marked for removal), under the issue's lock.
-    pub async fn delete_local(&self, key: &IssueKey) -> Result<()> {
+    pub(crate) async fn delete_local(&self, key: &IssueKey) -> Result<()> {
         let _guard = self.locks.lock(key.as_str()).await?;
         self.remove_local(key).await
     }
@@ -560,7 +567,12 @@ impl Pipeline {
     /// marks its table rows pending. Nothing is written when everything equals what is saved,
     /// nor when `write` is false (a dry run). True when the issue differs (and, when
     /// writing, was rewritten). The issue must be saved already.
-    pub async fn refresh(&self, key: &IssueKey, fresh: Refresh, write: bool) -> Result<bool> {
+    pub(crate) async fn refresh(
+        &self,
+        key: &IssueKey,
+        fresh: Refresh,
+        write: bool,
+    ) -> Result<bool> {
         let _guard = self.locks.lock(key.as_str()).await?;
         let Some(issue) = self.store.load_issue(key)? else {
             return Err(Error::Invalid {
@@ -613,7 +625,7 @@ impl Pipeline {
     /// Reads the saved copy of `key` and records its status category and whether it has SLA
     /// data in the state (issues saved before schema 4 lack them). `None` when there is no
     /// saved copy.
-    pub fn record_saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
+    pub(crate) fn record_saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
         let saved = self.saved_status(key)?;
         if let Some(saved) = &saved {
             self.state.set_issue_status(
@@ -627,7 +639,7 @@ impl Pipeline {
 
     /// The status category of the saved copy of `key` and whether it has SLA data, read from
     /// its JSON without recording anything. `None` when there is no saved copy.
-    pub fn saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
+    pub(crate) fn saved_status(&self, key: &IssueKey) -> Result<Option<SavedStatus>> {
         let Some(issue) = self.store.load_issue(key)? else {
             return Ok(None);
         };
@@ -949,7 +961,7 @@ fn mark_downloaded(entry: &mut Value, key: &IssueKey, file_name: &str, size: u64
 
 /// Whether an issue may have JSM SLAs: its project is a service desk, or the issue does not
 /// say what its project is (then the SLA endpoint decides).
-pub fn may_have_sla(issue: &Value) -> bool {
+pub(crate) fn may_have_sla(issue: &Value) -> bool {
     match issue["fields"]["project"]["projectTypeKey"].as_str() {
         Some(kind) => kind == "service_desk",
         None => true,

@@ -20,7 +20,7 @@ use crate::key::IssueKey;
 use crate::state::{self, Pushed, QueueItem, State};
 
 /// Wait before retrying a key that failed because Jira was failing.
-pub const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
+pub(crate) const TRANSIENT_RETRY: Duration = Duration::from_secs(30);
 
 /// How long a failed key waits: [`TRANSIENT_RETRY`] when Jira was failing, else 60 s
 /// doubling with the key's counted attempts, up to about two hours.
@@ -33,7 +33,7 @@ pub(crate) fn retry_delay_ms(transient: bool, attempts: i64) -> i64 {
 }
 
 /// Keys that may wait at once before producers wait too.
-pub const CAPACITY: i64 = 10_000;
+pub(crate) const CAPACITY: i64 = 10_000;
 
 /// The durable queue plus its wake-ups.
 #[derive(Debug)]
@@ -101,7 +101,7 @@ impl Queue {
     /// Hands every one of `rows` over (durably, in one transaction; no `updated` hint), waiting
     /// only while the queue is already full: a batch may take it past its capacity by its own
     /// size (what one mail names, at most a thousand rows).
-    pub async fn push_all(
+    pub(crate) async fn push_all(
         &self,
         rows: &[String],
         source: &str,
@@ -138,12 +138,12 @@ impl Queue {
     }
 
     /// Waits until work may be due: a push, or `max` elapsed.
-    pub async fn wait_for_work(&self, max: Duration) {
+    pub(crate) async fn wait_for_work(&self, max: Duration) {
         let _ = tokio::time::timeout(max, self.work.notified()).await;
     }
 
     /// Wakes every waiting worker (after releasing backoffs).
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         self.work.notify_waiters();
     }
 

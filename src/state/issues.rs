@@ -82,7 +82,7 @@ impl State {
     }
 
     /// Moves the watermark forward to `ms` (never backwards).
-    pub fn advance_watermark(&self, ms: i64) -> Result<()> {
+    pub(crate) fn advance_watermark(&self, ms: i64) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO meta (name, value) VALUES (?1, ?2)
@@ -95,7 +95,7 @@ impl State {
     }
 
     /// The saved issue with this id, if any.
-    pub fn issue_by_id(&self, issue_id: i64) -> Result<Option<SavedIssue>> {
+    pub(crate) fn issue_by_id(&self, issue_id: i64) -> Result<Option<SavedIssue>> {
         self.with(|c| {
             c.query_row(
                 "SELECT issue_id, issue_key, updated_ms FROM issues WHERE issue_id = ?1",
@@ -107,7 +107,7 @@ impl State {
     }
 
     /// When the fetch that last saved `key` started (epoch ms), if known.
-    pub fn fetched_ms(&self, key: &str) -> Result<Option<i64>> {
+    pub(crate) fn fetched_ms(&self, key: &str) -> Result<Option<i64>> {
         self.with(|c| {
             c.query_row(
                 "SELECT fetched_ms FROM issues WHERE issue_key = ?1",
@@ -120,7 +120,7 @@ impl State {
     }
 
     /// The saved issue with this key, if any.
-    pub fn issue_by_key(&self, key: &str) -> Result<Option<SavedIssue>> {
+    pub(crate) fn issue_by_key(&self, key: &str) -> Result<Option<SavedIssue>> {
         self.with(|c| {
             c.query_row(
                 "SELECT issue_id, issue_key, updated_ms FROM issues WHERE issue_key = ?1",
@@ -144,7 +144,11 @@ impl State {
     }
 
     /// [`State::record_saved`] with everything the pipeline knows of the issue.
-    pub fn record_saved_with(&self, issue: &SavedIssue, details: &IssueDetails) -> Result<()> {
+    pub(crate) fn record_saved_with(
+        &self,
+        issue: &SavedIssue,
+        details: &IssueDetails,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -181,7 +185,7 @@ impl State {
     }
 
     /// Forgets an issue deleted upstream (and its failure record).
-    pub fn record_deleted(&self, key: &str) -> Result<()> {
+    pub(crate) fn record_deleted(&self, key: &str) -> Result<()> {
         self.with(|c| {
             c.execute("DELETE FROM issues WHERE issue_key = ?1", [key])?;
             c.execute("DELETE FROM failures WHERE issue_key = ?1", [key])
@@ -190,14 +194,14 @@ impl State {
     }
 
     /// Counts one more failure of `key` (never parks it; see [`State::note_failure`]).
-    pub fn record_failure(&self, key: &str, error: &str) -> Result<()> {
+    pub(crate) fn record_failure(&self, key: &str, error: &str) -> Result<()> {
         self.note_failure(key, error, true, i64::MAX).map(drop)
     }
 
     /// Records a failure of `key` with its reason, counting an attempt when `counts` (a
     /// failure of the issue's own data or permissions; not Jira failing), and parks the key
     /// once it has failed `max_attempts` counted times. Returns true when it is parked.
-    pub fn note_failure(
+    pub(crate) fn note_failure(
         &self,
         key: &str,
         error: &str,
@@ -218,7 +222,7 @@ impl State {
 
     /// Keys a sweep retries before listing: every failure not parked, and each parked key
     /// that has not had its one retry since it was parked (oldest failure first).
-    pub fn failures_to_retry(&self) -> Result<Vec<String>> {
+    pub(crate) fn failures_to_retry(&self) -> Result<Vec<String>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT issue_key FROM failures WHERE parked_ms IS NULL OR parked_retried = 0
@@ -230,7 +234,7 @@ impl State {
 
     /// Marks the parked keys among `keys` as retried (their one retry after parking is
     /// being made now), so a crash during it does not make them retried over and over.
-    pub fn mark_parked_retried(&self, keys: &[String]) -> Result<()> {
+    pub(crate) fn mark_parked_retried(&self, keys: &[String]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             for key in keys {
@@ -265,7 +269,7 @@ impl State {
     }
 
     /// Records that `key`'s rows in month `month` (`YYYY-MM`) must be rewritten.
-    pub fn mark_pending(&self, key: &str, month: &str) -> Result<()> {
+    pub(crate) fn mark_pending(&self, key: &str, month: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO pending_rows (issue_key, month, seq) VALUES (?1, ?2, 1)
@@ -294,7 +298,7 @@ impl State {
     }
 
     /// Clears pending rows that were applied, unless they were marked again since.
-    pub fn clear_pending(&self, applied: &[Pending]) -> Result<()> {
+    pub(crate) fn clear_pending(&self, applied: &[Pending]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             {
@@ -310,7 +314,7 @@ impl State {
     }
 
     /// Keys of the saved issues created in `[start_ms, end_ms)`, sorted.
-    pub fn keys_created_between(&self, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
+    pub(crate) fn keys_created_between(&self, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT issue_key FROM issues WHERE created_ms >= ?1 AND created_ms < ?2
@@ -321,7 +325,7 @@ impl State {
     }
 
     /// Every saved issue's key and creation time (epoch ms, if known).
-    pub fn keys_and_created(&self) -> Result<Vec<(String, Option<i64>)>> {
+    pub(crate) fn keys_and_created(&self) -> Result<Vec<(String, Option<i64>)>> {
         self.with(|c| {
             let mut stmt =
                 c.prepare("SELECT issue_key, created_ms FROM issues ORDER BY issue_key")?;
@@ -331,7 +335,7 @@ impl State {
     }
 
     /// The creation time of a saved issue, epoch ms.
-    pub fn created_ms(&self, key: &str) -> Result<Option<i64>> {
+    pub(crate) fn created_ms(&self, key: &str) -> Result<Option<i64>> {
         self.with(|c| {
             c.query_row(
                 "SELECT created_ms FROM issues WHERE issue_key = ?1",
@@ -344,7 +348,7 @@ impl State {
     }
 
     /// The saved issue key of a Jira issue id, if any.
-    pub fn key_of_id(&self, issue_id: i64) -> Result<Option<String>> {
+    pub(crate) fn key_of_id(&self, issue_id: i64) -> Result<Option<String>> {
         Ok(self.issue_by_id(issue_id)?.map(|i| i.issue_key))
     }
 
@@ -367,7 +371,7 @@ impl State {
     /// every issue saved before schema 4, whose status is not known yet (`status_category`
     /// `None`), by key.
     /// With `all`, every saved issue (`poll-sla --all`).
-    pub fn sla_poll_candidates(&self, all: bool) -> Result<Vec<SlaCandidate>> {
+    pub(crate) fn sla_poll_candidates(&self, all: bool) -> Result<Vec<SlaCandidate>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT issue_id, issue_key, updated_ms, status_category FROM issues
@@ -387,7 +391,7 @@ impl State {
 
     /// Records a saved issue's status category and whether it has SLA data (the rest of its
     /// row is kept); false when no issue has this key.
-    pub fn set_issue_status(
+    pub(crate) fn set_issue_status(
         &self,
         key: &str,
         status_category: Option<&str>,

@@ -22,7 +22,7 @@ pub struct MailRetry {
 
 impl State {
     /// The mailbox cursor: `(uid_validity, last_uid)`.
-    pub fn mail_cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+    pub(crate) fn mail_cursor(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
         self.with(|c| {
             c.query_row(
                 "SELECT uid_validity, last_uid FROM mail_cursor WHERE mailbox = ?1",
@@ -36,7 +36,12 @@ impl State {
     /// Stores the mailbox cursor (every mail at or below `last_uid` was acknowledged, rejected
     /// or is in the retry set); a new UIDVALIDITY forgets the old one's rejected UIDs and
     /// retry set.
-    pub fn set_mail_cursor(&self, mailbox: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
+    pub(crate) fn set_mail_cursor(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -59,7 +64,7 @@ impl State {
 
     /// Remembers a rejected (or given up) mail, so it is not examined again; it leaves the
     /// retry set.
-    pub fn record_mail_rejected(
+    pub(crate) fn record_mail_rejected(
         &self,
         mailbox: &str,
         uid_validity: u32,
@@ -82,7 +87,7 @@ impl State {
     }
 
     /// The retry set of this mailbox and UIDVALIDITY: mails whose issues failed, by UID.
-    pub fn mail_retries(&self, mailbox: &str, uid_validity: u32) -> Result<Vec<MailRetry>> {
+    pub(crate) fn mail_retries(&self, mailbox: &str, uid_validity: u32) -> Result<Vec<MailRetry>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT uid, message_id, attempts, last_error, next_try_ms FROM mail_retry
@@ -103,7 +108,7 @@ impl State {
 
     /// Puts a mail whose issues failed into the retry set, or updates its entry: `attempts`
     /// counted attempts so far, `error` the last error, tried again at `next_try_ms`.
-    pub fn record_mail_retry(
+    pub(crate) fn record_mail_retry(
         &self,
         mailbox: &str,
         uid_validity: u32,
@@ -135,7 +140,12 @@ impl State {
     }
 
     /// Takes a mail out of the retry set (acknowledged, or gone from the mailbox).
-    pub fn clear_mail_retry(&self, mailbox: &str, uid_validity: u32, uid: u32) -> Result<()> {
+    pub(crate) fn clear_mail_retry(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM mail_retry WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3",
@@ -146,7 +156,11 @@ impl State {
     }
 
     /// When the next mail of the retry set is due (epoch ms), if any waits.
-    pub fn mail_next_retry_ms(&self, mailbox: &str, uid_validity: u32) -> Result<Option<i64>> {
+    pub(crate) fn mail_next_retry_ms(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+    ) -> Result<Option<i64>> {
         self.with(|c| {
             c.query_row(
                 "SELECT MIN(next_try_ms) FROM mail_retry WHERE mailbox = ?1 AND uid_validity = ?2",

@@ -26,7 +26,8 @@ use schema::MIGRATIONS;
 pub use issues::{Failure, IssueDetails, Pending, SavedIssue, SlaCandidate};
 pub use mail::MailRetry;
 pub use queue::{Pushed, QueueItem};
-pub use runs::{Backfill, RUNS_KEPT_DAYS, Run, TableWriterProblem};
+pub(crate) use runs::RUNS_KEPT_DAYS;
+pub use runs::{Backfill, Run, TableWriterProblem};
 
 use crate::time::now_ms;
 use std::path::Path;
@@ -68,7 +69,8 @@ impl State {
     }
 
     /// An in-memory database, for tests.
-    pub fn open_in_memory() -> Result<State> {
+    #[cfg(test)]
+    pub(crate) fn open_in_memory() -> Result<State> {
         Self::init(Connection::open_in_memory()?)
     }
 
@@ -134,7 +136,7 @@ impl State {
     }
 
     /// Stores a value with the current time.
-    pub fn set_meta(&self, name: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_meta(&self, name: &str, value: &str) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             for (n, v) in [
@@ -152,7 +154,7 @@ impl State {
     }
 
     /// Removes a stored value.
-    pub fn clear_meta(&self, name: &str) -> Result<()> {
+    pub(crate) fn clear_meta(&self, name: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "DELETE FROM meta WHERE name = ?1 OR name = ?1 || '.stored_ms'",

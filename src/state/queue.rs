@@ -104,7 +104,12 @@ impl State {
     /// Queues `key` for `source`. `updated_hint` is the issue's `updated` as the trigger saw
     /// it (a sweep listing), `None` when unknown (mail, webhook, manual): a parked key is
     /// queued again only when the hint differs from the `updated` it was parked at.
-    pub fn queue_push(&self, key: &str, source: &str, updated_hint: Option<i64>) -> Result<Pushed> {
+    pub(crate) fn queue_push(
+        &self,
+        key: &str,
+        source: &str,
+        updated_hint: Option<i64>,
+    ) -> Result<Pushed> {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
@@ -116,7 +121,7 @@ impl State {
 
     /// Queues every one of `keys` for `source` (no `updated` hint) in one transaction: what
     /// one mail names is handed over at once, with one sync to disk however many it names.
-    pub fn queue_push_all(&self, keys: &[String], source: &str) -> Result<Vec<Pushed>> {
+    pub(crate) fn queue_push_all(&self, keys: &[String], source: &str) -> Result<Vec<Pushed>> {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
@@ -130,14 +135,14 @@ impl State {
     }
 
     /// Takes the next due key (oldest first) and marks it running.
-    pub fn queue_take(&self) -> Result<Option<QueueItem>> {
+    pub(crate) fn queue_take(&self) -> Result<Option<QueueItem>> {
         self.take_next("")
     }
 
     /// Takes the next due `id:<id>` row (an issue id a trigger could not resolve to a key;
     /// oldest first) and marks it running, like [`State::queue_take`] for keys. The `mail`
     /// command resolves these itself after its pass, when no daemon may be running.
-    pub fn queue_take_id(&self) -> Result<Option<QueueItem>> {
+    pub(crate) fn queue_take_id(&self) -> Result<Option<QueueItem>> {
         self.take_next("AND issue_key LIKE 'id:%'")
     }
 
@@ -174,7 +179,7 @@ impl State {
 
     /// Gives a taken row back unprocessed (due again at once): the taker stopped on a fatal
     /// error.
-    pub fn queue_release(&self, key: &str) -> Result<()> {
+    pub(crate) fn queue_release(&self, key: &str) -> Result<()> {
         self.with(|c| {
             c.execute("UPDATE queue SET running = 0 WHERE issue_key = ?1", [key])
                 .map(drop)
@@ -182,7 +187,7 @@ impl State {
     }
 
     /// The key is done: removed, unless it was named again meanwhile (then it waits again).
-    pub fn queue_done(&self, key: &str) -> Result<()> {
+    pub(crate) fn queue_done(&self, key: &str) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -201,7 +206,7 @@ impl State {
     /// key waits `retry_in_ms(attempts)` milliseconds (given its counted attempts so far), or
     /// is parked (out of the queue, listed by `status`) once it has failed `max_attempts`
     /// counted times. Returns true when parked.
-    pub fn queue_failed(
+    pub(crate) fn queue_failed(
         &self,
         key: &str,
         error: &str,
@@ -256,7 +261,7 @@ impl State {
     /// is parked again at once, with no further retries until it changes). The daemon's own
     /// failures not parked are in the queue already, waiting for their backoff. Returns the
     /// keys queued.
-    pub fn queue_retry_failures(&self) -> Result<Vec<String>> {
+    pub(crate) fn queue_retry_failures(&self) -> Result<Vec<String>> {
         let now = now_ms();
         self.with(|c| {
             let tx = c.transaction()?;
@@ -287,12 +292,12 @@ impl State {
     }
 
     /// After a restart nothing is running: every key taken before is due again.
-    pub fn queue_recover(&self) -> Result<usize> {
+    pub(crate) fn queue_recover(&self) -> Result<usize> {
         self.with(|c| c.execute("UPDATE queue SET running = 0 WHERE running = 1", []))
     }
 
     /// Makes every waiting key due now (Jira came back after an outage).
-    pub fn queue_release_backoff(&self) -> Result<usize> {
+    pub(crate) fn queue_release_backoff(&self) -> Result<usize> {
         self.with(|c| {
             c.execute(
                 "UPDATE queue SET not_before_ms = 0 WHERE running = 0 AND not_before_ms > 0",
@@ -307,7 +312,7 @@ impl State {
     }
 
     /// When the next waiting key is due (epoch ms), if any waits.
-    pub fn queue_next_due(&self) -> Result<Option<i64>> {
+    pub(crate) fn queue_next_due(&self) -> Result<Option<i64>> {
         self.with(|c| {
             c.query_row(
                 "SELECT MIN(not_before_ms) FROM queue WHERE running = 0",

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 /// Days of `runs` history kept; the latest run of each command, and its latest successful
 /// one, are kept whatever their age.
-pub const RUNS_KEPT_DAYS: i64 = 90;
+pub(crate) const RUNS_KEPT_DAYS: i64 = 90;
 
 const TABLE_WRITER_PROBLEM: &str = "table_writer_problem";
 
@@ -64,7 +64,7 @@ impl State {
     /// Removes runs that finished more than `days` days before `now_ms`, except the latest
     /// run of each command and the latest successful one (what `status` shows). Returns the
     /// rows removed.
-    pub fn prune_runs(&self, now_ms: i64, days: i64) -> Result<usize> {
+    pub(crate) fn prune_runs(&self, now_ms: i64, days: i64) -> Result<usize> {
         let before = now_ms - days.max(1) * 86_400_000;
         self.with(|c| {
             c.execute(
@@ -78,18 +78,18 @@ impl State {
 
     /// Records that the daemon's table writer is failing (`error`, since `since_ms`, after
     /// `attempts` tries), for `status` and the health endpoint.
-    pub fn set_table_writer_problem(&self, problem: &TableWriterProblem) -> Result<()> {
+    pub(crate) fn set_table_writer_problem(&self, problem: &TableWriterProblem) -> Result<()> {
         let json = serde_json::to_string(problem).unwrap_or_default();
         self.set_meta(TABLE_WRITER_PROBLEM, &json)
     }
 
     /// The table writer works again.
-    pub fn clear_table_writer_problem(&self) -> Result<()> {
+    pub(crate) fn clear_table_writer_problem(&self) -> Result<()> {
         self.clear_meta(TABLE_WRITER_PROBLEM)
     }
 
     /// The daemon's table writer's current problem, if it is failing.
-    pub fn table_writer_problem(&self) -> Result<Option<TableWriterProblem>> {
+    pub(crate) fn table_writer_problem(&self) -> Result<Option<TableWriterProblem>> {
         Ok(self
             .meta(TABLE_WRITER_PROBLEM)?
             .and_then(|(json, _)| serde_json::from_str(&json).ok()))
@@ -118,7 +118,7 @@ impl State {
     }
 
     /// Starts a new backfill of `jql`, replacing any previous record.
-    pub fn start_backfill(&self, jql: &str, started_ms: i64) -> Result<()> {
+    pub(crate) fn start_backfill(&self, jql: &str, started_ms: i64) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT OR REPLACE INTO backfill (id, jql, started_ms) VALUES (1, ?1, ?2)",
@@ -129,7 +129,11 @@ impl State {
     }
 
     /// Marks one more page finished; `next_page_token` is where a resumed backfill starts.
-    pub fn backfill_page_done(&self, next_page_token: Option<&str>, saved: i64) -> Result<()> {
+    pub(crate) fn backfill_page_done(
+        &self,
+        next_page_token: Option<&str>,
+        saved: i64,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE backfill SET next_page_token = ?1, pages_done = pages_done + 1,
@@ -141,7 +145,7 @@ impl State {
     }
 
     /// Marks the backfill finished.
-    pub fn finish_backfill(&self) -> Result<()> {
+    pub(crate) fn finish_backfill(&self) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE backfill SET finished_ms = ?1, next_page_token = NULL WHERE id = 1",
@@ -152,7 +156,7 @@ impl State {
     }
 
     /// Records the start of a command run; returns its id.
-    pub fn start_run(&self, command: &str) -> Result<i64> {
+    pub(crate) fn start_run(&self, command: &str) -> Result<i64> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO runs (command, started_ms) VALUES (?1, ?2)",
@@ -163,7 +167,7 @@ impl State {
     }
 
     /// Records how a run ended.
-    pub fn finish_run(&self, id: i64, outcome: &str, saved: i64, failed: i64) -> Result<()> {
+    pub(crate) fn finish_run(&self, id: i64, outcome: &str, saved: i64, failed: i64) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET finished_ms = ?1, outcome = ?2, issues_saved = ?3,
@@ -175,7 +179,7 @@ impl State {
     }
 
     /// [`State::finish_run`] with what the run counted (JSON), in the same write.
-    pub fn finish_run_with_detail(
+    pub(crate) fn finish_run_with_detail(
         &self,
         id: i64,
         outcome: &str,
@@ -194,7 +198,7 @@ impl State {
     }
 
     /// The latest run of each command.
-    pub fn last_runs(&self) -> Result<Vec<Run>> {
+    pub(crate) fn last_runs(&self) -> Result<Vec<Run>> {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT command, started_ms, finished_ms, outcome, issues_saved, issues_failed,

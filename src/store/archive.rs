@@ -43,7 +43,7 @@ impl RawStore {
 
     /// Creates `raw/issues` and `raw/attachments`, and removes temp files that a killed
     /// process left behind in `raw/issues`.
-    pub fn ensure_dirs(&self) -> io::Result<()> {
+    pub(crate) fn ensure_dirs(&self) -> io::Result<()> {
         create_dir_durable(&self.issues_dir())?;
         create_dir_durable(&self.attachments_root())?;
         remove_orphaned_temp_files(&self.issues_dir())
@@ -60,22 +60,22 @@ impl RawStore {
     }
 
     /// `raw/attachments`.
-    pub fn attachments_root(&self) -> PathBuf {
+    pub(crate) fn attachments_root(&self) -> PathBuf {
         self.data_dir.join("raw").join("attachments")
     }
 
     /// `raw/attachments/<KEY>`.
-    pub fn attachments_dir(&self, key: &IssueKey) -> PathBuf {
+    pub(crate) fn attachments_dir(&self, key: &IssueKey) -> PathBuf {
         self.attachments_root().join(key.as_str())
     }
 
     /// `local_path` of an attachment as the tables record it: relative to `data_dir`.
-    pub fn attachment_rel_path(key: &IssueKey, file_name: &str) -> String {
+    pub(crate) fn attachment_rel_path(key: &IssueKey, file_name: &str) -> String {
         format!("raw/attachments/{key}/{file_name}")
     }
 
     /// Writes the issue JSON atomically.
-    pub fn save_issue(&self, key: &IssueKey, issue: &Value) -> io::Result<PathBuf> {
+    pub(crate) fn save_issue(&self, key: &IssueKey, issue: &Value) -> io::Result<PathBuf> {
         let path = self.issue_path(key);
         // Compact: these files are parsed again by every rebuild, and indentation is a large share of
         // a pretty-printed issue's bytes (`jq .` pretty-prints for people).
@@ -86,7 +86,7 @@ impl RawStore {
 
     /// Reads a saved issue, `None` if there is none. Any depth parses; drop the value with
     /// [`crate::json::drop_deep`] (or hold it in a [`crate::json::DeepValue`]).
-    pub fn load_issue(&self, key: &IssueKey) -> io::Result<Option<Value>> {
+    pub(crate) fn load_issue(&self, key: &IssueKey) -> io::Result<Option<Value>> {
         match fs::read(self.issue_path(key)) {
             Ok(bytes) => crate::json::from_slice(&bytes)
                 .map(Some)
@@ -97,12 +97,12 @@ impl RawStore {
     }
 
     /// Whether the issue's JSON exists.
-    pub fn has_issue(&self, key: &IssueKey) -> bool {
+    pub(crate) fn has_issue(&self, key: &IssueKey) -> bool {
         self.issue_path(key).is_file()
     }
 
     /// Removes an issue's JSON and attachment folder (deleted upstream, or moved away).
-    pub fn remove_issue(&self, key: &IssueKey) -> io::Result<()> {
+    pub(crate) fn remove_issue(&self, key: &IssueKey) -> io::Result<()> {
         remove_file_if_exists(&self.issue_path(key))?;
         match fs::remove_dir_all(self.attachments_dir(key)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -121,7 +121,11 @@ impl RawStore {
     /// Each move is a rename: the destination folder is created durably, and after the rename
     /// both the destination's and the source's folders are fsynced, so after a crash the
     /// issue is in one place or the other, never lost from both.
-    pub fn quarantine_issue(&self, key: &IssueKey, today: chrono::NaiveDate) -> io::Result<()> {
+    pub(crate) fn quarantine_issue(
+        &self,
+        key: &IssueKey,
+        today: chrono::NaiveDate,
+    ) -> io::Result<()> {
         let day = self
             .quarantine_dir()
             .join(today.format("%Y-%m-%d").to_string());
@@ -152,13 +156,17 @@ impl RawStore {
     }
 
     /// `quarantine/`.
-    pub fn quarantine_dir(&self) -> PathBuf {
+    pub(crate) fn quarantine_dir(&self) -> PathBuf {
         self.data_dir.join("quarantine")
     }
 
     /// Removes `quarantine/<date>/` folders older than `days` days before `today`; returns
     /// how many. Folders whose name is not a date are left alone.
-    pub fn prune_quarantine(&self, today: chrono::NaiveDate, days: u32) -> io::Result<usize> {
+    pub(crate) fn prune_quarantine(
+        &self,
+        today: chrono::NaiveDate,
+        days: u32,
+    ) -> io::Result<usize> {
         let entries = match fs::read_dir(self.quarantine_dir()) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -184,7 +192,7 @@ impl RawStore {
     /// Moves the attachment folder of a moved issue to its new key (if the new one has none),
     /// and fsyncs `raw/attachments` (source and destination of the rename) before the new
     /// issue JSON can record the files under the new key.
-    pub fn move_attachments(&self, from: &IssueKey, to: &IssueKey) -> io::Result<()> {
+    pub(crate) fn move_attachments(&self, from: &IssueKey, to: &IssueKey) -> io::Result<()> {
         let (old, new) = (self.attachments_dir(from), self.attachments_dir(to));
         if old.is_dir() && !new.exists() {
             fs::rename(&old, &new)?;
@@ -195,7 +203,11 @@ impl RawStore {
 
     /// Deletes files in the issue's attachment folder that are not in `keep` (attachments
     /// removed upstream, and `.part-` leftovers of interrupted downloads).
-    pub fn prune_attachments(&self, key: &IssueKey, keep: &HashSet<String>) -> io::Result<()> {
+    pub(crate) fn prune_attachments(
+        &self,
+        key: &IssueKey,
+        keep: &HashSet<String>,
+    ) -> io::Result<()> {
         let dir = self.attachments_dir(key);
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -218,7 +230,7 @@ impl RawStore {
 /// The name is sanitised (path separators, `..`, control characters and Windows-reserved
 /// names replaced), cut to a safe length on a character boundary keeping the extension, and
 /// never empty. The id prefix keeps two attachments with the same name apart.
-pub fn attachment_file_name(id: &str, filename: &str) -> String {
+pub(crate) fn attachment_file_name(id: &str, filename: &str) -> String {
     let options = sanitize_filename::Options {
         windows: true,
         truncate: false,
@@ -267,19 +279,19 @@ static DIR_MODE: AtomicU32 = AtomicU32::new(DEFAULT_DIR_MODE);
 /// Makes every file and folder written from now on get `output`'s modes (the umask applies).
 /// Temp files are created with the final mode, so the rename publishes a readable file:
 /// without this they would keep tempfile's owner-only `0600`.
-pub fn set_modes(output: OutputConfig) {
+pub(crate) fn set_modes(output: OutputConfig) {
     FILE_MODE.store(output.file_mode, Ordering::Relaxed);
     DIR_MODE.store(output.dir_mode, Ordering::Relaxed);
 }
 
 /// The permissions every published file is created with (see [`set_modes`]).
-pub fn file_permissions() -> fs::Permissions {
+pub(crate) fn file_permissions() -> fs::Permissions {
     fs::Permissions::from_mode(FILE_MODE.load(Ordering::Relaxed))
 }
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
 /// fsync of the directory. A missing directory is created with [`create_dir_durable`].
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = parent_or_dot(path);
     create_dir_durable(dir)?;
     let mut temp = tempfile::Builder::new()
@@ -297,7 +309,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Copies `from` to `to` atomically like [`write_atomic`], streaming (a month file or an
 /// attachment need not fit in memory), and gives the copy `from`'s modification time, so a
 /// later comparison of the two sees the copy as current.
-pub fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
+pub(crate) fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
     let dir = parent_or_dot(to);
     create_dir_durable(dir)?;
     let mut source = fs::File::open(from)?;
@@ -323,7 +335,7 @@ pub fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
 /// Fails (never panics) when a component exists but is not a directory, or when creating or
 /// syncing fails. A directory another process creates meanwhile is accepted, and its parent
 /// fsynced all the same.
-pub fn create_dir_durable(path: &Path) -> io::Result<()> {
+pub(crate) fn create_dir_durable(path: &Path) -> io::Result<()> {
     if path.as_os_str().is_empty() {
         // Like `create_dir_all`: the empty path is the working directory, which exists.
         return Ok(());
@@ -413,7 +425,7 @@ pub(crate) fn remove_file_if_exists(path: &Path) -> io::Result<()> {
 }
 
 /// fsyncs a directory so a rename in it is durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(test)]
     journal::record(journal::Step::SyncDir(dir.to_path_buf()));
     match fs::File::open(dir) {

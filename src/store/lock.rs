@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use super::archive::create_dir_durable;
 
 /// Lock files under `data_dir/locks/`.
-pub const STRIPES: u32 = 256;
+pub(crate) const STRIPES: u32 = 256;
 
 /// The lock folder of a mirror.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ fn open_lock_file(data_dir: &Path, name: &str) -> io::Result<File> {
 
 /// Waits for the lock of the month files of the mirror in `data_dir` (blocking: call it from
 /// a blocking thread). Every process takes it around each read-modify-write of month files.
-pub fn lock_tables(data_dir: &Path) -> io::Result<FileGuard> {
+pub(crate) fn lock_tables(data_dir: &Path) -> io::Result<FileGuard> {
     let file = open_lock_file(data_dir, "tables.lock")?;
     file.lock()?;
     Ok(FileGuard { _file: file })
@@ -133,7 +133,7 @@ pub enum DaemonLockError {
 /// Takes `locks/daemon.lock` for the life of `run`, without waiting, and writes this
 /// process's id into it; [`DaemonLockError::Held`] (naming the other pid) when another `run`
 /// holds it. The kernel releases it when the process ends, however it ends.
-pub fn lock_daemon(data_dir: &Path) -> Result<FileGuard, DaemonLockError> {
+pub(crate) fn lock_daemon(data_dir: &Path) -> Result<FileGuard, DaemonLockError> {
     use std::io::{Read, Seek, Write};
     let path = data_dir.join("locks").join("daemon.lock");
     let io_error = |source| DaemonLockError::Io {

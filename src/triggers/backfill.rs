@@ -110,7 +110,7 @@ pub struct BackfillPlan {
 
 /// Lists the scope (id, key and `updated` only) and compares it with the state: what a
 /// backfill would fetch, without fetching, writing or touching the backfill's resume point.
-pub async fn backfill_dry_run(
+pub(crate) async fn backfill_dry_run(
     pipeline: &Pipeline,
     options: &BackfillOptions,
     progress: &ProgressBar,

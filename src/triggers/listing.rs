@@ -29,7 +29,7 @@ use crate::key::IssueKey;
 use crate::pipeline::{self, Pipeline};
 
 /// Issues per search page (Jira's maximum when all fields are requested).
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 
 /// Issues per search when a page that could not be used is split (see [`isolate_page`]).
 const SPLIT_SIZE: usize = 10;
@@ -37,7 +37,7 @@ const SPLIT_SIZE: usize = 10;
 /// Issues in progress per request slot: an issue holds a slot only while one of its
 /// requests is on the wire, so one issue per slot would leave slots idle during each
 /// issue's local work and while it waits on another budget (SLA, downloads).
-pub const ISSUES_PER_SLOT: usize = 2;
+pub(crate) const ISSUES_PER_SLOT: usize = 2;
 
 /// What [`process_search`] lists.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ enum Listed {
 /// token (Jira's expire after 7 days: HTTP 400) restarts from the first page; issues saved
 /// before cost no request when listed again. A page that cannot be used while Jira
 /// otherwise answers is split ([`isolate_page`]), so one bad issue fails alone.
-pub async fn process_search(
+pub(crate) async fn process_search(
     pipeline: &Pipeline,
     search: Search<'_>,
     parallel: usize,

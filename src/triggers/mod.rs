@@ -24,7 +24,8 @@ use serde_json::Value;
 use crate::key::IssueKey;
 use crate::pipeline::{self, MissingPart, Outcome, Pipeline};
 
-pub use listing::{ISSUES_PER_SLOT, PAGE_SIZE, Search, process_search};
+pub use listing::Search;
+pub(crate) use listing::process_search;
 
 /// What a command did to the issues it touched.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -114,7 +115,7 @@ pub async fn process_keys(
 /// Like [`process_keys`], but a key whose fetch started at or after `since_ms` (by another
 /// process, e.g. the daemon, while this one waited for the issue's lock) is not fetched
 /// again: `fetch` asks for the mirror to be current as of its start, not for a second copy.
-pub async fn process_keys_since(
+pub(crate) async fn process_keys_since(
     pipeline: &Pipeline,
     keys: Vec<IssueKey>,
     since_ms: i64,
@@ -254,7 +255,7 @@ pub(crate) fn is_saved_at(
 
 /// Keys recorded as failed by earlier runs, to retry first: every failure not parked, and
 /// each parked key once after it was parked (marked as retried now).
-pub fn failed_keys(pipeline: &Pipeline) -> Result<Vec<IssueKey>, pipeline::Error> {
+pub(crate) fn failed_keys(pipeline: &Pipeline) -> Result<Vec<IssueKey>, pipeline::Error> {
     let state = pipeline.state();
     let keys = state.failures_to_retry()?;
     state.mark_parked_retried(&keys)?;

@@ -35,7 +35,7 @@ use crate::key::IssueKey;
 use crate::pipeline::{self, Outcome, Pipeline};
 
 /// Issues per census page: Jira's ceiling for id-only searches.
-pub const CENSUS_PAGE_SIZE: u32 = 5000;
+pub(crate) const CENSUS_PAGE_SIZE: u32 = 5000;
 /// Census pages before we decide the server is looping (short pages included).
 const MAX_CENSUS_PAGES: usize = 100_000;
 /// The path the census reads, for error messages.

@@ -76,7 +76,7 @@ enum Polled {
 /// Polls the candidates, `options.parallel` at a time, then writes the table rows.
 /// Per-issue errors are recorded as failures (not in a dry run); fatal ones (credentials,
 /// state) stop the poll.
-pub async fn poll_sla(
+pub(crate) async fn poll_sla(
     pipeline: &Pipeline,
     options: SlaPollOptions,
     progress: &ProgressBar,

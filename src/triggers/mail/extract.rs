@@ -57,9 +57,9 @@ pub const MAX_ISSUE_IDS: usize = 500;
 const MAX_DROPPED_IDS_COUNTED: usize = 100_000;
 /// Deepest nesting of multipart parts accepted; deeper mail is [`Rejection::Malformed`].
 /// Jira's own mail is two levels deep (`multipart/related` → `multipart/alternative`).
-pub const MAX_MIME_DEPTH: usize = 32;
+pub(crate) const MAX_MIME_DEPTH: usize = 32;
 /// At most this many MIME parts are looked at in one mail; later parts are ignored.
-pub const MAX_MIME_PARTS: usize = 1_000;
+pub(crate) const MAX_MIME_PARTS: usize = 1_000;
 /// Longest sender address or reason written into a [`Rejection`]'s log line.
 const MAX_REPORTED_CHARS: usize = 200;
 /// Longest `Message-ID` kept in [`Notification::message_id`].

@@ -47,11 +47,11 @@ use crate::time::now_ms;
 use crate::triggers::{Summary, record_issue_failure, record_missing_parts};
 
 /// The longest wait before a failed mail is tried again (unless the poll interval is longer).
-pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(3600);
 
 /// The most queued issue ids the `mail` command resolves after one pass; the others wait for
 /// the next pass or for `run`.
-pub const MAX_IDS_RESOLVED: usize = 1_000;
+pub(crate) const MAX_IDS_RESOLVED: usize = 1_000;
 
 /// The queue's `source` for what mail names.
 const SOURCE: &str = "mail";
@@ -435,7 +435,7 @@ async fn retry_or_give_up(
 /// The wait before a failed mail is tried again: one poll interval after its first counted
 /// failure (or after failures that did not count), doubling with each further one, at most
 /// [`RETRY_MAX`] (or one poll interval, if that is longer).
-pub fn retry_delay(poll_interval: Duration, attempts: i64) -> Duration {
+pub(crate) fn retry_delay(poll_interval: Duration, attempts: i64) -> Duration {
     let doublings = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
     poll_interval
         .saturating_mul(1u32 << doublings)
@@ -492,7 +492,7 @@ pub struct Named {
 }
 
 /// Splits what `notification` names into keys and unknown ids (see [`Named`]).
-pub fn named_issues(
+pub(crate) fn named_issues(
     state: &State,
     notification: &extract::Notification,
 ) -> Result<Named, crate::state::Error> {
@@ -559,7 +559,7 @@ async fn process_named(
 /// mirror holds it or Jira confirms it is in the scope ([`Pipeline::process_id`]). A row that fails stays queued with the daemon's
 /// backoff (counted unless Jira was failing) and is parked after `[run] max_attempts`, like a
 /// worker's. Returns the rows resolved.
-pub async fn resolve_queued_ids(
+pub(crate) async fn resolve_queued_ids(
     pipeline: &Pipeline,
     parallel: usize,
     summary: &mut Summary,

@@ -68,25 +68,25 @@ use payload::IssueRef;
 use signature::Verifier;
 
 /// Where Jira posts deliveries.
-pub const PATH: &str = "/webhooks/jira";
+pub(crate) const PATH: &str = "/webhooks/jira";
 /// The health endpoint.
-pub const HEALTH_PATH: &str = "/webhooks/jira/health";
+pub(crate) const HEALTH_PATH: &str = "/webhooks/jira/health";
 /// Larger bodies are refused with 413, without reading further.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Deliveries handled at once (from the end of their body to the answer); more are
 /// answered 503 at once.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// How far ahead of this host's clock a delivery's `timestamp` may be (clock skew); further
 /// ahead is refused like a stale one.
-pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
+pub(crate) const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
 /// Longest wait for room in a full queue before answering 503.
-pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// How often old audit folders and delivery identifiers are pruned.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The queue source of keys from webhooks.
-pub const SOURCE: &str = "webhook";
+pub(crate) const SOURCE: &str = "webhook";
 /// The delivery identifier header.
-pub const IDENTIFIER_HEADER: &str = "x-atlassian-webhook-identifier";
+pub(crate) const IDENTIFIER_HEADER: &str = "x-atlassian-webhook-identifier";
 
 /// What stops the receiver.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +223,7 @@ impl Receiver {
     }
 
     /// The HTTP routes.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         Router::new()
             .route(PATH, post(receive))
             .route(HEALTH_PATH, get(health))

@@ -13,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// The header that carries the signature.
-pub const HEADER: &str = "x-hub-signature";
+pub(crate) const HEADER: &str = "x-hub-signature";
 
 const PREFIX: &str = "sha256=";
 
@@ -56,7 +56,7 @@ impl Verifier {
     }
 
     /// Checks the `X-Hub-Signature` headers of a request against `body`.
-    pub fn verify_headers(
+    pub(crate) fn verify_headers(
         &self,
         headers: GetAll<'_, HeaderValue>,
         body: &[u8],
@@ -70,7 +70,7 @@ impl Verifier {
     }
 
     /// Checks one header value (`sha256=<hex>`) against `body`, in constant time.
-    pub fn verify(&self, header: &[u8], body: &[u8]) -> Result<(), SignatureError> {
+    pub(crate) fn verify(&self, header: &[u8], body: &[u8]) -> Result<(), SignatureError> {
         let hex_digits = header
             .strip_prefix(PREFIX.as_bytes())
             .ok_or(SignatureError::Malformed)?;

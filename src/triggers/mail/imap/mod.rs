@@ -61,7 +61,7 @@ use crate::config::{ImapConfig, ImapSecurity};
 
 /// The longest single IDLE: RFC 2177 asks clients to re-issue IDLE at least every 29 minutes,
 /// so [`Session::idle`] never waits longer than this, whatever timeout it is given.
-pub const MAX_IDLE: Duration = Duration::from_secs(29 * 60);
+pub(crate) const MAX_IDLE: Duration = Duration::from_secs(29 * 60);
 
 /// How many UIDs go into one `UID FETCH` command, to keep command lines short.
 const UIDS_PER_COMMAND: usize = 500;
