@@ -25,6 +25,14 @@ fn text(t: String) -> Value {
     json!({"type": "text", "text": t})
 }
 
+/// A document of one paragraph of plain text `t` (a typed comment, a worklog comment, an
+/// environment).
+pub(super) fn text_doc(t: String) -> Value {
+    json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [text(t)]}
+    ]})
+}
+
 fn marked_text(rng: &mut ChaCha8Rng, base: &str, key: &str) -> Value {
     let t = words(rng, 1, 4);
     let mark = match rng.random_range(0..6) {

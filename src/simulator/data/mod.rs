@@ -46,17 +46,19 @@ mod vocab;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
-use super::Part;
 use super::jql::Subject;
+use super::{Part, PoisonKind};
 
 #[cfg(test)]
 pub(crate) use attachments::attachment_bytes;
 pub(crate) use attachments::{attachment_chunk, attachment_pattern};
 pub(crate) use catalog::field_catalog;
-pub(crate) use clock::{Clock, now_ms};
+use clock::Clock;
+pub(crate) use clock::now_ms;
 pub(crate) use sla::{SLA_FIRST_RESPONSE_FIELD, SLA_RESOLUTION_FIELD};
 use vocab::{STATUS_CATEGORIES, STATUSES};
 
@@ -264,6 +266,23 @@ struct Poisoned {
     forbidden: Vec<Part>,
 }
 
+impl Poisoned {
+    /// What `kinds` do to an issue (a later deep description wins).
+    fn from_kinds(kinds: &[PoisonKind]) -> Poisoned {
+        let mut poisoned = Poisoned::default();
+        for kind in kinds {
+            match kind {
+                PoisonKind::DeepDescription { depth } => poisoned.deep_description = Some(*depth),
+                PoisonKind::Forbidden { part } => poisoned.forbidden.push(*part),
+                PoisonKind::ForbiddenAttachment
+                | PoisonKind::LongAttachmentId { .. }
+                | PoisonKind::LoneSurrogate => {}
+            }
+        }
+        poisoned
+    }
+}
+
 impl Issue {
     /// Whether `part` of this issue answers 403 ([`PoisonKind::Forbidden`]).
     pub(crate) fn forbids(&self, part: Part) -> bool {
@@ -430,5 +449,24 @@ impl Store {
     /// Keys of live issues in creation order.
     pub(crate) fn keys(&self) -> Vec<String> {
         self.issues.values().map(|i| i.key.clone()).collect()
+    }
+}
+
+/// The value of a counter (an id or number to hand out), which moves on by one.
+fn take(counter: &mut u64) -> u64 {
+    let value = *counter;
+    *counter += 1;
+    value
+}
+
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[T]) -> T {
+    items[rng.random_range(0..items.len())]
+}
+
+fn maybe<T>(rng: &mut ChaCha8Rng, p: f64, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> Option<T> {
+    if rng.random_bool(p) {
+        Some(f(rng))
+    } else {
+        None
     }
 }

@@ -3,11 +3,13 @@
 
 use rand::RngExt;
 
-use super::changelog::{item, owned, st};
+use super::changelog::{
+    changes_category, item, owned, priority_item, push_history, resolution_item, status_item,
+    summary_item,
+};
 use super::generate::{Plan, issue_rng};
-use super::reference::project_name;
-use super::vocab::{DONE, PEOPLE, PRIORITIES, RESOLUTIONS, STATUSES};
-use super::{Comment, History, Issue, Project, Store, now_ms};
+use super::vocab::{DONE, PEOPLE, PRIORITIES};
+use super::{Comment, Issue, Project, Store, now_ms, take};
 
 impl Store {
     /// Sets `updated` to now, strictly after the previous value (so two edits within one
@@ -25,15 +27,14 @@ impl Store {
 
     /// The id and a random author of a new history.
     fn next_history(&mut self) -> (u64, usize) {
-        let hid = self.next_history_id;
-        self.next_history_id += 1;
+        let hid = take(&mut self.next_history_id);
         (hid, self.rng.random_range(0..PEOPLE.len()))
     }
 
     /// Appends one history (alternately a summary and a priority change) and bumps `updated`.
     pub(crate) fn touch(&mut self, key: &str) -> Option<i64> {
         self.resolve(key)?;
-        let (hid, author) = self.next_history();
+        let history = self.next_history();
         let issue = self.issue_mut(key)?;
         let t = Store::bump(issue);
         issue.edits += 1;
@@ -45,20 +46,14 @@ impl Store {
                 issue.edits
             );
             issue.summary = new.clone();
-            item("summary", "summary", None, owned(old), None, owned(new))
+            summary_item(old, new)
         } else {
             let old = issue.priority;
             let new = (old + 1) % PRIORITIES.len();
             issue.priority = new;
-            let (a, b) = (PRIORITIES[old], PRIORITIES[new]);
-            item("priority", "priority", st(a.0), st(a.1), st(b.0), st(b.1))
+            priority_item(old, new)
         };
-        issue.histories.push(History {
-            id: hid,
-            author,
-            at: t,
-            items: vec![change],
-        });
+        push_history(issue, history, t, vec![change]);
         Some(t)
     }
 
@@ -84,54 +79,29 @@ impl Store {
         if current.status == DONE {
             return Some(current.updated_ms);
         }
-        let (hid, author) = self.next_history();
+        let history = self.next_history();
         let issue = self.issue_mut(key)?;
         let t = Store::bump(issue);
-        let (from_id, from_name, from_cat) = STATUSES[issue.status];
-        let (to_id, to_name, to_cat) = STATUSES[DONE];
         let r = 0;
-        issue.histories.push(History {
-            id: hid,
-            author,
-            at: t,
-            items: vec![
-                item(
-                    "status",
-                    "status",
-                    st(from_id),
-                    st(from_name),
-                    st(to_id),
-                    st(to_name),
-                ),
-                item(
-                    "resolution",
-                    "resolution",
-                    None,
-                    None,
-                    st(RESOLUTIONS[r].0),
-                    st(RESOLUTIONS[r].1),
-                ),
-            ],
-        });
-        if from_cat != to_cat {
+        let items = vec![
+            status_item(issue.status, DONE),
+            resolution_item(None, Some(r)),
+        ];
+        push_history(issue, history, t, items);
+        if changes_category(issue.status, DONE) {
             issue.status_change_ms = t;
         }
         issue.status = DONE;
         issue.resolution = Some(r);
         issue.resolution_ms = Some(t);
-        for cycles in [&mut issue.sla.first_response, &mut issue.sla.resolution] {
-            for c in cycles.iter_mut().filter(|c| c.1.is_none()) {
-                c.1 = Some(t.max(c.0));
-            }
-        }
+        issue.sla.stop_open_cycles(t);
         Some(t)
     }
 
     /// Adds a public comment with `text` and bumps `updated`.
     pub(crate) fn add_comment(&mut self, key: &str, text: &str) -> Option<i64> {
         let id = self.resolve(key)?;
-        let cid = self.next_comment_id;
-        self.next_comment_id += 1;
+        let cid = take(&mut self.next_comment_id);
         let author = self.rng.random_range(0..PEOPLE.len());
         let issue = self.issues.get_mut(&id)?;
         let t = Store::bump(issue);
@@ -147,45 +117,25 @@ impl Store {
         Some(t)
     }
 
+    /// The index of project `key` (upper-cased), created as a service desk if unknown.
     fn project_index(&mut self, key: &str) -> usize {
         let k = key.trim().to_ascii_uppercase();
         if let Some(i) = self.projects.iter().position(|p| p.key == k) {
             return i;
         }
         let id = self.projects.iter().map(|p| p.id).max().unwrap_or(9_999) + 1;
-        self.projects.push(Project {
-            name: project_name(&k),
-            key: k,
-            id,
-            next_number: 1,
-            service_desk: true,
-        });
+        self.projects.push(Project::new(k, id, true));
         self.projects.len() - 1
     }
 
     /// Creates a fresh issue (created = updated = now) in `project` (created if unknown).
     pub(crate) fn create_issue(&mut self, project: &str) -> String {
         let p = self.project_index(project);
-        let number = self.projects[p].next_number;
-        self.projects[p].next_number += 1;
-        let id = self.next_issue_id;
-        self.next_issue_id += 1;
+        let number = self.take_number(p);
+        let id = take(&mut self.next_issue_id);
         let now = now_ms();
-        let mut plan = Plan {
-            index: id,
-            id,
-            project: p,
-            number,
-            created: now,
-            hist_times: Vec::new(),
-            comment_times: Vec::new(),
-            hist_ids: Vec::new(),
-            comment_ids: Vec::new(),
-            parent: None,
-            rng: issue_rng(self.seed ^ 0xC4EA7E, id),
-            poison: Vec::new(),
-            worklogs: 0,
-        };
+        let rng = issue_rng(self.seed ^ 0xC4EA7E, id);
+        let mut plan = Plan::bare(id, id, (p, number), now, rng);
         let issue = self.build_issue(&mut plan, now, false, false);
         let key = issue.key.clone();
         self.insert(issue);
@@ -211,12 +161,9 @@ impl Store {
     pub(crate) fn move_issue(&mut self, key: &str, new_project: &str) -> Option<String> {
         let id = self.resolve(key)?;
         let p = self.project_index(new_project);
-        let number = self.projects[p].next_number;
-        self.projects[p].next_number += 1;
+        let number = self.take_number(p);
         let new_proj = self.projects[p].clone();
-        let hid = self.next_history_id;
-        self.next_history_id += 1;
-        let author = self.rng.random_range(0..PEOPLE.len());
+        let history = self.next_history();
         let new_key = format!("{}-{}", new_proj.key, number);
         let old_proj = self
             .issues
@@ -229,29 +176,25 @@ impl Store {
         issue.project_idx = p;
         issue.number = number;
         let t = Store::bump(issue);
-        issue.histories.push(History {
-            id: hid,
-            author,
-            at: t,
-            items: vec![
-                item(
-                    "Key",
-                    "issuekey",
-                    None,
-                    owned(old_key),
-                    None,
-                    owned(new_key.clone()),
-                ),
-                item(
-                    "project",
-                    "project",
-                    owned(old_proj.id.to_string()),
-                    owned(old_proj.name),
-                    owned(new_proj.id.to_string()),
-                    owned(new_proj.name),
-                ),
-            ],
-        });
+        let items = vec![
+            item(
+                "Key",
+                "issuekey",
+                None,
+                owned(old_key),
+                None,
+                owned(new_key.clone()),
+            ),
+            item(
+                "project",
+                "project",
+                owned(old_proj.id.to_string()),
+                owned(old_proj.name),
+                owned(new_proj.id.to_string()),
+                owned(new_proj.name),
+            ),
+        ];
+        push_history(issue, history, t, items);
         self.by_key.insert(new_key.clone(), id);
         Some(new_key)
     }

@@ -4,10 +4,83 @@
 
 use serde_json::{Value, json};
 
-use super::vocab::{ISSUE_TYPES, PRIORITIES, RESOLUTIONS, STATUS_CATEGORIES, STATUSES};
+use super::vocab::{
+    ISSUE_TYPES, MIRROR_ACCOUNT_ID, PEOPLE, PRIORITIES, RESOLUTIONS, SLA_ACCOUNT_ID,
+    STATUS_CATEGORIES, STATUSES,
+};
 use super::{Project, Store};
+use crate::simulator::SimConfig;
 
-pub(super) fn user_json(
+impl Project {
+    /// A project with upper-case `key` whose first issue will be number 1.
+    pub(super) fn new(key: String, id: u64, service_desk: bool) -> Project {
+        Project {
+            name: project_name(&key),
+            key,
+            id,
+            next_number: 1,
+            service_desk,
+        }
+    }
+}
+
+/// The projects of `cfg`: its keys upper-cased, without blanks and repeats (`SUP` when none
+/// is left), with ids from 10,000; the [`SimConfig::software_projects`] are no service desks.
+pub(super) fn site_projects(cfg: &SimConfig) -> Vec<Project> {
+    let mut project_keys: Vec<String> = Vec::new();
+    for p in &cfg.projects {
+        let k = p.trim().to_ascii_uppercase();
+        if !k.is_empty() && !project_keys.contains(&k) {
+            project_keys.push(k);
+        }
+    }
+    if project_keys.is_empty() {
+        project_keys.push("SUP".into());
+    }
+    project_keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let software = cfg
+                .software_projects
+                .iter()
+                .any(|s| s.trim().eq_ignore_ascii_case(&k));
+            Project::new(k, 10_000 + i as u64, !software)
+        })
+        .collect()
+}
+
+/// The user objects of the people issues name, in `PEOPLE` order.
+pub(super) fn people_json(base: &str) -> Vec<Value> {
+    PEOPLE
+        .iter()
+        .map(|(id, name, email, tz, active)| user_json(base, id, name, *email, tz, *active))
+        .collect()
+}
+
+/// The user objects of the main account (with e-mail `email`) and of the JSM account (with
+/// `sla_email`).
+pub(super) fn accounts_json(base: &str, email: &str, sla_email: &str) -> (Value, Value) {
+    let mirror = user_json(
+        base,
+        MIRROR_ACCOUNT_ID,
+        "Jira Mirror",
+        Some(email),
+        "America/New_York",
+        true,
+    );
+    let sla = user_json(
+        base,
+        SLA_ACCOUNT_ID,
+        "JSM Agent",
+        Some(sla_email),
+        "Europe/London",
+        true,
+    );
+    (mirror, sla)
+}
+
+fn user_json(
     base: &str,
     account_id: &str,
     name: &str,
@@ -45,7 +118,7 @@ pub(super) fn user_json(
     u
 }
 
-pub(super) fn project_name(key: &str) -> String {
+fn project_name(key: &str) -> String {
     match key {
         "SUP" => "Customer Support".to_string(),
         "OPS" => "Operations Desk".to_string(),
@@ -112,12 +185,11 @@ pub(super) fn status_json(base: &str, s: usize) -> Value {
 }
 
 impl Store {
+    /// The user object of person `i` (null if there is none).
     pub(super) fn user(&self, i: usize) -> Value {
         self.users.get(i).cloned().unwrap_or(Value::Null)
     }
-}
 
-impl Store {
     /// `/project/search` items: every project, with its type and (from the `style` Jira
     /// Cloud sends) whether it is company-managed.
     pub(crate) fn projects_json(&self) -> Vec<Value> {
