@@ -340,24 +340,24 @@ pub fn peak_in_flight<'a>(records: impl IntoIterator<Item = &'a RequestRecord>) 
 }
 
 /// Mutable simulator state, behind one std mutex (never held across an await).
-pub(crate) struct State {
-    pub(crate) cfg: SimConfig,
-    pub(crate) store: Store,
-    pub(crate) faults: Faults,
-    pub(crate) fault_rng: ChaCha8Rng,
-    pub(crate) requests: Vec<RequestRecord>,
-    pub(crate) next_seq: u64,
+struct State {
+    cfg: SimConfig,
+    store: Store,
+    faults: Faults,
+    fault_rng: ChaCha8Rng,
+    requests: Vec<RequestRecord>,
+    next_seq: u64,
 }
 
 /// What the listeners and the [`Simulator`] handle share.
-pub(crate) struct Shared {
+struct Shared {
     state: Mutex<State>,
-    pub(crate) media_base_url: String,
+    media_base_url: String,
 }
 
 impl Shared {
     /// Locks the state; a panic in another holder does not poison the simulator.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

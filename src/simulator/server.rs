@@ -38,11 +38,11 @@ const MAX_RECORDS: usize = 200_000;
 
 /// Router state: the shared simulator plus which listener this is.
 #[derive(Clone)]
-pub(crate) struct Ctx {
+struct Ctx {
     /// The simulator.
-    pub shared: Arc<Shared>,
+    shared: Arc<Shared>,
     /// `"api"` or `"media"`.
-    pub host: &'static str,
+    host: &'static str,
 }
 
 /// The authenticated account's e-mail, put into request extensions by `gate`.
@@ -50,7 +50,7 @@ pub(crate) struct Ctx {
 struct AuthUser(String);
 
 /// Routes of the API listener.
-pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
+pub(super) fn api_router(shared: Arc<Shared>) -> Router {
     let ctx = Ctx {
         shared,
         host: "api",
@@ -79,7 +79,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
 }
 
 /// Routes of the media host (attachment bytes; no auth).
-pub(crate) fn media_router(shared: Arc<Shared>) -> Router {
+pub(super) fn media_router(shared: Arc<Shared>) -> Router {
     let ctx = Ctx {
         shared,
         host: "media",
@@ -811,7 +811,7 @@ async fn remote_links(State(ctx): State<Ctx>, Path(key): Path<String>) -> Respon
 }
 
 /// The media token for attachment `id`: random-looking, but checkable without state.
-pub(crate) fn media_token(seed: u64, id: u64) -> String {
+fn media_token(seed: u64, id: u64) -> String {
     let digest = Sha256::digest(format!("jira-mirror-sim-media:{seed}:{id}").as_bytes());
     hex::encode(&digest[..20])
 }

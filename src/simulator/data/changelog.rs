@@ -15,7 +15,7 @@ use super::vocab::{
 use super::{Cycle, History, Issue, Item, Store, Text, maybe, pick};
 use crate::simulator::LONE_SURROGATE_MARKER;
 
-pub(super) fn st(s: &'static str) -> Text {
+fn st(s: &'static str) -> Text {
     Some(Cow::Borrowed(s))
 }
 

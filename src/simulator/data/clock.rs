@@ -5,13 +5,13 @@ use chrono::{FixedOffset, TimeZone};
 
 /// Renders instants the way Jira does, in the configured offset.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock {
+pub(super) struct Clock {
     tz: FixedOffset,
 }
 
 impl Clock {
     /// A clock for `offset_minutes` east of UTC (falls back to UTC when out of range).
-    pub(crate) fn new(offset_minutes: i32) -> Clock {
+    pub(super) fn new(offset_minutes: i32) -> Clock {
         let tz = offset_minutes
             .checked_mul(60)
             .and_then(FixedOffset::east_opt)
@@ -27,24 +27,22 @@ impl Clock {
     }
 
     /// `2024-03-05T10:15:30.123-0500`
-    pub(crate) fn jira(&self, ms: i64) -> String {
+    pub(super) fn jira(&self, ms: i64) -> String {
         self.fmt(ms, "%Y-%m-%dT%H:%M:%S%.3f%z")
     }
 
     /// `2024-03-05T10:15:30-0500` (JSM `iso8601`, no millis)
-    pub(crate) fn iso(&self, ms: i64) -> String {
+    pub(super) fn iso(&self, ms: i64) -> String {
         self.fmt(ms, "%Y-%m-%dT%H:%M:%S%z")
     }
 
     /// `05/Mar/24 10:15 AM`
-    pub(crate) fn friendly(&self, ms: i64) -> String {
+    pub(super) fn friendly(&self, ms: i64) -> String {
         self.fmt(ms, "%d/%b/%y %-I:%M %p")
     }
 
     /// `2024-03-05`
-    pub(crate) fn date(&self, ms: i64) -> String {
+    pub(super) fn date(&self, ms: i64) -> String {
         self.fmt(ms, "%Y-%m-%d")
     }
 }
-
-pub(crate) use crate::time::now_ms;

@@ -29,19 +29,19 @@ pub(super) fn issue_rng(seed: u64, index: u64) -> ChaCha8Rng {
 
 /// Per-issue plan decided before history/comment ids are handed out.
 pub(super) struct Plan {
-    pub(super) index: u64,
-    pub(super) id: u64,
-    pub(super) project: usize,
-    pub(super) number: u64,
-    pub(super) created: i64,
-    pub(super) hist_times: Vec<i64>,
-    pub(super) comment_times: Vec<i64>,
-    pub(super) hist_ids: Vec<u64>,
-    pub(super) comment_ids: Vec<u64>,
-    pub(super) parent: Option<u64>,
-    pub(super) rng: ChaCha8Rng,
-    pub(super) poison: Vec<PoisonKind>,
-    pub(super) worklogs: usize,
+    index: u64,
+    id: u64,
+    project: usize,
+    number: u64,
+    created: i64,
+    hist_times: Vec<i64>,
+    comment_times: Vec<i64>,
+    hist_ids: Vec<u64>,
+    comment_ids: Vec<u64>,
+    parent: Option<u64>,
+    rng: ChaCha8Rng,
+    poison: Vec<PoisonKind>,
+    worklogs: usize,
 }
 
 impl Plan {

@@ -53,26 +53,26 @@ use serde_json::Value;
 use super::jql::Subject;
 use super::{Part, PoisonKind};
 
+pub(super) use crate::time::now_ms;
 #[cfg(test)]
-pub(crate) use attachments::attachment_bytes;
-pub(crate) use attachments::{attachment_chunk, attachment_pattern};
-pub(crate) use catalog::field_catalog;
+pub(super) use attachments::attachment_bytes;
+pub(super) use attachments::{attachment_chunk, attachment_pattern};
+pub(super) use catalog::field_catalog;
 use clock::Clock;
-pub(crate) use clock::now_ms;
-pub(crate) use sla::{SLA_FIRST_RESPONSE_FIELD, SLA_RESOLUTION_FIELD};
+use sla::{SLA_FIRST_RESPONSE_FIELD, SLA_RESOLUTION_FIELD};
 use vocab::{STATUS_CATEGORIES, STATUSES};
 
 /// The fixed instant generated data is laid out before: 2025-06-01T00:00:00Z.
-pub(crate) const REFERENCE_MS: i64 = 1_748_736_000_000;
+const REFERENCE_MS: i64 = 1_748_736_000_000;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// How many worklogs Jira embeds in an issue (`fields.worklog.maxResults`).
-pub(crate) const WORKLOG_EMBED_CAP: usize = 20;
+const WORKLOG_EMBED_CAP: usize = 20;
 /// How many histories / comments Jira embeds in an issue.
-pub(crate) const EMBED_CAP: usize = 100;
+pub(super) const EMBED_CAP: usize = 100;
 /// The `expand` string Jira puts on every issue.
-pub(crate) const ISSUE_EXPAND: &str =
+const ISSUE_EXPAND: &str =
     "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations";
 
 // ---------------------------------------------------------------------------------------------
@@ -86,29 +86,29 @@ pub(crate) const ISSUE_EXPAND: &str =
 
 /// A project known to the simulator.
 #[derive(Clone, Debug)]
-pub(crate) struct Project {
+struct Project {
     /// Upper-case key, e.g. `SUP`.
-    pub key: String,
+    key: String,
     /// Numeric id.
-    pub id: u64,
+    id: u64,
     /// Display name.
-    pub name: String,
+    name: String,
     /// Next issue number to hand out.
-    pub next_number: u64,
+    next_number: u64,
     /// A Jira Service Management project (`projectTypeKey: service_desk`); otherwise a
     /// Jira Software one, whose issues have no SLAs.
-    pub service_desk: bool,
+    service_desk: bool,
 }
 
 /// What the media host needs to serve an attachment (the bytes are computed from the id).
 #[derive(Clone, Debug)]
-pub(crate) struct Attachment {
+pub(super) struct Attachment {
     /// Attachment id.
-    pub id: u64,
+    pub(super) id: u64,
     /// `mimeType`.
-    pub mime: String,
+    pub(super) mime: String,
     /// Exact size in bytes.
-    pub size: u64,
+    pub(super) size: u64,
 }
 
 type Text = Option<Cow<'static, str>>;
@@ -127,7 +127,7 @@ struct Item {
 
 /// One changelog history.
 #[derive(Clone, Debug)]
-pub(crate) struct History {
+pub(super) struct History {
     id: u64,
     author: usize,
     at: i64,
@@ -136,7 +136,7 @@ pub(crate) struct History {
 
 /// One comment; the ADF body is generated from the id unless `text` is set.
 #[derive(Clone, Debug)]
-pub(crate) struct Comment {
+pub(super) struct Comment {
     id: u64,
     author: usize,
     created: i64,
@@ -208,29 +208,29 @@ struct Sla {
 
 /// One issue.
 #[derive(Clone, Debug)]
-pub(crate) struct Issue {
+pub(super) struct Issue {
     /// Numeric id (stable across moves).
-    pub id: u64,
+    pub(super) id: u64,
     /// Current key.
-    pub key: String,
+    pub(super) key: String,
     /// Keys the issue had before moves (upper case).
-    pub old_keys: Vec<String>,
+    old_keys: Vec<String>,
     /// Current project key.
-    pub project: String,
+    project: String,
     /// Number within the current project.
-    pub number: u64,
+    number: u64,
     /// Creation instant (epoch ms).
-    pub created_ms: i64,
+    created_ms: i64,
     /// `updated` (epoch ms).
-    pub updated_ms: i64,
+    updated_ms: i64,
     /// Whether this is a JSM request (SLA endpoint answers, SLA fields set).
-    pub has_sla: bool,
+    pub(super) has_sla: bool,
     /// Histories, oldest first.
-    pub histories: Vec<History>,
+    pub(super) histories: Vec<History>,
     /// Comments, oldest first.
-    pub comments: Vec<Comment>,
+    pub(super) comments: Vec<Comment>,
     /// Number of worklogs (rendered by [`Store::worklog_json`], oldest first).
-    pub worklogs: usize,
+    pub(super) worklogs: usize,
     project_idx: usize,
     content_seed: u64,
     birth_key: String,
@@ -285,7 +285,7 @@ impl Poisoned {
 
 impl Issue {
     /// Whether `part` of this issue answers 403 ([`PoisonKind::Forbidden`]).
-    pub(crate) fn forbids(&self, part: Part) -> bool {
+    pub(super) fn forbids(&self, part: Part) -> bool {
         self.poison.forbidden.contains(&part)
     }
 }
@@ -319,7 +319,7 @@ impl Subject for Issue {
 
 /// Which fields a request asked for.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct FieldSel {
+pub(super) struct FieldSel {
     all: bool,
     include: Vec<String>,
     exclude: Vec<String>,
@@ -327,7 +327,7 @@ pub(crate) struct FieldSel {
 
 impl FieldSel {
     /// Every field (`*all`).
-    pub(crate) fn all() -> FieldSel {
+    pub(super) fn all() -> FieldSel {
         FieldSel {
             all: true,
             ..FieldSel::default()
@@ -336,7 +336,7 @@ impl FieldSel {
 
     /// Parses Jira's `fields` list items (`*all`, `*navigable`, `-name`, `id`, `key`, names).
     /// An empty list means every field when `default_all` (GET issue), else `id` only (search).
-    pub(crate) fn parse<'a>(
+    pub(super) fn parse<'a>(
         items: impl IntoIterator<Item = &'a str>,
         default_all: bool,
     ) -> FieldSel {
@@ -367,20 +367,20 @@ impl FieldSel {
     }
 
     /// Whether `name` is in the selection.
-    pub(crate) fn wants(&self, name: &str) -> bool {
+    fn wants(&self, name: &str) -> bool {
         !self.exclude.iter().any(|e| e == name)
             && (self.all || self.include.iter().any(|i| i == name))
     }
 
     /// True when only `id`/`key` (or nothing) were asked for.
-    pub(crate) fn only_id_key(&self) -> bool {
+    pub(super) fn only_id_key(&self) -> bool {
         !self.all && self.include.is_empty()
     }
 }
 
 /// How much changelog to embed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChangelogMode {
+pub(super) enum ChangelogMode {
     /// No `changelog` key.
     None,
     /// The newest [`EMBED_CAP`] histories, newest first (what Jira does).
@@ -390,24 +390,24 @@ pub(crate) enum ChangelogMode {
 }
 
 /// The whole simulated site.
-pub(crate) struct Store {
+pub(super) struct Store {
     /// API base URL, no trailing slash.
-    pub base: String,
+    pub(super) base: String,
     seed: u64,
     /// Timestamp renderer.
-    pub clock: Clock,
+    clock: Clock,
     /// Live issues by id (ascending id = creation order).
-    pub issues: BTreeMap<u64, Issue>,
+    pub(super) issues: BTreeMap<u64, Issue>,
     by_key: HashMap<String, u64>,
     /// Known projects.
-    pub projects: Vec<Project>,
+    projects: Vec<Project>,
     users: Vec<Value>,
     /// The main account's user object (for `/myself`).
-    pub mirror_user: Value,
+    pub(super) mirror_user: Value,
     /// The JSM account's user object.
-    pub sla_user: Value,
+    pub(super) sla_user: Value,
     /// Attachments of live issues by id.
-    pub attachments: HashMap<u64, Attachment>,
+    pub(super) attachments: HashMap<u64, Attachment>,
     next_issue_id: u64,
     next_history_id: u64,
     next_comment_id: u64,
@@ -415,11 +415,11 @@ pub(crate) struct Store {
     next_remote_link_id: u64,
     rng: ChaCha8Rng,
     /// Ids of issues search does not return (index lag); `GET` still finds them.
-    pub hidden: HashSet<u64>,
+    pub(super) hidden: HashSet<u64>,
     /// Attachments whose content answers 403 ([`PoisonKind::ForbiddenAttachment`]).
-    pub forbidden_attachments: HashSet<u64>,
+    pub(super) forbidden_attachments: HashSet<u64>,
     /// Rendered ids of [`PoisonKind::LongAttachmentId`] attachments (their content: 404).
-    pub long_attachment_ids: HashSet<String>,
+    pub(super) long_attachment_ids: HashSet<String>,
 }
 
 impl Store {
@@ -428,7 +428,7 @@ impl Store {
     // -----------------------------------------------------------------------------------------
 
     /// Finds a live issue by key (current or former, case-insensitive) or numeric id.
-    pub(crate) fn find(&self, key_or_id: &str) -> Option<&Issue> {
+    pub(super) fn find(&self, key_or_id: &str) -> Option<&Issue> {
         self.resolve(key_or_id).and_then(|id| self.issues.get(&id))
     }
 
@@ -442,12 +442,12 @@ impl Store {
     }
 
     /// Whether a project key (upper case) exists.
-    pub(crate) fn has_project(&self, key: &str) -> bool {
+    pub(super) fn has_project(&self, key: &str) -> bool {
         self.projects.iter().any(|p| p.key == key)
     }
 
     /// Keys of live issues in creation order.
-    pub(crate) fn keys(&self) -> Vec<String> {
+    pub(super) fn keys(&self) -> Vec<String> {
         self.issues.values().map(|i| i.key.clone()).collect()
     }
 }

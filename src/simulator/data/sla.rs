@@ -8,9 +8,9 @@ use super::vocab::{DONE, WAITING};
 use super::{Clock, Cycle, HOUR_MS, Issue, Sla, Store};
 
 /// Field id of the "Time to first response" SLA.
-pub(crate) const SLA_FIRST_RESPONSE_FIELD: &str = "customfield_10030";
+pub(super) const SLA_FIRST_RESPONSE_FIELD: &str = "customfield_10030";
 /// Field id of the "Time to resolution" SLA.
-pub(crate) const SLA_RESOLUTION_FIELD: &str = "customfield_10031";
+pub(super) const SLA_RESOLUTION_FIELD: &str = "customfield_10031";
 
 /// One SLA metric of the service desk.
 struct Metric {
