@@ -24,7 +24,7 @@ use super::Faults;
 
 /// A fault answered instead of calling the handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pre {
+pub(super) enum Pre {
     /// 503, no `Retry-After`.
     Outage,
     /// 404 with a proxy's HTML page.
@@ -45,7 +45,7 @@ pub(crate) enum Pre {
 
 /// A corruption applied to a 200 JSON body after the handler ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Post {
+pub(super) enum Post {
     /// Leave the body alone.
     None,
     /// Cut the body in half.
@@ -56,17 +56,17 @@ pub(crate) enum Post {
 
 /// The fate of one request.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Decision {
+pub(super) struct Decision {
     /// Answer this instead of the handler, if set.
-    pub pre: Option<Pre>,
+    pub(super) pre: Option<Pre>,
     /// Corruption of a successful JSON answer.
-    pub post: Post,
+    pub(super) post: Post,
     /// Sleep before answering.
-    pub latency: Duration,
+    pub(super) latency: Duration,
 }
 
 /// Draws the fate of the next request. Always consumes exactly six values.
-pub(crate) fn decide(rng: &mut ChaCha8Rng, f: &Faults) -> Decision {
+pub(super) fn decide(rng: &mut ChaCha8Rng, f: &Faults) -> Decision {
     let u: [f64; 5] = [
         rng.random(),
         rng.random(),
@@ -120,7 +120,7 @@ fn page(status: StatusCode, content_type: &'static str, body: &'static str) -> R
 }
 
 /// The response for a fault answered instead of the handler, and its record label.
-pub(crate) fn pre_response(pre: Pre) -> (Response, &'static str) {
+pub(super) fn pre_response(pre: Pre) -> (Response, &'static str) {
     match pre {
         Pre::Outage => (
             page(
@@ -192,7 +192,7 @@ fn is_json_ok(r: &Response) -> bool {
 }
 
 /// Applies a body corruption to a 200 JSON response; returns the label when one was applied.
-pub(crate) async fn post_process(resp: Response, post: Post) -> (Response, Option<&'static str>) {
+pub(super) async fn post_process(resp: Response, post: Post) -> (Response, Option<&'static str>) {
     if post == Post::None || !is_json_ok(&resp) {
         return (resp, None);
     }

@@ -17,16 +17,16 @@ const MAX_ORDER_FIELDS: usize = 7;
 
 /// A parsed query: clauses joined by `AND`, then the ordering.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Query {
+pub(super) struct Query {
     /// Every clause must hold.
-    pub clauses: Vec<Clause>,
+    clauses: Vec<Clause>,
     /// `ORDER BY` terms; ties are always broken by id ascending.
-    pub order: Vec<(OrderField, Direction)>,
+    order: Vec<(OrderField, Direction)>,
 }
 
 /// One restriction.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Clause {
+enum Clause {
     /// `project = A` / `project in (A, B)`; keys upper-cased.
     ProjectIn(Vec<String>),
     /// `key = A-1` / `key in (A-1, B-2)` / `id in (10001, …)`; keys upper-cased. Old keys of
@@ -57,7 +57,7 @@ pub(crate) enum Clause {
 
 /// A timestamp field usable in a bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimeField {
+enum TimeField {
     /// `created`.
     Created,
     /// `updated`.
@@ -66,7 +66,7 @@ pub(crate) enum TimeField {
 
 /// Comparison operator of a time bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cmp {
+enum Cmp {
     /// `=`
     Eq,
     /// `>`
@@ -81,7 +81,7 @@ pub(crate) enum Cmp {
 
 /// A field usable in `ORDER BY`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OrderField {
+enum OrderField {
     /// `updated`
     Updated,
     /// `created`
@@ -94,7 +94,7 @@ pub(crate) enum OrderField {
 
 /// Sort direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
+enum Direction {
     /// Ascending (the default here).
     Asc,
     /// Descending.
@@ -102,7 +102,7 @@ pub(crate) enum Direction {
 }
 
 /// What a query is evaluated against.
-pub(crate) trait Subject {
+pub(super) trait Subject {
     /// Numeric issue id.
     fn id(&self) -> u64;
     /// Current project key (upper case).
@@ -123,7 +123,7 @@ pub(crate) trait Subject {
 
 impl Query {
     /// Whether every clause holds for `s`.
-    pub(crate) fn matches<S: Subject>(&self, s: &S) -> bool {
+    pub(super) fn matches<S: Subject>(&self, s: &S) -> bool {
         self.clauses.iter().all(|c| match c {
             Clause::ProjectIn(keys) => keys.iter().any(|k| k == s.project_key()),
             Clause::KeyIn(keys) => keys
@@ -148,7 +148,7 @@ impl Query {
     }
 
     /// Ordering of two matching issues: the `ORDER BY` terms, then id ascending.
-    pub(crate) fn compare<S: Subject>(&self, a: &S, b: &S) -> Ordering {
+    pub(super) fn compare<S: Subject>(&self, a: &S, b: &S) -> Ordering {
         for (field, dir) in &self.order {
             let o = match field {
                 OrderField::Updated => a.updated_ms().cmp(&b.updated_ms()),
@@ -169,7 +169,7 @@ impl Query {
     }
 
     /// Every project key named by a `project` clause (to report unknown projects like Jira).
-    pub(crate) fn projects(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn projects(&self) -> impl Iterator<Item = &str> {
         self.clauses
             .iter()
             .flat_map(|c| match c {
@@ -604,7 +604,7 @@ fn epoch_ms_required(field: &str, got: &str) -> String {
 }
 
 /// Parses `jql`; the error text becomes the 400 `errorMessages` entry.
-pub(crate) fn parse(jql: &str) -> Result<Query, String> {
+pub(super) fn parse(jql: &str) -> Result<Query, String> {
     let toks = tokenize(jql)?;
     let mut p = Parser { toks, pos: 0 };
     let mut clauses = Vec::new();

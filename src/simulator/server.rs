@@ -38,11 +38,11 @@ const MAX_RECORDS: usize = 200_000;
 
 /// Router state: the shared simulator plus which listener this is.
 #[derive(Clone)]
-pub(crate) struct Ctx {
+struct Ctx {
     /// The simulator.
-    pub shared: Arc<Shared>,
+    shared: Arc<Shared>,
     /// `"api"` or `"media"`.
-    pub host: &'static str,
+    host: &'static str,
 }
 
 /// The authenticated account's e-mail, put into request extensions by `gate`.
@@ -50,7 +50,7 @@ pub(crate) struct Ctx {
 struct AuthUser(String);
 
 /// Routes of the API listener.
-pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
+pub(super) fn api_router(shared: Arc<Shared>) -> Router {
     let ctx = Ctx {
         shared,
         host: "api",
@@ -79,7 +79,7 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
 }
 
 /// Routes of the media host (attachment bytes; no auth).
-pub(crate) fn media_router(shared: Arc<Shared>) -> Router {
+pub(super) fn media_router(shared: Arc<Shared>) -> Router {
     let ctx = Ctx {
         shared,
         host: "media",
@@ -595,17 +595,9 @@ async fn issue_get(
     } else {
         ChangelogMode::None
     };
-    let v = {
-        let st = ctx.shared.lock();
-        let Some(issue) = st.store.find(&key) else {
-            return issue_not_found();
-        };
-        if issue.forbids(Part::Issue) {
-            return forbidden_issue();
-        }
-        st.store.render(issue, &sel, mode, Some(EMBED_CAP))
-    };
-    json_response(StatusCode::OK, v)
+    with_issue_part(&ctx, &key, Part::Issue, |store, issue| {
+        store.render(issue, &sel, mode, Some(EMBED_CAP))
+    })
 }
 
 async fn changelog_page(
@@ -613,43 +605,39 @@ async fn changelog_page(
     Path(key): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let (start, max) = match offset_window(q, 100) {
-        Ok(window) => window,
-        Err(response) => return response,
-    };
-    let v = {
-        let st = ctx.shared.lock();
-        let issue = match open_part(&st.store, &key, Part::Changelog) {
-            Ok(issue) => issue,
-            Err(response) => return response,
-        };
-        let base = &st.store.base;
-        let values: Vec<Value> = window(&issue.histories, start, max)
-            .iter()
-            .map(|h| st.store.history_json(h))
-            .collect();
-        let total = issue.histories.len() as u64;
-        let is_last = start + values.len() as u64 >= total;
-        let url = |s: u64| {
-            format!(
-                "{base}/rest/api/3/issue/{}/changelog?startAt={s}&maxResults={max}",
-                issue.key
-            )
-        };
-        let mut v = json!({
-            "self": url(start),
-            "maxResults": max,
-            "startAt": start,
-            "total": total,
-            "isLast": is_last,
-            "values": values,
-        });
-        if !is_last && let Some(o) = v.as_object_mut() {
-            o.insert("nextPage".into(), Value::String(url(start + max)));
-        }
-        v
-    };
-    json_response(StatusCode::OK, v)
+    issue_part_page(
+        &ctx,
+        &key,
+        Part::Changelog,
+        (q, 100),
+        |store, issue, start, max| {
+            let base = &store.base;
+            let values: Vec<Value> = window(&issue.histories, start, max)
+                .iter()
+                .map(|h| store.history_json(h))
+                .collect();
+            let total = issue.histories.len() as u64;
+            let is_last = start + values.len() as u64 >= total;
+            let url = |s: u64| {
+                format!(
+                    "{base}/rest/api/3/issue/{}/changelog?startAt={s}&maxResults={max}",
+                    issue.key
+                )
+            };
+            let mut v = json!({
+                "self": url(start),
+                "maxResults": max,
+                "startAt": start,
+                "total": total,
+                "isLast": is_last,
+                "values": values,
+            });
+            if !is_last && let Some(o) = v.as_object_mut() {
+                o.insert("nextPage".into(), Value::String(url(start + max)));
+            }
+            v
+        },
+    )
 }
 
 async fn comment_page(
@@ -672,15 +660,8 @@ async fn comment_page(
             ));
         }
     };
-    let v = {
-        let st = ctx.shared.lock();
-        let Some(issue) = st.store.find(&key) else {
-            return issue_not_found();
-        };
-        if issue.forbids(Part::Comments) {
-            return forbidden_issue();
-        }
-        let render = |c: &data::Comment| st.store.comment_json(issue, c);
+    with_issue_part(&ctx, &key, Part::Comments, |store, issue| {
+        let render = |c: &data::Comment| store.comment_json(issue, c);
         let comments: Vec<Value> = if newest_first {
             let rev: Vec<&data::Comment> = issue.comments.iter().rev().collect();
             window(&rev, start, max).iter().map(|c| render(c)).collect()
@@ -691,8 +672,7 @@ async fn comment_page(
                 .collect()
         };
         json!({"comments": comments, "maxResults": max, "startAt": start, "total": issue.comments.len()})
-    };
-    json_response(StatusCode::OK, v)
+    })
 }
 
 /// `GET /project/search`: `{startAt, maxResults, total, isLast, values}` (50 a page at most).
@@ -761,18 +741,45 @@ fn offset_window(q: Option<String>, max: u64) -> Result<(u64, u64), Response> {
     }
 }
 
-/// The issue `key` names, or the 404 (unknown) or 403 (`part` closed by poison) Jira sends.
-#[allow(clippy::result_large_err)]
-fn open_part<'a>(
-    store: &'a data::Store,
+/// [`with_issue_part`] for an offset-paged `part`: `render` gets `startAt` and `maxResults`
+/// (ceiling `page.1`) of the query `page.0`, a malformed one is a 400 before the issue is
+/// looked up.
+fn issue_part_page(
+    ctx: &Ctx,
     key: &str,
     part: Part,
-) -> Result<&'a data::Issue, Response> {
-    let issue = store.find(key).ok_or_else(issue_not_found)?;
-    if issue.forbids(part) {
-        return Err(forbidden_issue());
-    }
-    Ok(issue)
+    page: (Option<String>, u64),
+    render: impl FnOnce(&data::Store, &data::Issue, u64, u64) -> Value,
+) -> Response {
+    let (start, max) = match offset_window(page.0, page.1) {
+        Ok(window) => window,
+        Err(response) => return response,
+    };
+    with_issue_part(ctx, key, part, |store, issue| {
+        render(store, issue, start, max)
+    })
+}
+
+/// The 200 answer `render` makes of `part` of the issue `key` names, or the 404 (unknown) or
+/// 403 (`part` closed by poison) Jira sends. The JSON is made under the state lock and
+/// serialised after it.
+fn with_issue_part(
+    ctx: &Ctx,
+    key: &str,
+    part: Part,
+    render: impl FnOnce(&data::Store, &data::Issue) -> Value,
+) -> Response {
+    let v = {
+        let st = ctx.shared.lock();
+        let Some(issue) = st.store.find(key) else {
+            return issue_not_found();
+        };
+        if issue.forbids(part) {
+            return forbidden_issue();
+        }
+        render(&st.store, issue)
+    };
+    json_response(StatusCode::OK, v)
 }
 
 /// `GET /issue/{key}/worklog`: `{startAt, maxResults, total, worklogs}`, oldest first,
@@ -782,41 +789,29 @@ async fn worklog_page(
     Path(key): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let (start, max) = match offset_window(q, 5000) {
-        Ok(window) => window,
-        Err(response) => return response,
-    };
-    let v = {
-        let st = ctx.shared.lock();
-        let issue = match open_part(&st.store, &key, Part::Worklogs) {
-            Ok(issue) => issue,
-            Err(response) => return response,
-        };
-        let total = issue.worklogs as u64;
-        let worklogs: Vec<Value> = (start.min(total)..(start.saturating_add(max)).min(total))
-            .map(|i| st.store.worklog_json(issue, i as usize))
-            .collect();
-        json!({"startAt": start, "maxResults": max, "total": total, "worklogs": worklogs})
-    };
-    json_response(StatusCode::OK, v)
+    issue_part_page(
+        &ctx,
+        &key,
+        Part::Worklogs,
+        (q, 5000),
+        |store, issue, start, max| {
+            let total = issue.worklogs as u64;
+            let worklogs: Vec<Value> = (start.min(total)..(start.saturating_add(max)).min(total))
+                .map(|i| store.worklog_json(issue, i as usize))
+                .collect();
+            json!({"startAt": start, "maxResults": max, "total": total, "worklogs": worklogs})
+        },
+    )
 }
 
 async fn remote_links(State(ctx): State<Ctx>, Path(key): Path<String>) -> Response {
-    let v = {
-        let st = ctx.shared.lock();
-        let Some(issue) = st.store.find(&key) else {
-            return issue_not_found();
-        };
-        if issue.forbids(Part::RemoteLinks) {
-            return forbidden_issue();
-        }
-        Value::Array(st.store.remote_links_json(issue))
-    };
-    json_response(StatusCode::OK, v)
+    with_issue_part(&ctx, &key, Part::RemoteLinks, |store, issue| {
+        Value::Array(store.remote_links_json(issue))
+    })
 }
 
 /// The media token for attachment `id`: random-looking, but checkable without state.
-pub(crate) fn media_token(seed: u64, id: u64) -> String {
+fn media_token(seed: u64, id: u64) -> String {
     let digest = Sha256::digest(format!("jira-mirror-sim-media:{seed}:{id}").as_bytes());
     hex::encode(&digest[..20])
 }
