@@ -2,18 +2,27 @@
 //! attachments and, later, monthly Parquet tables) without any inbound HTTP.
 //!
 //! # Layout
+//! Bottom up; each module uses only those above it in this list (docs/ARCHITECTURE.md has
+//! the diagram and a "where to change what" table).
+//! - [`key`], [`time`], [`json`], [`scope`]: issue keys, Jira timestamps, stack-safe JSON for
+//!   what comes from Jira (any depth parses, serialises and drops without recursion), the
+//!   scope's project keys.
 //! - [`config`]: TOML → validated [`config::Config`], every problem reported at once.
-//! - [`json`]: stack-safe JSON for what comes from Jira: parsed with no depth limit, serialised
-//!   and dropped without recursion (Jira documents nest arbitrarily deep).
+//! - [`store`]: the raw store on disk (atomic writes, durable folders, quarantine) and the
+//!   file locks every writer shares.
+//! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures, the queue and
+//!   runs, one file per concern.
 //! - [`jira`]: the polite HTTP client (budget, retries, paging) and the JQL it sends.
-//! - [`store`]: the bottom layer: the raw store on disk (atomic writes, durable folders,
-//!   quarantine) and the file locks every writer shares.
-//! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store on disk.
-//! - [`state`]: the SQLite store of watermarks, per-issue outcomes, failures and runs.
+//! - [`transform`]: saved issue JSON → the monthly Parquet tables and the reference tables.
+//! - [`pipeline`]: one issue key → complete issue → SLA overlay → raw store → pending table
+//!   rows; [`pipeline::queue`] is the durable queue in front of it in `run`.
+//! - [`job`]: one shape for every job: its report, its `runs` record, its schedule.
 //! - [`triggers`]: what yields keys: the sweep, the backfill, maintenance passes, the mailbox
 //!   and (cargo feature `webhook`) the signed webhook receiver.
-//! - [`simulator`]: an in-process Jira Cloud on 127.0.0.1 for tests and `demo`.
+//! - [`daemon`]: `run`: workers over the queue, the table writer, schedules, triggers.
 //! - [`cli`] and [`app`]: the command line and the commands built from the pieces above.
+//! - `simulator` (cargo feature `simulator`): an in-process Jira Cloud on 127.0.0.1 for the
+//!   tests, benchmarks and `demo`; not part of the mirror.
 #![warn(missing_docs)]
 
 pub mod app;

@@ -7,7 +7,7 @@
 //! null in every row of a month would come out as `NULL`-typed, an all-integer custom field as
 //! `BIGINT` one month and `DOUBLE` the next), and month files of one table would stop being
 //! readable together with `read_parquet('issues/*.parquet')`. So every table has one fixed
-//! schema, decided here and nowhere else; the row builders in [`super::rows`] append values in
+//! schema, decided here and nowhere else; the row builders in `rows/` append values in
 //! exactly this column order, and a test checks the two agree.
 //!
 //! # Conventions
@@ -50,7 +50,7 @@ pub enum Table {
 }
 
 impl Table {
-    /// Every table, in the order [`super::rows::RowsBuilder::finish`] returns them.
+    /// Every table, in the order `rows::RowsBuilder::finish` returns them.
     pub const ALL: [Table; 8] = [
         Table::Issues,
         Table::Comments,
