@@ -91,33 +91,7 @@ fn main() -> Result<()> {
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let sla = if args.full {
-        format!(
-            "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"{}\"\n\
-             max_concurrency = {}\nmax_requests_per_second = {}\n",
-            sim.base_url(),
-            cfg.sla_email,
-            cfg.sla_api_token,
-            args.concurrency,
-            args.rps,
-        )
-    } else {
-        String::new()
-    };
-    let config = format!(
-        "data_dir = \"data\"\n\n[jira]\nbase_url = \"{base}\"\nemail = \"{email}\"\n\
-         api_token = \"{token}\"\njql = \"project = SUP\"\nmax_concurrency = {conc}\n\
-         max_requests_per_second = {rps}\n\n{sla}\n[attachments]\ndownload = {full}\n\
-         max_concurrency = {conc}\n",
-        base = sim.base_url(),
-        email = cfg.email,
-        token = cfg.api_token,
-        conc = args.concurrency,
-        rps = args.rps,
-        full = args.full,
-    );
-    let config_path = dir.join("jira-mirror.toml");
-    std::fs::write(&config_path, config)?;
+    let config_path = write_config(&args, &sim, &dir)?;
 
     let exe = std::env::current_exe()?;
     let binary = exe
@@ -161,9 +135,55 @@ fn main() -> Result<()> {
         bail!("backfill failed ({status}):\n{stderr}");
     }
 
-    let records = sim.requests();
-    let main = |r: &&RequestRecord| r.host == "api" && r.user.as_deref() != Some(&cfg.sla_email);
-    let jsm = |r: &&RequestRecord| r.host == "api" && r.user.as_deref() == Some(&cfg.sla_email);
+    report(&args, &sim.requests(), &cfg.sla_email, wall, max_rss_kib);
+    runtime.block_on(sim.shutdown());
+    Ok(())
+}
+
+/// Writes the mirror's config for the simulator into `dir`; returns its path.
+fn write_config(args: &Args, sim: &Simulator, dir: &std::path::Path) -> Result<PathBuf> {
+    let cfg = sim.config();
+    let sla = if args.full {
+        format!(
+            "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"{}\"\n\
+             max_concurrency = {}\nmax_requests_per_second = {}\n",
+            sim.base_url(),
+            cfg.sla_email,
+            cfg.sla_api_token,
+            args.concurrency,
+            args.rps,
+        )
+    } else {
+        String::new()
+    };
+    let config = format!(
+        "data_dir = \"data\"\n\n[jira]\nbase_url = \"{base}\"\nemail = \"{email}\"\n\
+         api_token = \"{token}\"\njql = \"project = SUP\"\nmax_concurrency = {conc}\n\
+         max_requests_per_second = {rps}\n\n{sla}\n[attachments]\ndownload = {full}\n\
+         max_concurrency = {conc}\n",
+        base = sim.base_url(),
+        email = cfg.email,
+        token = cfg.api_token,
+        conc = args.concurrency,
+        rps = args.rps,
+        full = args.full,
+    );
+    let config_path = dir.join("jira-mirror.toml");
+    std::fs::write(&config_path, config)?;
+    Ok(config_path)
+}
+
+/// Prints the run's figures: wall time, peak RSS, and per request class the counts, the
+/// concurrency reached and the answer times.
+fn report(
+    args: &Args,
+    records: &[RequestRecord],
+    sla_email: &str,
+    wall: Duration,
+    max_rss_kib: i64,
+) {
+    let main = |r: &&RequestRecord| r.host == "api" && r.user.as_deref() != Some(sla_email);
+    let jsm = |r: &&RequestRecord| r.host == "api" && r.user.as_deref() == Some(sla_email);
     let media = |r: &&RequestRecord| r.host == "media";
     let classes: [(&str, Vec<&RequestRecord>); 3] = [
         ("main account", records.iter().filter(main).collect()),
@@ -231,8 +251,6 @@ fn main() -> Result<()> {
             wall.as_secs_f64() / floor.as_secs_f64()
         );
     }
-    runtime.block_on(sim.shutdown());
-    Ok(())
 }
 
 /// Waits for the child `pid`; returns its exit status and peak resident set (KiB).

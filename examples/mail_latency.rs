@@ -54,40 +54,7 @@ async fn main() -> Result<()> {
     .await?;
     let dovecot = dovecot::Dovecot::start();
     let dir = tempfile::tempdir()?;
-    let imap = dovecot.settings();
-    let text = format!(
-        r#"data_dir = "data"
-[jira]
-base_url = "{base}"
-email = "{email}"
-api_token = "{token}"
-jql = "project = SUP"
-max_requests_per_second = 1000
-[jira_sla]
-base_url = "{base}"
-email = "{sla_email}"
-api_token = "{sla_token}"
-max_requests_per_second = 1000
-[imap]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-username = {user}
-password = {password}
-idle = true
-allowed_senders = ["{JIRA}"]
-"#,
-        base = sim.base_url(),
-        email = sim.config().email,
-        token = sim.config().api_token,
-        sla_email = sim.config().sla_email,
-        sla_token = sim.config().sla_api_token,
-        port = imap.port,
-        user = toml::Value::String(imap.username.clone()),
-        password = toml::Value::String(imap.password.clone()),
-    );
-    let path = dir.path().join("jira-mirror.toml");
-    std::fs::write(&path, text)?;
+    let path = write_config(&sim, &dovecot, dir.path())?;
     let config = Config::load_with_env(&path, |_| None)?;
     let data_dir = config.data_dir.clone();
     let ctx = Context::build(config, None).await?;
@@ -196,6 +163,49 @@ allowed_senders = ["{JIRA}"]
         ms(mail_parts[mail_parts.len() / 2]),
     );
     Ok(())
+}
+
+/// Writes the mirror's config (the simulator, the Dovecot mailbox) into `dir`.
+fn write_config(
+    sim: &Simulator,
+    dovecot: &dovecot::Dovecot,
+    dir: &std::path::Path,
+) -> Result<PathBuf> {
+    let imap = dovecot.settings();
+    let text = format!(
+        r#"data_dir = "data"
+[jira]
+base_url = "{base}"
+email = "{email}"
+api_token = "{token}"
+jql = "project = SUP"
+max_requests_per_second = 1000
+[jira_sla]
+base_url = "{base}"
+email = "{sla_email}"
+api_token = "{sla_token}"
+max_requests_per_second = 1000
+[imap]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = {user}
+password = {password}
+idle = true
+allowed_senders = ["{JIRA}"]
+"#,
+        base = sim.base_url(),
+        email = sim.config().email,
+        token = sim.config().api_token,
+        sla_email = sim.config().sla_email,
+        sla_token = sim.config().sla_api_token,
+        port = imap.port,
+        user = toml::Value::String(imap.username.clone()),
+        password = toml::Value::String(imap.password.clone()),
+    );
+    let path = dir.join("jira-mirror.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
 
 fn ms(d: Duration) -> f64 {
