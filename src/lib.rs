@@ -34,6 +34,7 @@ pub mod job;
 pub mod json;
 pub mod key;
 pub mod pipeline;
+pub mod progress;
 pub mod scope;
 /// Not part of the mirror: a stand-in for Jira, compiled for the tests, the benchmarks and
 /// `demo` (cargo feature `simulator`, on by default).

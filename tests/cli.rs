@@ -114,6 +114,10 @@ async fn demo_mirrors_the_simulator() {
     let text = stdout(&out);
     assert!(text.contains("backfill: 25 saved"), "{text}");
     assert!(text.contains("sweep: 3 saved"), "{text}");
+    // Piped, the log has no colour escapes.
+    let log = stderr(&out);
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log}");
     assert_eq!(
         std::fs::read_dir(data.join("raw/issues")).unwrap().count(),
         26

@@ -42,17 +42,29 @@ out = {{}}
 json.dump(out, sys.stdout)
 "#
     );
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .args(["-c", &script])
         .current_dir(parquet)
         .output()
         .expect("python3 runs");
     assert!(
         out.status.success(),
-        "DuckDB (Python) failed; bash .ci/test installs it with pip: {}",
+        "DuckDB (Python) failed; bash .ci/test installs it: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json from python")
+}
+
+/// The Python with DuckDB: the virtual environment `bash .ci/test` makes under `target/`
+/// when the system Python refuses `pip install` (PEP 668), else the system's `python3`.
+fn python() -> std::path::PathBuf {
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/duckdb-venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
 }
 
 fn columns(v: &Value, table: &str) -> Vec<(String, String)> {

@@ -19,6 +19,11 @@ pub(super) async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
     result
 }
 
+/// The request rate the demo allows itself against the in-process simulator.
+const DEMO_REQUESTS_PER_SECOND: f64 = 2000.0;
+/// Requests in flight at once in the demo.
+const DEMO_CONCURRENCY: usize = 16;
+
 async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     let sim_config = sim.config();
     println!(
@@ -26,13 +31,22 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         sim.base_url(),
         sim.issue_keys().len()
     );
-    let config = Config::for_simulator(
+    let mut config = Config::for_simulator(
         std::path::absolute(&data_dir)?,
         &sim.base_url(),
         &sim_config.email,
         &sim_config.api_token,
         Some((&sim_config.sla_email, &sim_config.sla_api_token)),
     );
+    // The simulator runs in this process on loopback: the politeness a real site needs
+    // (10 requests a second by default) would only make the demo wait.
+    config.jira.max_requests_per_second = DEMO_REQUESTS_PER_SECOND;
+    config.jira.max_concurrency = DEMO_CONCURRENCY;
+    if let Some(sla) = &mut config.jira_sla {
+        sla.max_requests_per_second = DEMO_REQUESTS_PER_SECOND;
+        sla.max_concurrency = DEMO_CONCURRENCY;
+    }
+    config.attachments.max_concurrency = DEMO_CONCURRENCY;
     let ctx = Context::build(config.clone(), None).await?;
     println!("\n$ jira-mirror backfill");
     let mut exit = ctx.backfill(None, false).await?;
@@ -71,7 +85,9 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
     let parquet = config.parquet_dir();
-    println!("\nQuery it with DuckDB (pip install duckdb):");
+    println!(
+        "\nQuery it with DuckDB (pip install duckdb, in a virtual environment where the system Python refuses it):"
+    );
     println!(
         "  python3 -c \"import duckdb; duckdb.sql(\\\"SELECT status, count(*) AS issues, round(avg(comment_count), 1) AS avg_comments FROM '{}/issues/*.parquet' GROUP BY 1 ORDER BY 2 DESC\\\").show()\"",
         parquet.display()

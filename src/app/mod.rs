@@ -3,13 +3,12 @@
 //! exit status. `anyhow` lives here and in `main.rs` only; the modules below return typed
 //! errors.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +19,7 @@ use crate::job::{Finished, Report, RunRecord};
 use crate::key::IssueKey;
 use crate::pipeline::distribution::Distribution;
 use crate::pipeline::{self, AttachmentPolicy, Pipeline};
+use crate::progress::command_progress;
 use crate::state::State;
 use crate::store::archive::RawStore;
 use crate::time::ms_to_rfc3339;
@@ -505,7 +505,7 @@ impl Context {
         F: FnOnce(ProgressBar) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let progress = progress_bar(command);
+        let progress = command_progress(command);
         let result = body(progress.clone()).await;
         progress.finish_and_clear();
         let done = result.map_err(Into::into)?;
@@ -530,7 +530,7 @@ impl Context {
         Fut: Future<Output = Result<T, E>>,
     {
         let run = RunRecord::start(self.pipeline.state(), command)?;
-        let progress = progress_bar(command);
+        let progress = command_progress(command);
         let result = body(progress.clone()).await;
         progress.finish_and_clear();
         let stats = self.pipeline.request_summary();
@@ -607,8 +607,14 @@ impl Context {
         let started = std::time::Instant::now();
         if rebuild {
             let parallel = std::thread::available_parallelism().map_or(1, usize::from);
-            let summary =
-                tokio::task::spawn_blocking(move || transformer.rebuild_all(parallel)).await??;
+            let progress = command_progress("transform --rebuild");
+            let summary = tokio::task::spawn_blocking({
+                let progress = progress.clone();
+                move || transformer.rebuild_all_with_progress(parallel, &progress)
+            })
+            .await;
+            progress.finish_and_clear();
+            let summary = summary??;
             println!(
                 "transform: rebuilt {} months from {} issues ({} left out) in {:.1} s",
                 summary.months,
@@ -801,18 +807,4 @@ async fn field_catalog(state: &State, jira: &JiraClient, max_age_ms: i64) -> Res
                 .unwrap_or_else(FieldCatalog::empty))
         }
     }
-}
-
-fn progress_bar(command: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix}: {pos} issues, {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(command.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

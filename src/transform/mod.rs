@@ -266,6 +266,15 @@ impl Transformer {
     /// Rebuilds every month from `raw/issues`, removing month files no issue belongs to.
     /// Months are processed `parallel` at a time, each streamed in chunks.
     pub fn rebuild_all(&self, parallel: usize) -> Result<RebuildSummary> {
+        self.rebuild_all_with_progress(parallel, &indicatif::ProgressBar::hidden())
+    }
+
+    /// [`Transformer::rebuild_all`], counting the issues of each month written on `progress`.
+    pub fn rebuild_all_with_progress(
+        &self,
+        parallel: usize,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<RebuildSummary> {
         let _guard = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let _tables = self.lock_tables()?;
         // What is pending now is covered by this rebuild; whatever is marked while it runs
@@ -302,7 +311,11 @@ impl Transformer {
             parallel,
             &work,
             |(month, _)| format!("month {}", month.label()),
-            |(month, keys)| self.write_month_from_raw(*month, keys),
+            |(month, keys)| {
+                let written = self.write_month_from_raw(*month, keys);
+                progress.inc(keys.len() as u64);
+                written
+            },
         )?;
         let mut summary = RebuildSummary {
             skipped,
