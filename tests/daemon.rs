@@ -160,6 +160,127 @@ async fn run_sweeps_on_its_schedule() {
     sim.shutdown().await;
 }
 
+/// `[run] metrics_listen`: Prometheus text and JSON health on loopback, answered from the
+/// state and the clients' counters; nothing else is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_metrics_and_health_on_loopback() {
+    let sim = simulator(4).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            extra: "\n[run]\nmetrics_listen = \"127.0.0.1:0\"\n".into(),
+            ..Default::default()
+        },
+    );
+    let daemon = Daemon::start(&mirror);
+    let all = sim.issue_keys().len();
+    assert!(
+        wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all
+            && daemon.log().contains("Scheduled run done."))
+        .await,
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    let addr = regex::Regex::new(r"Metrics endpoint listening.*listen\S*=\S*?(127\.0\.0\.1:\d+)")
+        .unwrap()
+        .captures(&log)
+        .unwrap_or_else(|| panic!("no metrics address logged\n{log}"))[1]
+        .to_string();
+    let client = reqwest::Client::new();
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text().await.unwrap();
+    let value = |line: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line} missing\n{text}"))
+    };
+    assert_eq!(value("jira_mirror_queue_depth "), 0.0);
+    assert_eq!(value("jira_mirror_parked_issues "), 0.0);
+    assert_eq!(value("jira_mirror_jira_up "), 1.0);
+    assert!(value("jira_mirror_requests_total{budget=\"jira\"} ") >= all as f64);
+    let swept = value("jira_mirror_last_success_timestamp_seconds{job=\"sweep\"} ");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - swept).abs() < 120.0, "{swept} vs {now}");
+
+    let health: serde_json::Value = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["jira"], "up", "{health}");
+    assert!(health["last_success"]["sweep"].is_string(), "{health}");
+    // Read-only: nothing else is served.
+    let other = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    let post = client
+        .post(format!("http://{addr}/metrics"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+
+    let status = daemon.terminate().await;
+    assert!(status.success(), "{status:?}");
+    sim.shutdown().await;
+}
+
+/// A metrics address already taken stops `run` with one line naming it, instead of a
+/// daemon without its endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_when_the_metrics_address_is_taken() {
+    let sim = simulator(1).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            sweep_schedule: Some(NEVER.into()),
+            extra: format!("\n[run]\nmetrics_listen = \"127.0.0.1:{port}\"\n"),
+            ..Default::default()
+        },
+    );
+    let mut daemon = Daemon::start(&mirror);
+    let mut ended = None;
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            ended = daemon.try_wait();
+            ended.is_some()
+        })
+        .await,
+        "run kept going\n{}",
+        daemon.log()
+    );
+    assert!(!ended.unwrap().success());
+    let log = daemon.log();
+    assert!(
+        log.contains(&format!("metrics endpoint on 127.0.0.1:{port}")),
+        "{log}"
+    );
+    drop(taken);
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_key_from_sweep_mail_and_a_manual_fetch_at_once_is_fetched_once() {
     let sim = simulator(6).await;

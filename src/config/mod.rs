@@ -466,6 +466,9 @@ pub struct RunConfig {
     pub max_deletions: Option<u64>,
     /// Days a removed issue's files stay under `data_dir/quarantine/`.
     pub quarantine_days: u32,
+    /// Where `run` answers `GET /metrics` (Prometheus text) and `GET /health`: a loopback
+    /// address; `None` (the default): no endpoint.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl RunConfig {
@@ -484,6 +487,7 @@ impl Default for RunConfig {
             shutdown_grace_secs: DEFAULT_RUN_SHUTDOWN_GRACE_SECS,
             max_deletions: None,
             quarantine_days: DEFAULT_RUN_QUARANTINE_DAYS,
+            metrics_listen: None,
         }
     }
 }

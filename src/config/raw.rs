@@ -161,6 +161,7 @@ pub(super) struct RawRun {
     pub(super) shutdown_grace_secs: Option<i64>,
     pub(super) max_deletions: Option<i64>,
     pub(super) quarantine_days: Option<i64>,
+    pub(super) metrics_listen: Option<String>,
 }
 
 /// Parses `text`, interpolates `${VAR}`s and reads every section. Returns `None` only when

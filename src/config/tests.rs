@@ -774,6 +774,30 @@ fn deletion_cap_and_quarantine() {
 }
 
 #[test]
+fn the_metrics_endpoint_is_off_by_default_and_loopback_only() {
+    assert_eq!(parse(MINIMAL).unwrap().run.metrics_listen, None);
+    for listen in ["127.0.0.1:9464", "[::1]:9464", "127.0.0.1:0"] {
+        let config = parse(&format!(
+            "{MINIMAL}\n[run]\nmetrics_listen = \"{listen}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.run.metrics_listen, Some(listen.parse().unwrap()));
+    }
+    let refused = problems(&format!(
+        "{MINIMAL}\n[run]\nmetrics_listen = \"0.0.0.0:9464\"\n"
+    ));
+    assert_problem(&refused, "run.metrics_listen", "not a loopback address");
+    for bad in ["localhost:9464", "127.0.0.1", "http://127.0.0.1:9464/"] {
+        let refused = problems(&format!("{MINIMAL}\n[run]\nmetrics_listen = \"{bad}\"\n"));
+        assert_problem(
+            &refused,
+            "run.metrics_listen",
+            "not an IP address with a port",
+        );
+    }
+}
+
+#[test]
 fn schedules_need_six_fields() {
     assert!(parse_schedule("0 * * * * *").is_ok());
     assert!(parse_schedule("*/30 */5 1-5 * JAN-MAR MON-FRI").is_ok());

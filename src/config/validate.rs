@@ -90,16 +90,18 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
 }
 
 fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
-    let (max_attempts, grace, max_deletions, quarantine_days) =
-        raw.map_or((None, None, None, None), |r| {
+    let (max_attempts, grace, max_deletions, quarantine_days, metrics_listen) =
+        raw.map_or((None, None, None, None, None), |r| {
             (
                 r.max_attempts,
                 r.shutdown_grace_secs,
                 r.max_deletions,
                 r.quarantine_days,
+                r.metrics_listen,
             )
         });
     RunConfig {
+        metrics_listen: metrics_listen.and_then(|listen| metrics_address(p, &listen)),
         max_deletions: max_deletions
             .map(|n| int_in_range(p, "run.max_deletions", Some(n), 0, 0..=i64::MAX) as u64),
         quarantine_days: int_in_range(
@@ -123,6 +125,31 @@ fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
             DEFAULT_RUN_SHUTDOWN_GRACE_SECS as i64,
             1..=3600,
         ) as u64,
+    }
+}
+
+/// `run.metrics_listen`: a loopback address with a port. The endpoint has no authentication,
+/// so it stays on the machine (a reverse proxy can expose it).
+fn metrics_address(p: &mut Problems, listen: &str) -> Option<SocketAddr> {
+    match listen.trim().parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Some(addr),
+        Ok(addr) => {
+            p.push(
+                "run.metrics_listen",
+                format!(
+                    "`{addr}` is not a loopback address: the endpoint has no authentication; \
+                     use 127.0.0.1:<port> or [::1]:<port> (a reverse proxy can expose it)"
+                ),
+            );
+            None
+        }
+        Err(_) => {
+            p.push(
+                "run.metrics_listen",
+                format!("`{listen}` is not an IP address with a port, e.g. 127.0.0.1:9464"),
+            );
+            None
+        }
     }
 }
 

@@ -29,6 +29,7 @@
 //!   `[run] shutdown_grace_secs`; past it, what is still in flight is abandoned (its key is still in the
 //!   durable queue, and the next start repairs half-written rows).
 
+mod metrics;
 pub mod sweep;
 
 use std::sync::Arc;
@@ -80,6 +81,14 @@ pub enum Error {
     #[cfg(feature = "webhook")]
     #[error(transparent)]
     Webhook(#[from] crate::triggers::webhook::Error),
+    /// The metrics endpoint (`[run] metrics_listen`) could not listen.
+    #[error("metrics endpoint on {listen}: {message}")]
+    Metrics {
+        /// The configured address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        message: String,
+    },
     /// A task of the daemon panicked (a bug): the daemon drains and exits non-zero, so a
     /// service manager restarts it.
     #[error("the daemon's {task} task panicked: {message}")]
@@ -256,8 +265,8 @@ async fn start_schedules(
     Ok(scheduler)
 }
 
-/// Starts the triggers that are not scheduled (the mailbox watch, the webhook receiver) and
-/// the hourly pruning.
+/// Starts the triggers that are not scheduled (the mailbox watch, the webhook receiver), the
+/// metrics endpoint and the hourly pruning.
 fn start_triggers(job: &JobContext, tasks: &mut JoinSet<TaskEnd>) {
     let (config, pipeline, state) = (&job.config, &job.pipeline, job.pipeline.state());
     if let Some(imap) = config.imap.clone() {
@@ -284,6 +293,11 @@ fn start_triggers(job: &JobContext, tasks: &mut JoinSet<TaskEnd>) {
         let receiver =
             crate::triggers::webhook::run(config.clone(), job.queue.clone(), job.stop.clone());
         tasks.spawn(async move { ("webhook", receiver.await.map_err(Error::from)) });
+    }
+
+    if let Some(listen) = config.run.metrics_listen {
+        let endpoint = metrics::serve(listen, pipeline.clone(), job.stop.clone());
+        tasks.spawn(async move { ("metrics", endpoint.await) });
     }
 
     // The webhook receiver prunes `raw/events/` itself; without it the mail records would

@@ -366,10 +366,18 @@ impl Pipeline {
 
     /// The request counters of every budget this pipeline draws on, as one line.
     pub(crate) fn request_summary(&self) -> String {
-        let mut all = vec![self.jira.stats()];
-        all.extend(self.jira.download_stats());
-        all.extend(self.sla.as_ref().map(JiraClient::stats));
+        let all: Vec<_> = self.request_stats().into_iter().map(|(_, s)| s).collect();
         crate::jira::RequestStats::summary_of(&all)
+    }
+
+    /// The request counters of every budget this pipeline draws on, by name: `jira` (the
+    /// main account), `media` (attachment downloads, when they have their own budget) and
+    /// `jira_sla` (the JSM account).
+    pub(crate) fn request_stats(&self) -> Vec<(&'static str, &crate::jira::RequestStats)> {
+        let mut all = vec![("jira", self.jira.stats())];
+        all.extend(self.jira.download_stats().map(|s| ("media", s)));
+        all.extend(self.sla.as_ref().map(|sla| ("jira_sla", sla.stats())));
+        all
     }
 
     /// The state database.

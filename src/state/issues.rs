@@ -248,6 +248,15 @@ impl State {
         })
     }
 
+    /// Issues with a failure record, and how many of them are parked.
+    pub fn failure_counts(&self) -> Result<(i64, i64)> {
+        self.with(|c| {
+            c.query_row("SELECT count(*), count(parked_ms) FROM failures", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
+    }
+
     /// Every recorded failure, oldest first.
     pub fn failures(&self) -> Result<Vec<Failure>> {
         self.with(|c| {
