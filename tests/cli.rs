@@ -90,8 +90,11 @@ async fn status_reports_watermark_issues_and_runs_as_json() {
     mirror.run_ok(&["backfill"]).await;
     let out = mirror.run_ok(&["status", "--json"]).await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], 1);
     assert_eq!(v["issues"], 8);
     assert!(v["watermark_ms"].as_i64().unwrap() > 1_600_000_000_000);
+    // Triggers that are not configured are null.
+    assert!(v["mail"].is_null() && v["webhook"].is_null(), "{v}");
     assert_eq!(v["runs"][0]["command"], "backfill");
     assert_eq!(v["runs"][0]["outcome"], "ok");
     assert!(v["failures"].as_array().unwrap().is_empty());

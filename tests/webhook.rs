@@ -340,6 +340,16 @@ async fn webhook_replayed_delivery_is_processed_once() {
     let (health, _) = poster.health().await;
     assert_eq!(health["deliveries"]["accepted"], 1);
     assert_eq!(health["deliveries"]["duplicate"], 2);
+    // `status`, from another process, counts the one accepted delivery.
+    let out = mirror.run_ok(&["status", "--json"]).await;
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["webhook"]["deliveries"], 1, "{status}");
+    assert!(status["webhook"]["last_received"].is_string(), "{status}");
+    let text = stdout(&mirror.run_ok(&["status"]).await);
+    assert!(
+        text.contains("webhook:   1 deliveries accepted in the last 3 days"),
+        "{text}"
+    );
 
     // The identifier is durable: a restarted daemon still knows it.
     assert!(daemon.terminate().await.success());

@@ -29,8 +29,10 @@ pub(super) fn status(config: &Config, as_json: bool) -> Result<Exit> {
     let tables: Vec<(&str, u64)> = counts.rows.iter().map(|(t, n)| (t.name(), *n)).collect();
     let table_writer = state.table_writer_problem()?;
     let mail = mail_status(config, &state)?;
+    let webhook = webhook_status(config, &state)?;
     if as_json {
         let out = json!({
+            "format": STATUS_FORMAT,
             "data_dir": config.data_dir,
             "initialized": true,
             "watermark_ms": watermark,
@@ -49,6 +51,7 @@ pub(super) fn status(config: &Config, as_json: bool) -> Result<Exit> {
             "parked": failures.iter().filter(|f| f.parked_ms.is_some()).collect::<Vec<_>>(),
             "table_writer": table_writer,
             "mail": mail,
+            "webhook": webhook,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Ok);
@@ -105,6 +108,20 @@ pub(super) fn status(config: &Config, as_json: bool) -> Result<Exit> {
     if let Some(m) = &mail {
         print_mail_status(m);
     }
+    if let Some(w) = &webhook {
+        match w.last_received_ms {
+            Some(ms) => println!(
+                "webhook:   {} deliveries accepted in the last {} days, the latest {}",
+                w.deliveries,
+                w.retention_days,
+                ms_to_rfc3339(ms)
+            ),
+            None => println!(
+                "webhook:   no delivery accepted in the last {} days",
+                w.retention_days
+            ),
+        }
+    }
     for r in &runs {
         let detail = match &r.detail {
             Some(serde_json::Value::Object(counts)) => {
@@ -127,6 +144,35 @@ pub(super) fn status(config: &Config, as_json: bool) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// The shape of `status --json` (docs/status.md): raised only when a key is removed or
+/// changes meaning; new keys may be added within a format.
+const STATUS_FORMAT: u32 = 1;
+
+/// The webhook receiver's deliveries, for `status`, when `[webhook]` is configured.
+#[derive(Debug, serde::Serialize)]
+struct WebhookStatus {
+    /// Accepted deliveries still remembered (kept `retention_days`).
+    deliveries: i64,
+    /// When the latest was received, epoch ms.
+    last_received_ms: Option<i64>,
+    /// The same, RFC 3339.
+    last_received: Option<String>,
+    retention_days: u32,
+}
+
+fn webhook_status(config: &Config, state: &State) -> Result<Option<WebhookStatus>> {
+    let Some(webhook) = &config.webhook else {
+        return Ok(None);
+    };
+    let (deliveries, last_received_ms) = state.webhook_deliveries()?;
+    Ok(Some(WebhookStatus {
+        deliveries,
+        last_received_ms,
+        last_received: last_received_ms.map(ms_to_rfc3339),
+        retention_days: webhook.retention_days,
+    }))
 }
 
 /// The mailbox trigger's position, for `status`.

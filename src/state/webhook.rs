@@ -46,4 +46,17 @@ impl State {
             )
         })
     }
+
+    /// Accepted deliveries still remembered (each has one body name), and when the latest was
+    /// received, epoch ms.
+    pub fn webhook_deliveries(&self) -> Result<(i64, Option<i64>)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*), max(received_ms) FROM webhook_deliveries
+                 WHERE identifier LIKE 'body-sha256-%'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+    }
 }
