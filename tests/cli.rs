@@ -117,6 +117,13 @@ async fn demo_mirrors_the_simulator() {
     let text = stdout(&out);
     assert!(text.contains("backfill: 25 saved"), "{text}");
     assert!(text.contains("sweep: 3 saved"), "{text}");
+    // It ends with the analysts' view: issues per month and SLA breaches, also in report.txt.
+    assert!(text.contains("Issues created per month"), "{text}");
+    let report = std::fs::read_to_string(data.join("report.txt")).unwrap();
+    assert!(
+        report.lines().count() > 1 && report.contains("breached"),
+        "{report}"
+    );
     // Piped, the log has no colour escapes.
     let log = stderr(&out);
     assert!(log.contains("INFO"), "{log}");

@@ -85,6 +85,17 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
     let parquet = config.parquet_dir();
+    match monthly_report(&parquet) {
+        Ok(months) => {
+            let chart = chart(&months);
+            println!("\n{chart}");
+            let report = config.data_dir.join("report.txt");
+            if let Err(e) = std::fs::write(&report, &chart) {
+                tracing::warn!(error = %e, "Could not write report.txt.");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "Could not read parquet/issues for the report."),
+    }
     println!(
         "\nQuery it with DuckDB (pip install duckdb, in a virtual environment where the system Python refuses it):"
     );
@@ -101,6 +112,79 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         issues_dir.join(format!("{created}.json")).display()
     );
     Ok(exit)
+}
+
+/// One month of the demo's report.
+#[derive(Debug, Default, PartialEq)]
+struct MonthRow {
+    month: String,
+    issues: usize,
+    /// Issues whose first-response or resolution SLA is breached.
+    breached: usize,
+}
+
+/// Issues created per month and how many breached an SLA, read back from the `issues` month
+/// files as an analyst would.
+fn monthly_report(parquet: &Path) -> Result<Vec<MonthRow>> {
+    use arrow_array::{Array, BooleanArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(parquet.join("issues"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    let mut months = Vec::new();
+    for path in files {
+        let mut row = MonthRow {
+            month: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ..MonthRow::default()
+        };
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path)?)?.build()?;
+        for batch in reader {
+            let batch = batch?;
+            let flags: Vec<&BooleanArray> =
+                ["first_response_breached", "time_to_resolution_breached"]
+                    .iter()
+                    .filter_map(|name| batch.column_by_name(name)?.as_any().downcast_ref())
+                    .collect();
+            row.issues += batch.num_rows();
+            row.breached += (0..batch.num_rows())
+                .filter(|&i| flags.iter().any(|f| f.is_valid(i) && f.value(i)))
+                .count();
+        }
+        months.push(row);
+    }
+    Ok(months)
+}
+
+/// The report as a text chart: a bar per month, `█` an issue, `▒` one that breached an SLA
+/// (scaled down when a month has more issues than fit).
+fn chart(months: &[MonthRow]) -> String {
+    const WIDTH: usize = 48;
+    let most = months.iter().map(|m| m.issues).max().unwrap_or(0).max(1);
+    let scale = |n: usize| (n * WIDTH).div_ceil(most.max(WIDTH));
+    let mut out = String::from(
+        "Issues created per month (parquet/issues; ▒ breached a first-response or resolution SLA):\n",
+    );
+    for m in months {
+        let (all, breached) = (scale(m.issues), scale(m.breached));
+        out.push_str(&format!(
+            "  {}  {}{}{} {} {}, {} breached\n",
+            m.month,
+            "▒".repeat(breached),
+            "█".repeat(all.saturating_sub(breached)),
+            " ".repeat(WIDTH.min(most) - all.min(WIDTH.min(most))),
+            m.issues,
+            if m.issues == 1 { "issue" } else { "issues" },
+            m.breached
+        ));
+    }
+    out
 }
 
 fn count_files(dir: &Path) -> (u64, u64) {
@@ -120,4 +204,38 @@ fn count_files(dir: &Path) -> (u64, u64) {
         }
     }
     (files, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(month: &str, issues: usize, breached: usize) -> MonthRow {
+        MonthRow {
+            month: month.into(),
+            issues,
+            breached,
+        }
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_month_scaled_to_fit() {
+        let text = chart(&[row("2026-01", 3, 1), row("2026-02", 0, 0)]);
+        assert!(
+            text.contains("  2026-01  ▒██ 3 issues, 1 breached\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  2026-02      0 issues, 0 breached\n"),
+            "{text}"
+        );
+        // A month of 480 issues is 48 characters wide; one of 10 rounds up to 1.
+        let wide = chart(&[row("2026-03", 480, 240), row("2026-04", 10, 0)]);
+        let bars: Vec<usize> = wide
+            .lines()
+            .skip(1)
+            .map(|l| l.chars().filter(|c| *c == '█' || *c == '▒').count())
+            .collect();
+        assert_eq!(bars, vec![48, 1], "{wide}");
+    }
 }
