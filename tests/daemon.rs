@@ -132,6 +132,17 @@ async fn run_catches_up_takes_mail_at_once_and_stops_cleanly_on_sigterm() {
     let out = mirror.run_ok(&["status", "--json"]).await;
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["queue"]["depth"], 0, "{status}");
+    // The daemon's mail pass counts what it did: one mail acknowledged, none left.
+    let mail = status["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["command"] == "mail")
+        .unwrap_or_else(|| panic!("no mail run\n{status}"));
+    assert_eq!(mail["outcome"], "ok", "{mail}");
+    assert_eq!(mail["issues_saved"], 1, "{mail}");
+    assert_eq!(mail["issues_failed"], 0, "{mail}");
+    assert_eq!(mail["detail"]["acknowledged"], 1, "{mail}");
     sim.shutdown().await;
 }
 

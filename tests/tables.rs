@@ -60,7 +60,13 @@ json.dump(out, sys.stdout)
 fn python() -> std::path::PathBuf {
     let venv =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/duckdb-venv/bin/python3");
-    if venv.exists() {
+    let has_duckdb = |python: &std::path::Path| {
+        Command::new(python)
+            .args(["-c", "import duckdb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has_duckdb(&venv) {
         venv
     } else {
         "python3".into()

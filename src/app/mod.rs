@@ -82,7 +82,11 @@ pub fn exit_code_for(err: &anyhow::Error) -> Exit {
             return Exit::Usage;
         }
         match cause.downcast_ref::<daemon::Error>() {
-            Some(daemon::Error::Schedule { .. }) => return Exit::Usage,
+            // A schedule that does not parse, a metrics address taken or not ours: the
+            // operator fixes the configuration (a restart would fail the same way).
+            Some(daemon::Error::Schedule { .. } | daemon::Error::Metrics { .. }) => {
+                return Exit::Usage;
+            }
             Some(daemon::Error::Pipeline(pipeline::Error::Jira(e))) if e.is_fatal() => {
                 return Exit::Usage;
             }

@@ -694,8 +694,28 @@ impl Sink for QueueSink {
 
 /// Records a mail pass that did something as a `mail` run, for `status`.
 fn record_mail(state: &state::State, summary: &MailSummary) {
-    if let Err(e) = job::record(state, "mail", &Finished::of(summary)) {
+    if let Err(e) = job::record(state, "mail", &Finished::of(&QueuedMail(summary))) {
         tracing::warn!(error = %e, "Could not record the mail pass.");
+    }
+}
+
+/// A mail pass of the daemon as its run record counts it: the daemon's sink queues the
+/// issues instead of processing them, so the pass's own work is what it did: mails
+/// acknowledged (saved) and left for a retry (failed); it is partial when a mail waits for a
+/// retry or was given up.
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+struct QueuedMail<'a>(&'a MailSummary);
+
+impl job::Report for QueuedMail<'_> {
+    fn counts(&self) -> (u64, u64) {
+        (self.0.acknowledged, self.0.retry_later)
+    }
+    fn complete(&self) -> bool {
+        self.0.retry_later == 0 && self.0.given_up == 0
+    }
+    fn line(&self) -> String {
+        self.0.line()
     }
 }
 

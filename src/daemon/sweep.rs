@@ -44,7 +44,7 @@ pub async fn sweep(
     let state = pipeline.state();
     // Failures another command recorded, and parked keys owed their one retry (e.g. a
     // permission fixed since): the watermark has moved past them, so they are queued here.
-    let retried = state.queue_retry_failures()?;
+    let retried = queue.retry_failures()?;
     if !retried.is_empty() {
         tracing::info!(count = retried.len(), "Failed issues queued for a retry.");
         queue.wake_all();

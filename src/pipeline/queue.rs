@@ -73,13 +73,18 @@ impl Queue {
             // Re-checked at least every second: a wake-up may be missed between the two.
             let _ = tokio::time::timeout(Duration::from_secs(1), self.room.notified()).await;
         }
+        self.reserve(rows);
+        Ok(())
+    }
+
+    /// Adds `rows` to the bound.
+    fn reserve(&self, rows: usize) {
         let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         let _ = self
             .bound
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
                 Some(b.saturating_add(rows))
             });
-        Ok(())
     }
 
     /// Hands `key` over (durably); waits while the queue is full. `updated_hint` as in
@@ -121,6 +126,14 @@ impl Queue {
             self.work.notify_one();
         }
         Ok(pushed)
+    }
+
+    /// Queues every recorded failure owed a retry ([`State::queue_retry_failures`]),
+    /// counting them in the bound like pushes; returns their keys.
+    pub fn retry_failures(&self) -> Result<Vec<String>, state::Error> {
+        let retried = self.state.queue_retry_failures()?;
+        self.reserve(retried.len());
+        Ok(retried)
     }
 
     /// The next due key, if any.
