@@ -3,9 +3,12 @@
 #
 #   docker build -t jira-mirror .
 #   docker run --rm -v jira-mirror-data:/data jira-mirror demo
-#   docker run -d --name jira-mirror -v jira-mirror-data:/data \
+#   docker run -d --name jira-mirror --stop-timeout 70 -v jira-mirror-data:/data \
 #       -v /etc/jira-mirror:/config:ro --env-file /etc/jira-mirror/secrets.env jira-mirror
 #
+# `--stop-timeout 70`: `docker stop` sends SIGTERM and kills after 10 s by default, while
+# `run` drains for up to [run] shutdown_grace_secs (30 s) per step; killed earlier, it loses
+# nothing (the next start repairs) but logs a noisy recovery.
 # The config's data_dir should be "/data" (or a folder below it); secrets reach it as
 # environment variables that the config names as ${VAR}. contrib/check.sh builds and runs
 # this image where a container engine runs, and checks this file otherwise.

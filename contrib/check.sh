@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks what ships beside the binary: the systemd units (contrib/*.service, *.timer) with
-# `systemd-analyze verify` where systemd is installed, and the container image (Dockerfile):
+# `systemd-analyze verify` and the user entry with `systemd-sysusers --dry-run` where systemd
+# is installed, and the container image (Dockerfile):
 # built, then `demo` run in it, where a container engine runs; without one, the Dockerfile
 # is checked against what the image must be (non-root, a /data volume, sources that exist).
 set -euo pipefail
@@ -23,6 +24,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     out=$(cd "$tmp" && systemd-analyze verify ./*.service ./*.timer 2>&1) || fail "systemd-analyze verify: $out"
     [ -z "$out" ] || fail "systemd-analyze verify: $out"
     echo "contrib: systemd units verified ($(cd contrib && echo *.service *.timer))"
+    if command -v systemd-sysusers >/dev/null 2>&1; then
+        out=$(systemd-sysusers --dry-run "$PWD/contrib/jira-mirror.sysusers" 2>&1) \
+            || fail "systemd-sysusers: $out"
+        echo "contrib: sysusers entry checked"
+    fi
 else
     echo "contrib: systemd-analyze is not installed here; units not verified"
 fi
