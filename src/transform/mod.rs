@@ -21,6 +21,7 @@ pub mod parse;
 pub mod reference;
 pub mod rows;
 pub mod schema;
+pub mod wiki;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,8 @@
 //! Analysts querying the Parquet tables with DuckDB want to search, count and read that text,
 //! not walk JSON, so the transform stores a plain-text rendering beside the raw JSON. The
 //! REST API v2 and webhook bodies carry the same fields as wiki-markup *strings*; [`to_text`]
-//! passes those through unchanged so callers need not care which flavour they hold.
+//! passes those through unchanged, and the row builders render them with `super::wiki` by
+//! the same conventions.
 //!
 //! # Rendering rules
 //! - Blocks (paragraphs, headings, list items, rows, …) each start a new line; blocks are

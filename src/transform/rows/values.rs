@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::timestamps::parse_ts_micros;
 use crate::json;
-use crate::transform::adf;
+use crate::transform::{adf, wiki};
 
 // ---------------------------------------------------------------------------------------------
 // Reading values
@@ -87,12 +87,13 @@ pub(super) fn put_text(b: &mut StringBuilder, v: Option<&Value>) {
     }
 }
 
-/// Rich text: an ADF document as plain text, a string as is, null as null.
+/// Rich text: an ADF document (REST v3) as plain text, a wiki-markup string (REST v2, Data
+/// Center) as plain text too, null as null.
 #[inline]
 pub(super) fn put_rich(b: &mut StringBuilder, v: Option<&Value>) {
     match v {
         None | Some(Value::Null) => b.append_null(),
-        Some(Value::String(s)) => b.append_value(s),
+        Some(Value::String(s)) => b.append_value(wiki::to_text(s)),
         Some(other) => put_str(b, adf::to_text(other).as_deref()),
     }
 }

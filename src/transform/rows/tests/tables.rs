@@ -600,3 +600,38 @@ fn every_worklog_is_a_row_with_plain_text_comment_and_visibility() {
     assert_eq!(int("time_spent_seconds", 1), None);
     assert_eq!(text("comment", 1), None);
 }
+
+/// A REST v2 issue (as Data Center sends it) has wiki-markup strings where v3 has ADF: the
+/// rich-text columns render them to the same plain text.
+#[test]
+fn wiki_markup_bodies_of_a_v2_issue_are_rendered() {
+    let issue = json!({
+        "id": "10100", "key": "DC-1",
+        "fields": {
+            "created": "2024-03-05T10:15:30.123+0100",
+            "summary": "*kept* as is",
+            "description": "h2. Steps\n# open the *printer*\n# see [the log|https://example.com/log]",
+            "environment": "{noformat}\nkernel *5*\n{noformat}",
+            "comment": {"comments": [
+                {"id": "500", "body": "Proyecto privado \\- no se puede asignar [~ann]",
+                 "created": "2024-03-05T11:00:00.000+0100"}
+            ]}
+        }
+    });
+    let b = rows_of(&ctx(&[]), &[&issue]);
+    let s = |t: Table, name: &str| str_at(&b, t, name, 0);
+    assert_eq!(
+        s(Table::Issues, "description").as_deref(),
+        Some("Steps\n1. open the printer\n2. see the log (https://example.com/log)")
+    );
+    assert_eq!(
+        s(Table::Issues, "environment").as_deref(),
+        Some("kernel *5*")
+    );
+    // Plain string fields are not markup.
+    assert_eq!(s(Table::Issues, "summary").as_deref(), Some("*kept* as is"));
+    assert_eq!(
+        s(Table::Comments, "body").as_deref(),
+        Some("Proyecto privado - no se puede asignar @ann")
+    );
+}
