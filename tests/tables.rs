@@ -461,6 +461,45 @@ async fn the_distribution_folder_receives_every_changed_file() {
     sim.shutdown().await;
 }
 
+/// A distribution folder that cannot be written (here a file stands where the folder should
+/// be) never costs the mirror: raw JSON and the tables are complete, the command says what
+/// failed, and the next command after the folder is fixed fills it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_distribution_folder_costs_the_mirror_nothing() {
+    let sim = simulator(6).await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            distribution: true,
+            ..Default::default()
+        },
+    );
+    let dist = mirror.dir.path().join("dist");
+    std::fs::write(&dist, b"not a folder").unwrap();
+    let out = mirror.run(&["backfill"]).await;
+    let log = stderr(&out);
+    assert!(out.status.success(), "the mirror itself is complete\n{log}");
+    assert!(
+        log.contains("Distribution copy not written"),
+        "the failure is said\n{log}"
+    );
+    assert_eq!(mirror.saved_keys().len(), 6, "{log}");
+    let parquet = mirror.data().join("parquet");
+    assert!(tree(&parquet).len() >= 8, "{log}");
+    let rows: usize = mirror.tables()["issues"].len();
+    assert_eq!(rows, 6, "{log}");
+
+    std::fs::remove_file(&dist).unwrap();
+    mirror.run_ok(&["sweep"]).await;
+    let (here, there) = (tree(&parquet), tree(&dist));
+    assert_eq!(
+        here.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        there.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_same(&there, &here);
+    sim.shutdown().await;
+}
+
 /// Every file below `root` (path relative to it, contents), sorted; temp files of
 /// downloads in progress are not published and left out.
 fn tree(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {

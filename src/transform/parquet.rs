@@ -358,13 +358,20 @@ impl MonthStore {
 
     /// Removes a month file (all its issues are gone), and its distribution copy.
     pub(crate) fn remove(&self, table: Table, month: Month) -> Result<()> {
-        let mut paths = vec![self.path(table, month)];
-        paths.extend(self.distribution_path(table, month));
-        for path in paths {
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&path, e)),
-                _ => {}
-            }
+        let path = self.path(table, month);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&path, e)),
+            _ => {}
+        }
+        if let Some(copy) = self.distribution_path(table, month) {
+            let removed = fs::remove_file(&copy);
+            publish(
+                &copy,
+                removed.or_else(|e| match e.kind() {
+                    io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(e),
+                }),
+            );
         }
         Ok(())
     }
@@ -391,7 +398,7 @@ impl MonthStore {
         write_atomic(&path, &bytes).map_err(|source| io_error(&path, source))?;
         if let Some(dist) = &self.distribution {
             let copy = dist.join(name).join(format!("{name}.parquet"));
-            write_atomic(&copy, &bytes).map_err(|source| io_error(&copy, source))?;
+            publish(&copy, write_atomic(&copy, &bytes));
         }
         Ok(())
     }
@@ -417,13 +424,15 @@ impl MonthStore {
                 ));
             }
         }
-        let mut targets = vec![self.root.join("views.sql")];
-        targets.extend(self.distribution.as_ref().map(|d| d.join("views.sql")));
-        for path in targets {
-            if fs::read(&path).is_ok_and(|old| old == sql.as_bytes()) {
-                continue;
-            }
-            write_atomic(&path, sql.as_bytes()).map_err(|source| io_error(&path, source))?;
+        let unchanged = |path: &Path| fs::read(path).is_ok_and(|old| old == sql.as_bytes());
+        let local = self.root.join("views.sql");
+        if !unchanged(&local) {
+            write_atomic(&local, sql.as_bytes()).map_err(|source| io_error(&local, source))?;
+        }
+        if let Some(copy) = self.distribution.as_ref().map(|d| d.join("views.sql"))
+            && !unchanged(&copy)
+        {
+            publish(&copy, write_atomic(&copy, sql.as_bytes()));
         }
         Ok(())
     }
@@ -433,6 +442,20 @@ impl MonthStore {
             d.join(table.name())
                 .join(format!("{}.parquet", month.label()))
         })
+    }
+}
+
+/// The outcome of writing or removing `path` in the distribution folder. The folder is a
+/// published copy: a failure there (full, unmounted, a file where a folder should be) is
+/// logged and never fails the table write, and the next writing command's seeding brings
+/// the folder in line with the mirror.
+fn publish(path: &Path, result: io::Result<()>) {
+    if let Err(e) = result {
+        tracing::warn!(
+            path = %path.display(),
+            error = %e,
+            "Distribution copy not written; the next command brings the folder in line."
+        );
     }
 }
 
@@ -489,7 +512,7 @@ impl MonthWriter {
         file.sync_all().map_err(|source| io_error(&path, source))?;
         drop(file);
         if let Some(dist) = &self.distribution {
-            copy_atomic(self.temp.path(), dist).map_err(|source| io_error(dist, source))?;
+            publish(dist, copy_atomic(self.temp.path(), dist));
         }
         self.temp
             .persist(&path)
