@@ -186,9 +186,11 @@ async fn run_serves_metrics_and_health_on_loopback() {
     );
     let daemon = Daemon::start(&mirror);
     let all = sim.issue_keys().len();
+    // Saved, and the queue drained (a worker removes its row just after the save).
     assert!(
         wait_for(Duration::from_secs(60), || mirror.saved_keys().len() == all
-            && daemon.log().contains("Scheduled run done."))
+            && daemon.log().contains("Scheduled run done.")
+            && drained(&mirror))
         .await,
         "{}",
         daemon.log()
