@@ -85,7 +85,7 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     println!("  parquet/views.sql  DuckDB views jira_<table>");
     println!("  state.db          watermark, per-issue state, runs");
     let parquet = config.parquet_dir();
-    match monthly_report(&parquet) {
+    match monthly_report(ctx.pipeline().transformer()) {
         Ok(months) => {
             let chart = chart(&months);
             println!("\n{chart}");
@@ -125,28 +125,18 @@ struct MonthRow {
 
 /// Issues created per month and how many breached an SLA, read back from the `issues` month
 /// files as an analyst would.
-fn monthly_report(parquet: &Path) -> Result<Vec<MonthRow>> {
+fn monthly_report(transformer: &Transformer) -> Result<Vec<MonthRow>> {
+    use crate::transform::schema::Table;
     use arrow_array::{Array, BooleanArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(parquet.join("issues"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    files.sort();
+    let store = transformer.store();
+    let schema = transformer.schemas().get(Table::Issues);
     let mut months = Vec::new();
-    for path in files {
+    for month in store.months()? {
         let mut row = MonthRow {
-            month: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            month: month.label(),
             ..MonthRow::default()
         };
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path)?)?.build()?;
-        for batch in reader {
-            let batch = batch?;
+        for batch in store.read(Table::Issues, month, schema)? {
             let flags: Vec<&BooleanArray> =
                 ["first_response_breached", "time_to_resolution_breached"]
                     .iter()
