@@ -131,22 +131,35 @@ fn validate_run(p: &mut Problems, raw: Option<RawRun>) -> RunConfig {
 /// `run.metrics_listen`: a loopback address with a port. The endpoint has no authentication,
 /// so it stays on the machine (a reverse proxy can expose it).
 fn metrics_address(p: &mut Problems, listen: &str) -> Option<SocketAddr> {
+    let addr = socket_address(p, "run.metrics_listen", listen, 9464)?;
+    if addr.ip().is_loopback() {
+        return Some(addr);
+    }
+    p.push(
+        "run.metrics_listen",
+        format!(
+            "`{addr}` is not a loopback address: the endpoint has no authentication; \
+             use 127.0.0.1:<port> or [::1]:<port> (a reverse proxy can expose it)"
+        ),
+    );
+    None
+}
+
+/// `key`'s value as an IP address with a port (`example_port` in the message).
+fn socket_address(
+    p: &mut Problems,
+    key: &str,
+    listen: &str,
+    example_port: u16,
+) -> Option<SocketAddr> {
     match listen.trim().parse::<SocketAddr>() {
-        Ok(addr) if addr.ip().is_loopback() => Some(addr),
-        Ok(addr) => {
-            p.push(
-                "run.metrics_listen",
-                format!(
-                    "`{addr}` is not a loopback address: the endpoint has no authentication; \
-                     use 127.0.0.1:<port> or [::1]:<port> (a reverse proxy can expose it)"
-                ),
-            );
-            None
-        }
+        Ok(addr) => Some(addr),
         Err(_) => {
             p.push(
-                "run.metrics_listen",
-                format!("`{listen}` is not an IP address with a port, e.g. 127.0.0.1:9464"),
+                key,
+                format!(
+                    "`{listen}` is not an IP address with a port, e.g. 127.0.0.1:{example_port}"
+                ),
             );
             None
         }
@@ -508,18 +521,8 @@ fn validate_webhook(p: &mut Problems, raw: RawWebhook) -> Option<WebhookConfig> 
         );
         return None;
     }
-    let listen = required(p, "webhook.listen", raw.listen).and_then(|listen| {
-        match listen.trim().parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                p.push(
-                    "webhook.listen",
-                    format!("`{listen}` is not an IP address with a port, e.g. 127.0.0.1:8080"),
-                );
-                None
-            }
-        }
-    });
+    let listen = required(p, "webhook.listen", raw.listen)
+        .and_then(|listen| socket_address(p, "webhook.listen", &listen, 8080));
     let secret = required(p, "webhook.secret", raw.secret).and_then(|secret| {
         if secret.len() < MIN_WEBHOOK_SECRET_BYTES {
             // Never the value, nor its length: only the rule.
