@@ -17,6 +17,9 @@ use crate::pipeline::queue::Queue;
 use crate::pipeline::{self, Pipeline};
 use crate::state::{self, State};
 
+/// The jobs whose last success the health endpoints report, as `runs` records them.
+pub(crate) const HEALTH_JOBS: [&str; 4] = ["sweep", "mail", "poll-sla", "reconcile"];
+
 /// What a job reports when it ends: its summary line, and whether it finished without
 /// anything left to retry.
 pub trait Report: serde::Serialize {
@@ -136,16 +139,8 @@ impl From<pipeline::Error> for JobError {
         if e.is_panic() || (e.is_fatal() && !e.is_table_write_failure()) {
             JobError::Fatal(e)
         } else {
-            JobError::Failed(with_cause(&e))
+            JobError::Failed(crate::with_cause(&e))
         }
-    }
-}
-
-/// `e` and its first source, as one line.
-pub(crate) fn with_cause(e: &dyn std::error::Error) -> String {
-    match e.source() {
-        Some(cause) => format!("{e}: {cause}"),
-        None => e.to_string(),
     }
 }
 

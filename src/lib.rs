@@ -45,6 +45,15 @@ pub mod store;
 #[cfg(test)]
 mod testing;
 
+/// `e` and its first source, as one line (`error: cause`), for errors whose own message
+/// leaves out why.
+pub(crate) fn with_cause(e: &dyn std::error::Error) -> String {
+    match e.source() {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// The text of a panic's payload (`panic!` gives a `&str` or a `String`), for the errors
 /// that report a panic in a thread or task instead of unwinding through the caller.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

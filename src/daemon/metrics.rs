@@ -22,9 +22,6 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::Pipeline;
 use crate::state;
 
-/// The jobs whose last success is reported, as recorded in `runs`.
-const JOBS: [&str; 4] = ["sweep", "mail", "poll-sla", "reconcile"];
-
 /// What one scrape reports.
 #[derive(Debug, Default, PartialEq)]
 struct Snapshot {
@@ -62,7 +59,7 @@ impl Snapshot {
             last_success: state
                 .last_successes()?
                 .into_iter()
-                .filter(|(job, _)| JOBS.contains(&job.as_str()))
+                .filter(|(job, _)| crate::job::HEALTH_JOBS.contains(&job.as_str()))
                 .collect(),
             requests,
             jira_up: !pipeline.jira().is_down(),

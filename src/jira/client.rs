@@ -875,12 +875,8 @@ fn body_failure(bytes: &[u8], e: &serde_json::Error) -> Failure {
 
 fn transport_failure(e: &reqwest::Error) -> Failure {
     // reqwest's messages name the URL, which carries no credential (those travel in a header).
-    let mut what = e.to_string();
-    if let Some(source) = std::error::Error::source(e) {
-        what = format!("{what}: {source}");
-    }
     Failure::Transient {
-        what,
+        what: crate::with_cause(e),
         retry_after: None,
         throttled: false,
     }

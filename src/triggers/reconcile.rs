@@ -341,7 +341,7 @@ impl crate::job::Scheduled for ScheduledReconcile {
             match result {
                 Ok(summary) => Ok(Some(crate::job::Finished::of(&summary))),
                 Err(Error::Pipeline(e)) => Err(e.into()),
-                Err(e) => Err(crate::job::JobError::Failed(crate::job::with_cause(&e))),
+                Err(e) => Err(crate::job::JobError::Failed(crate::with_cause(&e))),
             }
         })
     }

@@ -634,7 +634,7 @@ impl Inner {
 
 async fn health(Shared(inner): Shared<Arc<Inner>>) -> Response {
     let mut last = serde_json::Map::new();
-    for name in ["sweep", "mail", "poll-sla", "reconcile", "webhook"] {
+    for name in crate::job::HEALTH_JOBS.into_iter().chain(["webhook"]) {
         last.insert(name.to_string(), serde_json::Value::Null);
     }
     let summary = match inner.state_summary().await {
