@@ -219,9 +219,8 @@ fn inline(line: &str) -> String {
             }
             '!' if previous.is_none_or(|p| !p.is_alphanumeric()) => {
                 if let Some(end) = bounded_find(after, '!')
-                    && image_name(&after[..end]).is_some()
+                    && let Some(name) = image_name(&after[..end])
                 {
-                    let name = image_name(&after[..end]).unwrap_or_default();
                     out.push_str(name);
                     previous = name.chars().last();
                     rest = &after[end + 1..];
