@@ -13,10 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let config = sim.config();
     let client = JiraClient::new(
         &sim.base_url().parse()?,
-        Credentials {
-            email: config.email.clone(),
-            api_token: config.api_token.clone(),
-        },
+        Credentials::basic(config.email.clone(), config.api_token.clone()),
         RequestBudget::new(4, 20.0),
         ClientOptions::default(),
     )?;

@@ -96,6 +96,12 @@ pub enum Command {
     },
     /// Test credentials and connectivity to Jira and JSM; say exactly what is wrong.
     Check,
+    /// OAuth 2.0 (3LO) for Jira Cloud (`[oauth]`).
+    Auth {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuthCommand,
+    },
     /// Parse and validate the config, listing every problem.
     Validate,
     /// Run the whole pipeline against the built-in Jira simulator.
@@ -108,6 +114,14 @@ pub enum Command {
         #[arg(long, default_value_t = 120)]
         issues: usize,
     },
+}
+
+/// `auth` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuthCommand {
+    /// Print the address that approves the `[oauth]` app, read back the code (or the whole
+    /// address the browser was sent to), and store the grant in state.db.
+    Login,
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {

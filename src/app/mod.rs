@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::daemon::{self, DaemonOptions};
-use crate::jira::{self, ClientOptions, Credentials, JiraClient, RequestBudget};
+use crate::jira::{self, ClientOptions, JiraClient, RequestBudget};
 use crate::job::{Finished, Report, RunRecord};
 use crate::key::IssueKey;
 use crate::pipeline::distribution::Distribution;
@@ -35,6 +35,7 @@ use crate::triggers::sweep::{SweepOptions, sweep};
 use crate::triggers::{self, Summary};
 use tokio_util::sync::CancellationToken;
 
+pub mod auth;
 #[cfg(feature = "simulator")]
 mod demo;
 mod status;
@@ -169,6 +170,16 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 }
                 Command::Status { json } => status(&config, json),
                 Command::Check => Context::build(config, None).await?.check().await,
+                Command::Auth {
+                    action: crate::cli::AuthCommand::Login,
+                } => {
+                    auth::login(&config, || {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).map(|_| line)
+                    })
+                    .await?;
+                    Ok(Exit::Ok)
+                }
                 Command::Validate => unreachable!("handled above"),
                 #[cfg(feature = "simulator")]
                 Command::Demo { .. } => unreachable!("handled above"),
@@ -234,6 +245,8 @@ pub struct Context {
     pipeline: Pipeline,
     sla: Option<JiraClient>,
     parallel: usize,
+    /// How the deployment was decided (for `check`).
+    deployment_decided_by: &'static str,
 }
 
 impl Context {
@@ -301,37 +314,22 @@ impl Context {
             config.attachments.max_concurrency,
             config.jira.max_requests_per_second,
         );
+        let options = auth::client_options(&config);
+        let site = auth::main_site(&config, &state, &options).await?;
         let options = ClientOptions {
-            timeout: Duration::from_secs(config.jira.request_timeout_secs),
-            max_retries: config.jira.max_retries,
-            proxy: config
-                .jira
-                .proxy
-                .as_ref()
-                .map(|proxy| proxy.expose().clone()),
-            ..ClientOptions::default()
+            deployment: site.deployment,
+            ..options
         };
         let sla_options = options.clone();
         let options = ClientOptions {
             downloads: Some(downloads),
             ..options
         };
-        let jira = JiraClient::new(
-            &config.jira.base_url,
-            Credentials {
-                email: config.jira.email.clone(),
-                api_token: config.jira.api_token.expose().to_string(),
-            },
-            budget.clone(),
-            options.clone(),
-        )?;
+        let jira = JiraClient::new(&site.base_url, site.credentials, budget.clone(), options)?;
         let sla = match &config.jira_sla {
             Some(s) => Some(JiraClient::new(
                 &s.base_url,
-                Credentials {
-                    email: s.email.clone(),
-                    api_token: s.api_token.expose().to_string(),
-                },
+                auth::account_credentials(&s.email, s.api_token.expose()),
                 // The JSM account is limited apart from the main one (Atlassian's API
                 // gateway): a budget of its own, so SLA requests overlap with the rest.
                 RequestBudget::new(s.max_concurrency, s.max_requests_per_second),
@@ -413,6 +411,7 @@ impl Context {
             pipeline,
             sla,
             parallel,
+            deployment_decided_by: site.decided_by,
         })
     }
 
@@ -641,14 +640,34 @@ impl Context {
 
     async fn check(&self) -> Result<Exit> {
         let jira = self.pipeline.jira();
+        let version = match jira.server_info().await {
+            Ok(info) => format!(", Jira {}", info["version"].as_str().unwrap_or("?")),
+            Err(_) => String::new(),
+        };
+        println!(
+            "jira: deployment {} ({}{version})",
+            jira.deployment(),
+            self.deployment_decided_by
+        );
         let me = jira.myself().await?;
         println!(
             "jira: ok, authenticated as {} ({}) at {}",
             me["displayName"].as_str().unwrap_or("?"),
-            jira.account(),
+            me["emailAddress"]
+                .as_str()
+                .or(me["name"].as_str())
+                .map_or_else(|| jira.account(), str::to_string),
             self.config.jira.base_url
         );
-        let query = crate::jira::jql::all(&self.config.jira.jql, None);
+        println!("{}", auth::describe(jira, self.pipeline.state()).await?);
+        if let crate::jira::jql::JqlDates::Local(zone) = jira.jql_dates().await? {
+            println!("jira: JQL time bounds are written in the account's time zone, {zone}");
+        }
+        let query = crate::jira::jql::all(
+            &self.config.jira.jql,
+            None,
+            crate::jira::jql::JqlDates::EpochMs,
+        );
         let page = jira.search_page(&query, None, &["id"], None, 1).await?;
         println!(
             "jira: ok, the scope `{}` is valid JQL ({} on the first page)",

@@ -11,6 +11,7 @@ use super::{Problems, join_path};
 pub(super) const SECRET_PATHS: &[&str] = &[
     "jira.api_token",
     "jira_sla.api_token",
+    "oauth.client_secret",
     "imap.password",
     "webhook.secret",
 ];

@@ -42,6 +42,8 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+use crate::jira::Deployment;
+
 /// Default `data_dir`, relative to the directory of the config file.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 /// Default `[jira] max_concurrency`: concurrent requests to Jira.
@@ -185,6 +187,8 @@ pub struct Config {
     pub jira: JiraConfig,
     /// Optional second account (JSM agent) used only to read SLA fields.
     pub jira_sla: Option<JiraSlaConfig>,
+    /// OAuth 2.0 (3LO) instead of `[jira]`'s API token (Cloud).
+    pub oauth: Option<OAuthConfig>,
     /// The incremental JQL sweep run by `run`.
     pub sweep: SweepConfig,
     /// The optional mailbox watched for Jira notification e-mails.
@@ -219,9 +223,14 @@ pub struct JiraConfig {
     /// `base_url.join("rest/api/3/search/jql")` keeps any path prefix (Data Center context
     /// path, `api.atlassian.com/ex/jira/<cloud-id>/`).
     pub base_url: Url,
-    /// Account e-mail (user name on Data Center) for basic authentication.
+    /// `cloud` or `data_center`; `None`: decided from the host name, else by asking the
+    /// site (see [`crate::jira::Deployment`]).
+    pub deployment: Option<Deployment>,
+    /// Account e-mail (user name on Data Center) for basic authentication; empty on Data
+    /// Center when `api_token` is a personal access token (sent as Bearer), and with OAuth.
     pub email: String,
-    /// API token (or password / PAT) paired with `email`.
+    /// API token (password with a Data Center user name, or a personal access token
+    /// without one); empty with OAuth (`[oauth]`).
     pub api_token: Secret,
     /// The mirror's scope, without `ORDER BY`: sweeps add the `updated >=` bound and ordering.
     pub jql: String,
@@ -240,15 +249,49 @@ pub struct JiraConfig {
     pub proxy: Option<ProxyUrl>,
 }
 
+impl JiraConfig {
+    /// Whether the site is certainly Jira Cloud: configured so, or an Atlassian Cloud host.
+    pub fn is_cloud(&self) -> bool {
+        match self.deployment {
+            Some(d) => d == Deployment::Cloud,
+            None => self
+                .base_url
+                .host_str()
+                .and_then(Deployment::from_host)
+                .is_some(),
+        }
+    }
+}
+
+/// `[oauth]`: an OAuth 2.0 (3LO) app for Jira Cloud, used instead of an API token (the
+/// grant itself comes from `jira-mirror auth login` and lives in `state.db`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthConfig {
+    /// The app's client id (developer.atlassian.com console).
+    pub client_id: String,
+    /// The app's secret.
+    pub client_secret: Secret,
+    /// The app's callback URL; the browser is sent there with the code, which the operator
+    /// pastes back. Nothing has to listen at it.
+    pub redirect_uri: String,
+    /// Scopes asked for (default: [`crate::jira::oauth::DEFAULT_SCOPES`]).
+    pub scopes: Vec<String>,
+    /// Atlassian's authorization server (`https://auth.atlassian.com/`).
+    pub auth_url: Url,
+    /// Atlassian's API gateway (`https://api.atlassian.com/`).
+    pub api_url: Url,
+}
+
 /// `[jira_sla]`: an account that can read JSM SLA fields when the main one cannot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JiraSlaConfig {
     /// Site or gateway root (path ends with `/`), e.g.
     /// `https://api.atlassian.com/ex/jira/<cloud-id>/`.
     pub base_url: Url,
-    /// Account e-mail for basic authentication.
+    /// Account e-mail for basic authentication (Data Center: user name; empty with a
+    /// personal access token).
     pub email: String,
-    /// API token of that account.
+    /// API token of that account (or its personal access token on Data Center).
     pub api_token: Secret,
     /// Requests of this account in flight at once (its own budget, beside `[jira]`'s).
     pub max_concurrency: usize,
@@ -674,6 +717,7 @@ impl Config {
             data_dir,
             jira: JiraConfig {
                 base_url: base_url.clone(),
+                deployment: None,
                 email: email.to_owned(),
                 api_token: Secret::new(token),
                 jql: "project = SUP".to_owned(),
@@ -690,6 +734,7 @@ impl Config {
                 max_concurrency: DEFAULT_SLA_MAX_CONCURRENCY,
                 max_requests_per_second: DEFAULT_SLA_MAX_REQUESTS_PER_SECOND,
             }),
+            oauth: None,
             sweep: SweepConfig {
                 schedule: DEFAULT_SWEEP_SCHEDULE.to_owned(),
                 overlap_secs: DEFAULT_SWEEP_OVERLAP_SECS,

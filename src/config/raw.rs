@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
     pub(super) data_dir: Option<String>,
     pub(super) jira: Option<RawJira>,
     pub(super) jira_sla: Option<RawJiraSla>,
+    pub(super) oauth: Option<RawOAuth>,
     pub(super) sweep: Option<RawSweep>,
     pub(super) imap: Option<RawImap>,
     pub(super) webhook: Option<RawWebhook>,
@@ -41,6 +42,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir",
     "jira",
     "jira_sla",
+    "oauth",
     "sweep",
     "imap",
     "webhook",
@@ -59,6 +61,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 #[derive(Debug, Deserialize)]
 pub(super) struct RawJira {
     pub(super) base_url: Option<String>,
+    pub(super) deployment: Option<String>,
     pub(super) email: Option<String>,
     pub(super) api_token: Option<String>,
     pub(super) allow_insecure_http: Option<bool>,
@@ -79,6 +82,17 @@ pub(super) struct RawJiraSla {
     pub(super) allow_insecure_http: Option<bool>,
     pub(super) max_concurrency: Option<i64>,
     pub(super) max_requests_per_second: Option<f64>,
+}
+
+/// `[oauth]` as written.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawOAuth {
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<String>,
+    pub(super) redirect_uri: Option<String>,
+    pub(super) scopes: Option<Vec<String>>,
+    pub(super) auth_url: Option<String>,
+    pub(super) api_url: Option<String>,
 }
 
 /// `[sweep]` as written.
@@ -207,6 +221,7 @@ pub(super) fn parse(
             "data_dir" => raw.data_dir = section(path, value, problems),
             "jira" => raw.jira = section(path, value, problems),
             "jira_sla" => raw.jira_sla = section(path, value, problems),
+            "oauth" => raw.oauth = section(path, value, problems),
             "sweep" => raw.sweep = section(path, value, problems),
             "imap" => raw.imap = section(path, value, problems),
             "webhook" => raw.webhook = section(path, value, problems),

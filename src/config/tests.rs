@@ -1346,3 +1346,92 @@ fn proxy_credentials_are_never_shown() {
     let config = parse(&from_env).unwrap();
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
 }
+
+#[test]
+fn data_center_signs_in_with_a_personal_access_token_or_a_user_name() {
+    let pat = parse(
+        "[jira]\nbase_url = \"https://jira.example.com/jira\"\ndeployment = \"data_center\"\n\
+         api_token = \"${JIRA_API_TOKEN}\"\njql = \"project = SUP\"\n\
+         [jira_sla]\nbase_url = \"https://jira.example.com/jira\"\napi_token = \"${JIRA_SLA_API_TOKEN}\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        pat.jira.deployment,
+        Some(crate::jira::Deployment::DataCenter)
+    );
+    assert_eq!(
+        (
+            pat.jira.email.as_str(),
+            pat.jira_sla.unwrap().email.as_str()
+        ),
+        ("", "")
+    );
+    assert!(!pat.jira.is_cloud());
+    assert_eq!(pat.jira.base_url.as_str(), "https://jira.example.com/jira/");
+    // Undecided (not an Atlassian host): a PAT is allowed, the site is asked later.
+    let undecided = parse(
+        "[jira]\nbase_url = \"https://jira.example.com\"\napi_token = \"t\"\njql = \"project = SUP\"\n",
+    )
+    .unwrap();
+    assert_eq!(undecided.jira.deployment, None);
+    assert_eq!(undecided.jira.email, "");
+    // Cloud, by name or by host, needs the e-mail.
+    for base in [
+        "deployment = \"cloud\"\nbase_url = \"https://jira.example.com\"",
+        "base_url = \"https://acme.atlassian.net\"",
+    ] {
+        let problems = problems(&format!(
+            "[jira]\n{base}\napi_token = \"t\"\njql = \"project = SUP\"\n\
+             [jira_sla]\nbase_url = \"https://api.atlassian.com/ex/jira/x\"\napi_token = \"t\"\n"
+        ));
+        assert_problem(&problems, "jira.email", "required but missing");
+        assert_problem(&problems, "jira_sla.email", "required but missing");
+    }
+    let problems = problems(
+        "[jira]\nbase_url = \"https://jira.example.com\"\ndeployment = \"server\"\napi_token = \"t\"\n\
+         email = \"\"\njql = \"project = SUP\"\n",
+    );
+    assert_problem(
+        &problems,
+        "jira.deployment",
+        "use \"cloud\" or \"data_center\"",
+    );
+    assert_problem(
+        &problems,
+        "jira.email",
+        "leave it out to use a personal access token",
+    );
+}
+
+#[test]
+fn oauth_replaces_the_api_token_on_cloud() {
+    let config = parse(
+        "[jira]\nbase_url = \"https://acme.atlassian.net\"\njql = \"project = SUP\"\n\
+         [oauth]\nclient_id = \"cid\"\nclient_secret = \"${JIRA_API_TOKEN}\"\n\
+         redirect_uri = \"https://localhost/callback\"\n",
+    )
+    .unwrap();
+    let oauth = config.oauth.unwrap();
+    assert_eq!(oauth.client_id, "cid");
+    assert_eq!(oauth.auth_url.as_str(), "https://auth.atlassian.com/");
+    assert_eq!(oauth.api_url.as_str(), "https://api.atlassian.com/");
+    assert!(oauth.scopes.iter().any(|s| s == "offline_access"));
+    assert!(
+        !format!("{oauth:?}").contains("jira-token-1234"),
+        "the secret stays hidden"
+    );
+
+    let problems = problems(
+        "[jira]\nbase_url = \"https://jira.example.com\"\ndeployment = \"data_center\"\n\
+         email = \"a@b.c\"\napi_token = \"t\"\njql = \"project = SUP\"\n\
+         [oauth]\nclient_id = \"cid\"\nredirect_uri = \"not a url\"\nscopes = [\"read:jira-work\"]\n\
+         auth_url = \"http://auth.example.com\"\n",
+    );
+    assert_problem(&problems, "oauth", "for Jira Cloud");
+    assert_problem(&problems, "jira.email", "not used with [oauth]");
+    assert_problem(&problems, "jira.api_token", "not used with [oauth]");
+    assert_problem(&problems, "oauth.client_secret", "required but missing");
+    assert_problem(&problems, "oauth.redirect_uri", "callback URL");
+    assert_problem(&problems, "oauth.scopes", "offline_access");
+    assert_problem(&problems, "oauth.auth_url", "https://");
+}

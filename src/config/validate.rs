@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use url::{Host, Url};
 
 use super::raw::{
-    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawOutput, RawRun,
-    RawSchedule, RawSla, RawSweep, RawWebhook,
+    RawAttachments, RawConfig, RawDistribution, RawImap, RawJira, RawJiraSla, RawOAuth, RawOutput,
+    RawRun, RawSchedule, RawSla, RawSweep, RawWebhook,
 };
 use super::*;
+use crate::jira::Deployment;
 
 /// Turns the raw sections into a [`Config`], or `None` when a problem was recorded.
 pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Option<Config> {
@@ -28,8 +29,18 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         Some(dir) => Some(resolve_dir(base_dir, &dir)),
         None => Some(resolve_dir(base_dir, DEFAULT_DATA_DIR)),
     };
+    let oauth = raw.oauth.map(|oauth| validate_oauth(p, oauth));
+    let cloud = raw.jira.as_ref().is_some_and(|jira| {
+        is_cloud(
+            jira.deployment.as_deref(),
+            jira.base_url
+                .as_deref()
+                .and_then(|u| Url::parse(u.trim()).ok())
+                .as_ref(),
+        )
+    });
     let jira = match raw.jira {
-        Some(jira) => validate_jira(p, &mut warnings, jira),
+        Some(jira) => validate_jira(p, &mut warnings, jira, oauth.is_some()),
         None => {
             p.push("jira", "the required section `[jira]` is missing");
             None
@@ -37,7 +48,7 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
     };
     let jira_sla = raw
         .jira_sla
-        .map(|sla| validate_jira_sla(p, &mut warnings, sla));
+        .map(|sla| validate_jira_sla(p, &mut warnings, sla, cloud));
     if let (Some(jira), Some(Some(sla))) = (&jira, &jira_sla)
         && jira.email.eq_ignore_ascii_case(&sla.email)
         && jira.base_url.host_str() == sla.base_url.host_str()
@@ -74,6 +85,7 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         data_dir: data_dir?,
         jira: jira?,
         jira_sla: jira_sla.flatten(),
+        oauth: oauth.flatten(),
         sweep,
         imap: imap.flatten(),
         webhook: webhook.flatten(),
@@ -166,12 +178,63 @@ fn socket_address(
     }
 }
 
-fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> Option<JiraConfig> {
+fn validate_jira(
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+    raw: RawJira,
+    oauth: bool,
+) -> Option<JiraConfig> {
     let insecure = raw.allow_insecure_http.unwrap_or(false);
     let base_url = required(p, "jira.base_url", raw.base_url)
         .and_then(|url| base_url(p, warnings, "jira", &url, insecure));
-    let email = required(p, "jira.email", raw.email);
-    let api_token = required(p, "jira.api_token", raw.api_token);
+    let cloud = is_cloud(raw.deployment.as_deref(), base_url.as_ref());
+    let deployment = raw
+        .deployment
+        .and_then(|d| match d.trim().parse::<Deployment>() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                p.push("jira.deployment", e);
+                None
+            }
+        });
+    let (email, api_token) = if oauth {
+        if deployment == Some(Deployment::DataCenter) {
+            p.push(
+                "oauth",
+                "OAuth 2.0 (3LO) is for Jira Cloud; on Data Center use a personal access token \
+                 in jira.api_token",
+            );
+        }
+        for (key, value) in [
+            ("jira.email", &raw.email),
+            ("jira.api_token", &raw.api_token),
+        ] {
+            if value.is_some() {
+                p.push(
+                    key,
+                    "not used with [oauth]: remove it, or remove [oauth] to use an API token",
+                );
+            }
+        }
+        (Some(String::new()), Some(String::new()))
+    } else {
+        let email = if cloud {
+            required(p, "jira.email", raw.email)
+        } else {
+            // Data Center: a user name for Basic, or none with a personal access token.
+            match raw.email {
+                Some(email) if email.trim().is_empty() => {
+                    p.push(
+                        "jira.email",
+                        "must not be empty (leave it out to use a personal access token)",
+                    );
+                    None
+                }
+                email => Some(email.unwrap_or_default()),
+            }
+        };
+        (email, required(p, "jira.api_token", raw.api_token))
+    };
     let jql = required(p, "jira.jql", raw.jql).and_then(|jql| {
         if contains_order_by(&jql) {
             p.push(
@@ -212,6 +275,7 @@ fn validate_jira(p: &mut Problems, warnings: &mut Vec<String>, raw: RawJira) -> 
     );
     Some(JiraConfig {
         base_url: base_url?,
+        deployment,
         email: email?,
         api_token: Secret::new(api_token?),
         jql: jql?,
@@ -227,11 +291,15 @@ fn validate_jira_sla(
     p: &mut Problems,
     warnings: &mut Vec<String>,
     raw: RawJiraSla,
+    cloud: bool,
 ) -> Option<JiraSlaConfig> {
     let insecure = raw.allow_insecure_http.unwrap_or(false);
     let base_url = required(p, "jira_sla.base_url", raw.base_url)
         .and_then(|url| base_url(p, warnings, "jira_sla", &url, insecure));
-    let email = required(p, "jira_sla.email", raw.email);
+    let email = match raw.email {
+        None if !cloud => Some(String::new()),
+        email => required(p, "jira_sla.email", email),
+    };
     let api_token = required(p, "jira_sla.api_token", raw.api_token);
     let max_concurrency = concurrency(
         p,
@@ -251,6 +319,86 @@ fn validate_jira_sla(
         api_token: Secret::new(api_token?),
         max_concurrency,
         max_requests_per_second,
+    })
+}
+
+/// Whether `[jira]` is Jira Cloud for certain: named so, or (no deployment named) an
+/// Atlassian Cloud host.
+fn is_cloud(deployment: Option<&str>, base_url: Option<&Url>) -> bool {
+    match deployment.map(str::trim) {
+        Some(d) => d == "cloud",
+        None => base_url
+            .and_then(Url::host_str)
+            .and_then(Deployment::from_host)
+            .is_some(),
+    }
+}
+
+/// `[oauth]`: client id and secret and callback URL required; Atlassian's endpoints by
+/// default.
+fn validate_oauth(p: &mut Problems, raw: RawOAuth) -> Option<OAuthConfig> {
+    let client_id = required(p, "oauth.client_id", raw.client_id);
+    let client_secret = required(p, "oauth.client_secret", raw.client_secret);
+    let redirect_uri = required(p, "oauth.redirect_uri", raw.redirect_uri).and_then(|uri| {
+        match Url::parse(uri.trim()) {
+            Ok(url) if url.scheme() == "https" || url.scheme() == "http" => {
+                Some(uri.trim().to_owned())
+            }
+            _ => {
+                p.push(
+                    "oauth.redirect_uri",
+                    "must be the app's callback URL (http:// or https://), as set in the \
+                     developer console",
+                );
+                None
+            }
+        }
+    });
+    let scopes = match raw.scopes {
+        None => crate::jira::oauth::DEFAULT_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        Some(scopes) => {
+            if !scopes.iter().any(|s| s == "offline_access") {
+                p.push(
+                    "oauth.scopes",
+                    "must include `offline_access`: without it Atlassian gives no refresh \
+                     token and the mirror would stop within an hour",
+                );
+            }
+            scopes
+        }
+    };
+    let mut endpoint = |key: &str, value: Option<String>, default: &str| {
+        let text = value.unwrap_or_else(|| default.to_owned());
+        match Url::parse(text.trim()) {
+            Ok(mut url)
+                if url.scheme() == "https"
+                    || url.host().is_some_and(|h| is_loopback_url_host(&h)) =>
+            {
+                ensure_trailing_slash(&mut url);
+                Some(url)
+            }
+            _ => {
+                p.push(key, "must be an https:// URL (http:// only on loopback)");
+                None
+            }
+        }
+    };
+    let auth_url = endpoint(
+        "oauth.auth_url",
+        raw.auth_url,
+        "https://auth.atlassian.com/",
+    );
+    let api_url = endpoint("oauth.api_url", raw.api_url, "https://api.atlassian.com/");
+    Some(OAuthConfig {
+        client_id: client_id?,
+        client_secret: Secret::new(client_secret?),
+        redirect_uri: redirect_uri?,
+        scopes,
+        auth_url: auth_url?,
+        api_url: api_url?,
     })
 }
 

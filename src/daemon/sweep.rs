@@ -51,7 +51,7 @@ pub async fn sweep(
     }
     let started_ms = now_ms();
     let since = state.watermark()?.map_or(0, |w| w - overlap_ms);
-    let query = jql::updated_since(scope, since);
+    let query = jql::updated_since(scope, since, pipeline.jira().jql_dates().await?);
     let mut report = SweepReport::default();
     let mut token: Option<String> = None;
     loop {

@@ -5,6 +5,11 @@
 //! (`max_concurrency`). A request holds a concurrency slot only while it is on the wire; a
 //! `Retry-After` wait happens outside the slot so a throttled request does not block others.
 //!
+//! Jira Cloud also announces quotas (`X-RateLimit-Limit`, `-Remaining`, `-NearLimit`,
+//! `-Reset`; OAuth apps are held to hourly points quotas). Once less than a fifth of a quota
+//! remains, [`RequestBudget::observe_quota`] spreads the rest evenly until the reset instead
+//! of running into 429s.
+//!
 //! An attachment download also gets a time budget ([`download_deadline`]), so a stalled
 //! transfer ends.
 
@@ -14,7 +19,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderMap;
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// `X-RateLimit-Reset`: `yyyy-MM-ddTHH:mmZ` (Jira's form) or RFC 3339.
+fn parse_reset(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = value.trim();
+    chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%MZ")
+        .map(|t| t.and_utc())
+        .ok()
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(value)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc))
+        })
+}
 
 /// Rate and concurrency limits shared by every client built from it.
 #[derive(Debug)]
@@ -22,7 +42,23 @@ pub struct RequestBudget {
     limiter: DefaultDirectRateLimiter,
     slots: Semaphore,
     stats: RequestStats,
+    pace: std::sync::Mutex<Pace>,
 }
+
+/// Spacing imposed by a quota that is running out: one request per `spacing` until `until`.
+#[derive(Debug, Default)]
+struct Pace {
+    spacing: Duration,
+    until: Option<Instant>,
+    next_at: Option<Instant>,
+}
+
+/// Below this share of a quota left, requests are spread until its reset.
+const NEAR_LIMIT_SHARE: f64 = 0.2;
+
+/// When the headers name no reset time, the spacing lasts this long (then the next answer's
+/// headers decide again).
+const DEFAULT_QUOTA_WINDOW: Duration = Duration::from_secs(60);
 
 /// Counters of what the budget let through, for logs and `status`.
 #[derive(Debug, Default)]
@@ -82,6 +118,7 @@ impl RequestBudget {
             limiter: RateLimiter::direct(quota),
             slots: Semaphore::new(max_concurrency.max(1)),
             stats: RequestStats::default(),
+            pace: std::sync::Mutex::new(Pace::default()),
         })
     }
 
@@ -94,8 +131,81 @@ impl RequestBudget {
             .await
             .expect("the budget semaphore is never closed");
         self.limiter.until_ready().await;
+        if let Some(wait) = self.paced_wait(Instant::now()) {
+            RequestStats::add(&self.stats.waited_ms, wait.as_millis() as u64);
+            tokio::time::sleep(wait).await;
+        }
         RequestStats::add(&self.stats.requests, 1);
         permit
+    }
+
+    /// Reads a response's quota headers: when the quota is near its end (`X-RateLimit-NearLimit:
+    /// true`, or less than a fifth of `X-RateLimit-Limit` remaining), the requests left are
+    /// spread evenly until `X-RateLimit-Reset`.
+    pub(crate) fn observe_quota(&self, headers: &HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let near = headers
+            .get("x-ratelimit-nearlimit")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let remaining = number("x-ratelimit-remaining");
+        let low = match (remaining, number("x-ratelimit-limit")) {
+            (Some(left), Some(limit)) if limit > 0 => {
+                (left as f64) < limit as f64 * NEAR_LIMIT_SHARE
+            }
+            _ => false,
+        };
+        if !(near || low) {
+            return;
+        }
+        let now = chrono::Utc::now();
+        let window = headers
+            .get("x-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_reset)
+            .and_then(|reset| (reset - now).to_std().ok())
+            .unwrap_or(DEFAULT_QUOTA_WINDOW);
+        let left = remaining.unwrap_or(1).max(1);
+        let spacing = window / u32::try_from(left).unwrap_or(u32::MAX);
+        let mut pace = self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = Instant::now() + window;
+        if pace.until.is_none() {
+            tracing::info!(
+                remaining = left,
+                reset_in_secs = window.as_secs(),
+                "Jira's quota is running low; spreading the remaining requests until it resets."
+            );
+        }
+        pace.spacing = spacing;
+        pace.until = Some(until);
+    }
+
+    /// How long a request taken at `now` waits for its turn while a quota is being spread.
+    fn paced_wait(&self, now: Instant) -> Option<Duration> {
+        let mut pace = self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match pace.until {
+            Some(until) if now < until => {
+                let slot = pace.next_at.map_or(now, |next| next.max(now));
+                pace.next_at = Some(slot + pace.spacing);
+                Some(slot - now).filter(|wait| !wait.is_zero())
+            }
+            Some(_) => {
+                *pace = Pace::default();
+                None
+            }
+            None => None,
+        }
     }
 
     /// What the budget has let through so far.
@@ -143,12 +253,66 @@ mod tests {
         // Any size stays finite.
         assert_eq!(download_deadline(t, u64::MAX), MAX_DOWNLOAD_DEADLINE);
     }
-    use std::time::Instant;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_quota_near_its_end_spreads_the_rest_until_the_reset() {
+        let budget = RequestBudget::new(4, 1000.0);
+        let now = Instant::now();
+        // Plenty left: no pacing.
+        budget.observe_quota(&headers(&[
+            ("x-ratelimit-limit", "350".into()),
+            ("x-ratelimit-remaining", "349".into()),
+        ]));
+        assert_eq!(budget.paced_wait(now), None);
+        // 10 left of 350, reset in ~100 s: one request every ~10 s.
+        let reset = (chrono::Utc::now() + chrono::Duration::seconds(100))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        budget.observe_quota(&headers(&[
+            ("x-ratelimit-limit", "350".into()),
+            ("x-ratelimit-remaining", "10".into()),
+            ("x-ratelimit-reset", reset),
+        ]));
+        assert_eq!(budget.paced_wait(now), None, "the first goes at once");
+        let second = budget.paced_wait(now).unwrap();
+        assert!(
+            (Duration::from_secs(9)..=Duration::from_secs(11)).contains(&second),
+            "{second:?}"
+        );
+        let third = budget.paced_wait(now).unwrap();
+        assert!(third > second + Duration::from_secs(8), "{third:?}");
+        // After the window, the pace lifts.
+        assert_eq!(budget.paced_wait(now + Duration::from_secs(200)), None);
+        assert_eq!(budget.paced_wait(now + Duration::from_secs(201)), None);
+    }
+
+    #[test]
+    fn near_limit_alone_paces_and_reset_times_parse() {
+        let budget = RequestBudget::new(4, 1000.0);
+        budget.observe_quota(&headers(&[("x-ratelimit-nearlimit", "true".into())]));
+        let now = Instant::now();
+        assert_eq!(budget.paced_wait(now), None);
+        assert!(budget.paced_wait(now).is_some());
+        assert_eq!(
+            parse_reset("2026-03-26T16:00Z").map(|t| t.timestamp()),
+            Some(1_774_540_800)
+        );
+        assert!(parse_reset("soon").is_none());
+    }
 
     #[tokio::test]
     async fn rate_is_bounded() {
         let budget = RequestBudget::new(8, 20.0);
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         for _ in 0..40 {
             drop(budget.acquire().await);
         }

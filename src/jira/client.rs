@@ -20,27 +20,12 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use super::auth::Credentials;
 use super::budget::{RequestBudget, RequestStats, download_deadline};
+use super::deployment::Deployment;
 use super::error::{Error, Result};
 use super::health::Health;
-
-/// Basic-auth credentials (email + API token). `Debug` never shows the token.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The account's e-mail address.
-    pub email: String,
-    /// The API token; only ever sent in the `Authorization` header.
-    pub api_token: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("email", &self.email)
-            .field("api_token", &"***")
-            .finish()
-    }
-}
+use super::jql::JqlDates;
 
 /// Knobs of the request loop.
 #[derive(Clone)]
@@ -61,6 +46,8 @@ pub struct ClientOptions {
     /// redirects to (`[attachments] max_concurrency`), so downloads overlap with the main
     /// account's requests instead of holding its slots. `None`: the client's own budget.
     pub downloads: Option<Arc<RequestBudget>>,
+    /// Cloud or Data Center: which paths, search paging and JQL dates the client uses.
+    pub deployment: Deployment,
 }
 
 impl Default for ClientOptions {
@@ -72,6 +59,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             proxy: None,
             downloads: None,
+            deployment: Deployment::Cloud,
         }
     }
 }
@@ -93,6 +81,7 @@ impl fmt::Debug for ClientOptions {
             .field("min_backoff", &self.min_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("proxy", &proxy)
+            .field("deployment", &self.deployment)
             .finish()
     }
 }
@@ -127,6 +116,8 @@ struct Inner {
     health: Health,
     /// When `/myself` last answered 2xx (see [`ACCOUNT_CHECK_TTL`]).
     account_ok_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// How JQL time bounds are written (Data Center: the account's zone, asked once).
+    jql_dates: tokio::sync::OnceCell<JqlDates>,
 }
 
 /// How one attempt ended when it did not succeed.
@@ -193,6 +184,7 @@ impl JiraClient {
                 budget,
                 options,
                 account_ok_at: std::sync::Mutex::new(None),
+                jql_dates: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -203,9 +195,50 @@ impl JiraClient {
         self.inner.health.is_down()
     }
 
-    /// The account this client authenticates as.
-    pub fn account(&self) -> &str {
-        &self.inner.credentials.email
+    /// The account this client authenticates as (never a secret).
+    pub fn account(&self) -> String {
+        self.inner.credentials.account()
+    }
+
+    /// The credentials (for `check`: which kind, when an OAuth token expires).
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// Cloud or Data Center.
+    pub fn deployment(&self) -> Deployment {
+        self.inner.options.deployment
+    }
+
+    /// `/rest/api/{3|2}/{tail}` for this deployment.
+    pub(crate) fn api(&self, tail: &str) -> String {
+        self.deployment().api(tail)
+    }
+
+    /// How this site wants JQL time bounds: epoch milliseconds on Cloud; on Data Center
+    /// local minutes in the account's time zone, which `/myself` names (asked once).
+    pub async fn jql_dates(&self) -> Result<JqlDates> {
+        if self.deployment() == Deployment::Cloud {
+            return Ok(JqlDates::EpochMs);
+        }
+        self.inner
+            .jql_dates
+            .get_or_try_init(|| async {
+                let path = self.api("myself");
+                let me = self.get_json(&path, &[]).await?;
+                let zone = me["timeZone"].as_str().unwrap_or("UTC");
+                zone.parse::<chrono_tz::Tz>()
+                    .map(JqlDates::Local)
+                    .map_err(|_| Error::Protocol {
+                        path,
+                        message: format!(
+                            "the account's time zone {zone:?} is unknown, so JQL time bounds \
+                             cannot be written in it"
+                        ),
+                    })
+            })
+            .await
+            .cloned()
     }
 
     /// The shared budget's counters.
@@ -258,13 +291,15 @@ impl JiraClient {
     /// from Jira failing, without waiting through a second round of retries in an outage.
     /// `Ok` when it answers 2xx; [`Error::Auth`] when refused; otherwise the failure.
     pub async fn probe(&self) -> Result<()> {
-        let url = self.url(MYSELF)?;
-        self.with_retries_up_to(MYSELF, 0, || async {
+        let myself = self.api("myself");
+        let url = self.url(&myself)?;
+        self.with_retries_up_to(&myself, 0, || async {
             let request = self
                 .authorized(Method::GET, url.clone())
+                .await?
                 .timeout(self.inner.options.timeout)
                 .header(ACCEPT, "application/json");
-            self.send(MYSELF, request).await.map(drop)
+            self.send(&myself, request).await.map(drop)
         })
         .await
     }
@@ -285,6 +320,7 @@ impl JiraClient {
         self.with_retries(path, || async {
             let mut request = self
                 .authorized(method.clone(), url.clone())
+                .await?
                 .query(query)
                 .timeout(self.inner.options.timeout)
                 .header(ACCEPT, "application/json");
@@ -298,11 +334,29 @@ impl JiraClient {
         .await
     }
 
-    fn authorized(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        self.inner.http.request(method, url).basic_auth(
-            &self.inner.credentials.email,
-            Some(&self.inner.credentials.api_token),
-        )
+    /// A request to `url` carrying the credentials.
+    async fn authorized(
+        &self,
+        method: Method,
+        url: Url,
+    ) -> Result<reqwest::RequestBuilder, Failure> {
+        self.with_credentials(self.inner.http.request(method, url))
+            .await
+    }
+
+    /// `request` with the `Authorization` header of these credentials (an OAuth access
+    /// token is refreshed first when it is about to expire).
+    async fn with_credentials(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, Failure> {
+        Ok(match &self.inner.credentials {
+            Credentials::Basic { user, token } => request.basic_auth(user, Some(token)),
+            Credentials::Bearer { token } => request.bearer_auth(token),
+            Credentials::OAuth(grant) => {
+                request.bearer_auth(grant.access_token().await.map_err(Failure::Permanent)?)
+            }
+        })
     }
 
     /// Sends one request; a non-2xx answer becomes a [`Failure`].
@@ -313,8 +367,14 @@ impl JiraClient {
     ) -> Result<reqwest::Response, Failure> {
         match request.send().await {
             Err(e) => Err(transport_failure(&e)),
-            Ok(response) if response.status().is_success() => Ok(response),
-            Ok(response) => Err(self.classify(path, response).await),
+            Ok(response) => {
+                self.inner.budget.observe_quota(response.headers());
+                if response.status().is_success() {
+                    Ok(response)
+                } else {
+                    Err(self.classify(path, response).await)
+                }
+            }
         }
     }
 
@@ -360,8 +420,11 @@ impl JiraClient {
         let mut backoff = self.backoff();
         let mut attempts = 0u32;
         let mut unusable = false;
+        let mut token_renewed = false;
+        let myself = self.api("myself");
         loop {
             attempts += 1;
+            let sent_at = std::time::Instant::now();
             let outcome = if hold_slot {
                 let _slot = self.inner.budget.acquire().await;
                 attempt().await
@@ -371,7 +434,7 @@ impl JiraClient {
             let failure = match outcome {
                 Ok(value) => {
                     self.inner.health.succeeded();
-                    if path == MYSELF {
+                    if path == myself {
                         self.vouch_for_account();
                     }
                     return Ok(value);
@@ -388,6 +451,16 @@ impl JiraClient {
                 _ => self.inner.health.succeeded(),
             }
             let failure = match failure {
+                // An OAuth access token refused before its time (revoked, clock skew):
+                // one more attempt with a fresh one.
+                Failure::Refused { status: 401, .. }
+                    if !token_renewed
+                        && let Credentials::OAuth(grant) = &self.inner.credentials =>
+                {
+                    token_renewed = true;
+                    grant.reject_older_than(sent_at).await;
+                    continue;
+                }
                 Failure::Refused { status, message } => {
                     return Err(self.refused(path, status, message).await);
                 }
@@ -419,9 +492,10 @@ impl JiraClient {
     /// outside any budget slot, at most once a minute while it keeps answering.
     async fn refused(&self, path: &str, status: u16, message: String) -> Error {
         let auth = || Error::Auth {
-            account: self.inner.credentials.email.clone(),
+            account: self.inner.credentials.account(),
             status,
             path: path.to_string(),
+            check: self.inner.credentials.what_to_check(),
         };
         if is_account_level(path) {
             return auth();
@@ -429,11 +503,11 @@ impl JiraClient {
         let vouched = self.account_vouched();
         // Refused too: the credentials. Jira failing meanwhile: no verdict on this item
         // either; that error (transient) is returned and the item tried again later.
-        if !vouched && let Err(e) = Box::pin(self.get_json(MYSELF, &[])).await {
+        if !vouched && let Err(e) = Box::pin(self.get_json(&self.api("myself"), &[])).await {
             return e;
         }
         Error::Forbidden {
-            account: self.inner.credentials.email.clone(),
+            account: self.inner.credentials.account(),
             status,
             path: path.to_string(),
             message,
@@ -574,6 +648,7 @@ impl JiraClient {
     pub(crate) async fn download_attachment(
         &self,
         id: &str,
+        name: &str,
         dest: &Path,
         declared: Option<u64>,
         max_bytes: u64,
@@ -584,7 +659,7 @@ impl JiraClient {
                 message: format!("attachment id {id:?} is not numeric"),
             });
         }
-        let path = format!("/rest/api/3/attachment/content/{id}");
+        let path = self.attachment_path(id, name);
         let url = self.url(&path)?;
         let dir = dest.parent().unwrap_or(Path::new("."));
         let timeout = self.inner.options.timeout;
@@ -620,7 +695,7 @@ impl JiraClient {
                         drop(api_slot);
                         let media_slot = self.inner.downloads.acquire().await;
                         started = tokio::time::Instant::now();
-                        let request = self.send(&path, self.media_request(location));
+                        let request = self.send(&path, self.media_request(location).await?);
                         let response = tokio::time::timeout_at(started + deadline, request)
                             .await
                             .map_err(|_| missed_now())??;
@@ -682,13 +757,12 @@ impl JiraClient {
     /// The attachment API request of a download, without following a redirect.
     async fn open_attachment(&self, path: &str, url: &Url) -> Result<Opened, Failure> {
         let request = self
-            .inner
-            .http_no_redirect
-            .request(Method::GET, url.clone())
-            .basic_auth(
-                &self.inner.credentials.email,
-                Some(&self.inner.credentials.api_token),
-            );
+            .with_credentials(
+                self.inner
+                    .http_no_redirect
+                    .request(Method::GET, url.clone()),
+            )
+            .await?;
         let response = request.send().await.map_err(|e| transport_failure(&e))?;
         let status = response.status();
         if status.is_redirection() {
@@ -714,13 +788,29 @@ impl JiraClient {
 
     /// The request for an attachment body at `location`: with the credentials only when it
     /// is on Jira's own origin (scheme, host and port), as reqwest's redirects would do.
-    fn media_request(&self, location: Url) -> reqwest::RequestBuilder {
+    async fn media_request(&self, location: Url) -> Result<reqwest::RequestBuilder, Failure> {
         let same_origin =
             Url::parse(&self.inner.base).is_ok_and(|base| base.origin() == location.origin());
         if same_origin {
-            self.authorized(Method::GET, location)
+            self.authorized(Method::GET, location).await
         } else {
-            self.inner.http.request(Method::GET, location)
+            Ok(self.inner.http.request(Method::GET, location))
+        }
+    }
+
+    /// Where attachment `id` (named `name`) is read: the attachment API on Cloud (which
+    /// redirects to the media host), `/secure/attachment/{id}/{name}` on Data Center (which
+    /// looks the file up by id and serves it itself).
+    fn attachment_path(&self, id: &str, name: &str) -> String {
+        match self.deployment() {
+            Deployment::Cloud => self.api(&format!("attachment/content/{id}")),
+            Deployment::DataCenter => {
+                let name = if name.is_empty() { "file" } else { name };
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                // form encoding writes a space as `+`; in a path it must be `%20`.
+                format!("/secure/attachment/{id}/{}", encoded.replace('+', "%20"))
+            }
         }
     }
 
@@ -729,6 +819,12 @@ impl JiraClient {
         (!Arc::ptr_eq(&self.inner.downloads, &self.inner.budget))
             .then(|| self.inner.downloads.stats())
     }
+}
+
+/// A reqwest client with the settings every Jira request uses (proxy, timeouts, user agent),
+/// following no redirect: for requests outside [`JiraClient`] (the OAuth endpoints).
+pub(crate) fn plain_http_client(options: &ClientOptions) -> Result<reqwest::Client> {
+    http_client(options, reqwest::redirect::Policy::none())
 }
 
 /// A reqwest client with the settings every Jira request uses, and `redirect`.
@@ -847,9 +943,6 @@ async fn stream_to_file(
         sha256: hex::encode(hasher.finalize()),
     })
 }
-
-/// `/myself`: who the credentials are (the account check behind [`JiraClient::refused`]).
-const MYSELF: &str = "/rest/api/3/myself";
 
 /// A 2xx body that did not parse. Cut short (the parser ran out of input) or not JSON at all
 /// (an HTML page from a proxy or an error page with status 200): a passing fault, retried
@@ -1032,10 +1125,7 @@ mod tests {
         let c = sim.config();
         let client = JiraClient::new(
             &Url::parse(&sim.base_url()).unwrap(),
-            Credentials {
-                email: c.email.clone(),
-                api_token: c.api_token.clone(),
-            },
+            Credentials::basic(c.email.clone(), c.api_token.clone()),
             RequestBudget::new(2, 1000.0),
             ClientOptions {
                 timeout: Duration::from_secs(1),
@@ -1050,7 +1140,7 @@ mod tests {
         for declared in [Some(1234), None] {
             let dest = dir.path().join("slow");
             let err = client
-                .download_attachment(&slow, &dest, declared, 1024 * 1024)
+                .download_attachment(&slow, "slow.bin", &dest, declared, 1024 * 1024)
                 .await
                 .unwrap_err();
             let Error::DownloadDeadline {
@@ -1080,7 +1170,13 @@ mod tests {
         };
         assert_eq!(media(&slow), 4, "two attempts per download");
         let ok = client
-            .download_attachment(&fine, &dir.path().join("fine"), Some(300), 1024 * 1024)
+            .download_attachment(
+                &fine,
+                "fine.txt",
+                &dir.path().join("fine"),
+                Some(300),
+                1024 * 1024,
+            )
             .await
             .unwrap();
         assert_eq!(ok.size, 300);
@@ -1103,10 +1199,7 @@ mod tests {
         assert!(!shown.contains("proxy-pw-5150") && !shown.contains("proxy-user"));
         let client = JiraClient::new(
             &Url::parse("https://example.atlassian.net/").unwrap(),
-            Credentials {
-                email: "a@b.c".into(),
-                api_token: "s3cr3t".into(),
-            },
+            Credentials::basic("a@b.c", "s3cr3t"),
             RequestBudget::new(1, 1.0),
             options,
         )
@@ -1116,14 +1209,5 @@ mod tests {
             !shown.contains("proxy-pw-5150") && !shown.contains("s3cr3t"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn credentials_debug_hides_the_token() {
-        let c = Credentials {
-            email: "a@b.c".into(),
-            api_token: "s3cr3t".into(),
-        };
-        assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 }

@@ -8,9 +8,7 @@ pub enum Error {
     /// 401/403 on an account-level request (`/myself`, search, `/field`), or on any request
     /// while `/myself` is refused too: the credentials are wrong or revoked. Fatal: retrying
     /// would only hammer Jira.
-    #[error(
-        "Jira refused the credentials of {account} (HTTP {status} on {path}): check the email and API token"
-    )]
+    #[error("Jira refused the credentials of {account} (HTTP {status} on {path}): check {check}")]
     Auth {
         /// The account (email) that was refused; never the token.
         account: String,
@@ -18,6 +16,8 @@ pub enum Error {
         status: u16,
         /// The request path.
         path: String,
+        /// What the operator should check (depends on the kind of credentials).
+        check: &'static str,
     },
     /// 401/403 on one issue's resource (an issue, an attachment's content, its remote links,
     /// changelog, comments or SLA) while the account itself is fine (`/myself` answers):
@@ -124,10 +124,12 @@ impl Clone for Error {
                 account,
                 status,
                 path,
+                check,
             } => Error::Auth {
                 account: account.clone(),
                 status: *status,
                 path: path.clone(),
+                check,
             },
             Error::Forbidden {
                 account,

@@ -12,15 +12,21 @@
 //! capped so [`JiraClient::complete_issue`] pages the rest, and JSM SLA pages use
 //! `start/limit/isLastPage`.
 
+mod auth;
 mod budget;
 mod client;
+pub mod deployment;
 mod error;
 pub mod health;
 pub mod jql;
+pub mod oauth;
 mod paging;
 
+pub use auth::Credentials;
 pub use budget::{RequestBudget, RequestStats};
-pub use client::{ClientOptions, Credentials, Downloaded, JiraClient};
+pub(crate) use client::plain_http_client as http_client;
+pub use client::{ClientOptions, Downloaded, JiraClient};
+pub use deployment::Deployment;
 pub use error::{Error, Result};
 pub(crate) use paging::MAX_RECONCILE_IDS;
 pub use paging::{PartError, SearchPage};

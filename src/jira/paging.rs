@@ -1,13 +1,19 @@
 //! The endpoints the mirror reads, and the paging each one needs:
-//! enhanced search by `nextPageToken`, changelog and comments by `startAt/total`, JSM SLA by
+//! enhanced search by `nextPageToken` (Cloud) or `startAt/total` (Data Center's
+//! `/rest/api/2/search`), changelog and comments by `startAt/total`, JSM SLA by
 //! `start/limit/isLastPage`. Every loop is bounded so a misbehaving server cannot keep us
 //! paging forever.
+//!
+//! Paths come from [`JiraClient::api`]: `/rest/api/3` on Cloud, `/rest/api/2` on Data
+//! Center. Data Center's search has no page tokens; its next `startAt` travels as the
+//! [`SearchPage::next_page_token`] so every caller pages both the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
 use super::client::JiraClient;
+use super::deployment::Deployment;
 use super::error::{Error, Result};
 
 /// Offset pages fetched before we decide a server is looping (100 per page → a million items).
@@ -26,25 +32,34 @@ pub struct PartError {
     pub error: Error,
 }
 
-/// One page of `POST /rest/api/3/search/jql`.
+/// One page of `POST /rest/api/3/search/jql` (Cloud) or `POST /rest/api/2/search` (Data
+/// Center).
 #[derive(Debug, Clone)]
 pub struct SearchPage {
     /// The issues of this page, as Jira sent them.
     pub issues: Vec<Value>,
     /// The token of the next page; `None` on the last page (absent, null, empty or `isLast`).
+    /// On Data Center, the next page's `startAt` (`None` once `total` is reached).
     pub next_page_token: Option<String>,
 }
 
 impl JiraClient {
-    /// `GET /rest/api/3/myself`: who these credentials are.
+    /// `GET /rest/api/{3|2}/myself`: who these credentials are.
     pub async fn myself(&self) -> Result<Value> {
-        self.get_json("/rest/api/3/myself", &[]).await
+        self.get_json(&self.api("myself"), &[]).await
     }
 
-    /// `GET /rest/api/3/field`: every field with its name and schema.
+    /// `GET /rest/api/2/serverInfo`: the site's version and `deploymentType` (Cloud,
+    /// Server, DataCenter).
+    pub async fn server_info(&self) -> Result<Value> {
+        self.get_json("/rest/api/2/serverInfo", &[]).await
+    }
+
+    /// `GET /rest/api/{3|2}/field`: every field with its name and schema.
     pub async fn fields(&self) -> Result<Vec<Value>> {
-        let v = self.get_json("/rest/api/3/field", &[]).await?;
-        array(v, "/rest/api/3/field")
+        let path = self.api("field");
+        let v = self.get_json(&path, &[]).await?;
+        array(v, &path)
     }
 
     /// One page of enhanced search. `fields` e.g. `["*all"]`; `expand` e.g. `"changelog"`.
@@ -56,6 +71,11 @@ impl JiraClient {
         expand: Option<&str>,
         max_results: u32,
     ) -> Result<SearchPage> {
+        if self.deployment() == Deployment::DataCenter {
+            return self
+                .offset_search_page(jql, next_page_token, fields, expand, max_results)
+                .await;
+        }
         let path = "/rest/api/3/search/jql";
         let mut body = json!({ "jql": jql, "maxResults": max_results, "fields": fields });
         if let Some(expand) = expand {
@@ -90,22 +110,81 @@ impl JiraClient {
         })
     }
 
+    /// One page of Data Center's `POST /rest/api/2/search`, from `startAt` = `start` (a
+    /// number; `None`: 0). The next page starts after this one's issues while `total` is
+    /// not reached.
+    async fn offset_search_page(
+        &self,
+        jql: &str,
+        start: Option<&str>,
+        fields: &[&str],
+        expand: Option<&str>,
+        max_results: u32,
+    ) -> Result<SearchPage> {
+        let path = "/rest/api/2/search";
+        let start_at: u64 = match start {
+            None => 0,
+            Some(s) => s.parse().map_err(|_| Error::Protocol {
+                path: path.into(),
+                message: format!("{s:?} is not a startAt"),
+            })?,
+        };
+        let mut body = json!({
+            "jql": jql,
+            "startAt": start_at,
+            "maxResults": max_results,
+            "fields": fields,
+        });
+        if let Some(expand) = expand {
+            body["expand"] = json!(expand.split(',').map(str::trim).collect::<Vec<_>>());
+        }
+        let mut v = self.post_json(path, &body).await?;
+        let issues = match v.get_mut("issues").map(Value::take) {
+            Some(Value::Array(issues)) => issues,
+            _ => {
+                return Err(Error::Protocol {
+                    path: path.into(),
+                    message: "search answer has no `issues` array".into(),
+                });
+            }
+        };
+        let next = start_at + issues.len() as u64;
+        let more = match v["total"].as_u64() {
+            Some(total) => next < total,
+            // No total: only a full page suggests there is more.
+            None => issues.len() as u64 >= u64::from(max_results.max(1)),
+        };
+        Ok(SearchPage {
+            next_page_token: (more && !issues.is_empty()).then(|| next.to_string()),
+            issues,
+        })
+    }
+
     /// Which of `ids` (at most [`MAX_RECONCILE_IDS`]) the scope JQL holds, asked with
-    /// `reconcileIssues` so an issue created or moved a moment ago is not missed because
-    /// the search index lags behind.
+    /// `reconcileIssues` (Cloud) so an issue created or moved a moment ago is not missed
+    /// because the search index lags behind. Data Center's index is updated as the issue is
+    /// saved and its search has no such option.
     pub(crate) async fn ids_in_scope(&self, scope: &str, ids: &[i64]) -> Result<BTreeSet<i64>> {
-        let path = "/rest/api/3/search/jql";
         let ids = &ids[..ids.len().min(MAX_RECONCILE_IDS)];
         if ids.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let body = json!({
-            "jql": super::jql::scope_ids(scope, ids),
-            "maxResults": ids.len(),
-            "fields": ["id"],
-            "reconcileIssues": ids,
-        });
-        let v = self.post_json(path, &body).await?;
+        let jql = super::jql::scope_ids(scope, ids);
+        let (path, v) = if self.deployment() == Deployment::DataCenter {
+            let page = self
+                .offset_search_page(&jql, None, &["id"], None, ids.len() as u32)
+                .await?;
+            ("/rest/api/2/search", json!({ "issues": page.issues }))
+        } else {
+            let path = "/rest/api/3/search/jql";
+            let body = json!({
+                "jql": jql,
+                "maxResults": ids.len(),
+                "fields": ["id"],
+                "reconcileIssues": ids,
+            });
+            (path, self.post_json(path, &body).await?)
+        };
         let Some(issues) = v["issues"].as_array() else {
             return Err(Error::Protocol {
                 path: path.into(),
@@ -142,7 +221,7 @@ impl JiraClient {
     }
 
     async fn get_issue_with(&self, key: &str, query: &[(&str, String)]) -> Result<Option<Value>> {
-        let path = format!("/rest/api/3/issue/{key}");
+        let path = self.api(&format!("issue/{key}"));
         match self.get_json(&path, query).await {
             Ok(v) => Ok(Some(v)),
             Err(Error::NotFound { .. }) => Ok(None),
@@ -265,24 +344,36 @@ impl JiraClient {
         Ok(refused)
     }
 
-    /// Every project the account can browse (`/project/search`, `startAt` pages until
-    /// `isLast`).
+    /// Every project the account can browse (Cloud: `/project/search`, `startAt` pages
+    /// until `isLast`; Data Center: `/project`, one array).
     pub async fn projects(&self) -> Result<Vec<Value>> {
+        if self.deployment() == Deployment::DataCenter {
+            let path = self.api("project");
+            return array(self.get_json(&path, &[]).await?, &path);
+        }
         self.offset_pages("/rest/api/3/project/search", "values", &[])
             .await
     }
 
-    /// Every user the account may list (`/users/search`: plain arrays, `startAt` pages until
-    /// one comes back short). Needs the *Browse users and groups* permission.
+    /// Every user the account may list (Cloud: `/users/search`; Data Center:
+    /// `/user/search?username=.`, which matches every user; plain arrays, `startAt` pages
+    /// until one comes back short). Needs the *Browse users and groups* permission.
     pub async fn users(&self) -> Result<Vec<Value>> {
         const USERS_PAGE: usize = 1000;
-        let path = "/rest/api/3/users/search";
+        let (path, filter) = match self.deployment() {
+            Deployment::Cloud => ("/rest/api/3/users/search", None),
+            Deployment::DataCenter => (
+                "/rest/api/2/user/search",
+                Some(("username", ".".to_string())),
+            ),
+        };
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {
-            let query = [
+            let mut query = vec![
                 ("startAt", out.len().to_string()),
                 ("maxResults", USERS_PAGE.to_string()),
             ];
+            query.extend(filter.clone());
             let batch = array(self.get_json(path, &query).await?, path)?;
             let got = batch.len();
             out.extend(batch);
@@ -295,32 +386,37 @@ impl JiraClient {
 
     /// Every status (`/status`, one array).
     pub async fn statuses(&self) -> Result<Vec<Value>> {
-        let path = "/rest/api/3/status";
-        array(self.get_json(path, &[]).await?, path)
+        let path = self.api("status");
+        array(self.get_json(&path, &[]).await?, &path)
     }
 
-    /// Every priority (`/priority/search`, `startAt` pages until `isLast`).
+    /// Every priority (Cloud: `/priority/search`, `startAt` pages until `isLast`; Data
+    /// Center: `/priority`, one array).
     pub async fn priorities(&self) -> Result<Vec<Value>> {
+        if self.deployment() == Deployment::DataCenter {
+            let path = self.api("priority");
+            return array(self.get_json(&path, &[]).await?, &path);
+        }
         self.offset_pages("/rest/api/3/priority/search", "values", &[])
             .await
     }
 
     /// Every worklog of `key`, oldest first (`/issue/{key}/worklog`).
     pub async fn worklogs(&self, key: &str) -> Result<Vec<Value>> {
-        self.offset_pages(&format!("/rest/api/3/issue/{key}/worklog"), "worklogs", &[])
+        self.offset_pages(&self.api(&format!("issue/{key}/worklog")), "worklogs", &[])
             .await
     }
 
     /// Every changelog history of `key`, oldest first (`/issue/{key}/changelog`).
     pub async fn changelog(&self, key: &str) -> Result<Vec<Value>> {
-        self.offset_pages(&format!("/rest/api/3/issue/{key}/changelog"), "values", &[])
+        self.offset_pages(&self.api(&format!("issue/{key}/changelog")), "values", &[])
             .await
     }
 
     /// Every comment of `key`, oldest first (`/issue/{key}/comment`).
     pub async fn comments(&self, key: &str) -> Result<Vec<Value>> {
         self.offset_pages(
-            &format!("/rest/api/3/issue/{key}/comment"),
+            &self.api(&format!("issue/{key}/comment")),
             "comments",
             &[("orderBy", "created".to_string())],
         )
@@ -339,7 +435,7 @@ impl JiraClient {
         max_pages: usize,
         mut each: impl FnMut(&Value) -> Result<()>,
     ) -> Result<()> {
-        let path = "/rest/api/3/search/jql";
+        let path = self.search_path();
         let mut seen = std::collections::HashSet::new();
         let mut token: Option<String> = None;
         for _ in 0..max_pages {
@@ -366,9 +462,17 @@ impl JiraClient {
         })
     }
 
+    /// The search endpoint of this deployment (for messages).
+    pub(crate) fn search_path(&self) -> &'static str {
+        match self.deployment() {
+            Deployment::Cloud => "/rest/api/3/search/jql",
+            Deployment::DataCenter => "/rest/api/2/search",
+        }
+    }
+
     /// `/issue/{key}/remotelink`: every remote link of the issue.
     pub async fn remote_links(&self, key: &str) -> Result<Vec<Value>> {
-        let path = format!("/rest/api/3/issue/{key}/remotelink");
+        let path = self.api(&format!("issue/{key}/remotelink"));
         let v = self.get_json(&path, &[]).await?;
         array(v, &path)
     }

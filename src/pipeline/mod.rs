@@ -840,7 +840,8 @@ impl Pipeline {
         }
         // Whether a file was renamed into the folder by this call (see the end).
         let mut downloaded = false;
-        // Files to download: (index of the entry in `out`, id, file name, path, size).
+        // Files to download: (index of the entry in `out`, id, file name, path, size, the
+        // name in Jira).
         let mut wanted = Vec::new();
         for a in &listed {
             let id = match &a["id"] {
@@ -889,17 +890,25 @@ impl Pipeline {
                         mark_downloaded(&mut entry, key, &file_name, written, p["sha256"].clone());
                         keep.insert(file_name);
                     }
-                    None => wanted.push((out.len(), id, file_name, path, size)),
+                    None => {
+                        wanted.push((out.len(), id, file_name, path, size, filename.to_string()))
+                    }
                 }
             }
             out.push(entry);
         }
-        let results = futures::future::join_all(wanted.iter().map(|(_, id, _, path, size)| {
-            self.jira
-                .download_attachment(id, path, *size, self.attachments.max_bytes)
-        }))
-        .await;
-        for ((index, id, file_name, _, _), result) in wanted.into_iter().zip(results) {
+        let results =
+            futures::future::join_all(wanted.iter().map(|(_, id, _, path, size, jira_name)| {
+                self.jira.download_attachment(
+                    id,
+                    jira_name,
+                    path,
+                    *size,
+                    self.attachments.max_bytes,
+                )
+            }))
+            .await;
+        for ((index, id, file_name, ..), result) in wanted.into_iter().zip(results) {
             let entry = &mut out[index];
             match result {
                 Ok(d) => {
@@ -1086,10 +1095,7 @@ mod tests {
         let c = sim.config();
         let jira = JiraClient::new(
             &url::Url::parse(&sim.base_url()).unwrap(),
-            Credentials {
-                email: c.email.clone(),
-                api_token: c.api_token.clone(),
-            },
+            Credentials::basic(c.email.clone(), c.api_token.clone()),
             RequestBudget::new(4, 1000.0),
             ClientOptions::default(),
         )

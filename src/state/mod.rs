@@ -59,13 +59,36 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub struct State {
     conn: Mutex<Connection>,
+    /// The database file (`None` in memory).
+    path: Option<std::path::PathBuf>,
 }
 
 impl State {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<State> {
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        let mut state = Self::init(conn)?;
+        state.path = Some(path.to_path_buf());
+        Ok(state)
+    }
+
+    /// Makes the database and its WAL files readable by their owner only (mode 0600):
+    /// called before a credential (an OAuth refresh token) is written to it. SQLite gives
+    /// new WAL files the database file's mode.
+    pub(crate) fn restrict_to_owner(&self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        if let Some(path) = &self.path {
+            use std::os::unix::fs::PermissionsExt;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.as_os_str().to_owned();
+                file.push(suffix);
+                match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// An in-memory database, for tests.
@@ -99,6 +122,7 @@ impl State {
         }
         Ok(State {
             conn: Mutex::new(conn),
+            path: None,
         })
     }
 

@@ -34,6 +34,8 @@ enum Get {
     Bool(&'static [&'static str]),
     /// Whether the string at this path equals the value.
     Is(&'static [&'static str], &'static str),
+    /// A user's account id (Cloud `accountId`; Data Center user `key`, else `name`).
+    Account,
 }
 
 /// One reference table: its name and columns.
@@ -66,7 +68,7 @@ pub(crate) const REFERENCES: [Reference; 5] = [
     Reference {
         name: "users",
         columns: &[
-            ("account_id", Get::Str(&["accountId"])),
+            ("account_id", Get::Account),
             ("display_name", Get::Str(&["displayName"])),
             ("email_address", Get::Str(&["emailAddress"])),
             ("active", Get::Bool(&["active"])),
@@ -122,7 +124,7 @@ impl Reference {
                 .iter()
                 .map(|(name, get)| {
                     let ty = match get {
-                        Get::Str(_) => DataType::Utf8,
+                        Get::Str(_) | Get::Account => DataType::Utf8,
                         Get::Int(_) => DataType::Int64,
                         Get::Bool(_) | Get::Is(..) => DataType::Boolean,
                     };
@@ -143,6 +145,12 @@ impl Reference {
                         items
                             .iter()
                             .map(|i| at(i, path).and_then(Value::as_str))
+                            .collect::<StringArray>(),
+                    ),
+                    Get::Account => Arc::new(
+                        items
+                            .iter()
+                            .map(super::rows::account_id)
                             .collect::<StringArray>(),
                     ),
                     Get::Int(path) => Arc::new(

@@ -39,7 +39,11 @@ pub async fn backfill(
     progress: &ProgressBar,
 ) -> Result<Summary, pipeline::Error> {
     let state = pipeline.state();
-    let query = jql::all(&options.scope, options.created_since_ms);
+    let query = jql::all(
+        &options.scope,
+        options.created_since_ms,
+        pipeline.jira().jql_dates().await?,
+    );
     let (token, started_ms) = match state.backfill()? {
         Some(b) if b.finished_ms.is_none() && b.jql == query => {
             tracing::info!(
@@ -115,7 +119,11 @@ pub(crate) async fn backfill_dry_run(
     options: &BackfillOptions,
     progress: &ProgressBar,
 ) -> Result<BackfillPlan, pipeline::Error> {
-    let query = jql::all(&options.scope, options.created_since_ms);
+    let query = jql::all(
+        &options.scope,
+        options.created_since_ms,
+        pipeline.jira().jql_dates().await?,
+    );
     let state = pipeline.state();
     let mut plan = BackfillPlan {
         retries: state.failures_to_retry()?.len() as u64,

@@ -38,8 +38,6 @@ use crate::pipeline::{self, Outcome, Pipeline};
 pub(crate) const CENSUS_PAGE_SIZE: u32 = 5000;
 /// Census pages before we decide the server is looping (short pages included).
 const MAX_CENSUS_PAGES: usize = 100_000;
-/// The path the census reads, for error messages.
-const SEARCH_PATH: &str = "/rest/api/3/search/jql";
 
 /// Errors that stop a reconcile.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +101,7 @@ pub async fn reconcile(
     options: &ReconcileOptions,
     progress: &ProgressBar,
 ) -> Result<ReconcileSummary, Error> {
-    let query = jql::all(&options.scope, None);
+    let query = jql::all(&options.scope, None, jql::JqlDates::EpochMs);
     tracing::info!(jql = %query, "Id census started.");
     let census = census(pipeline.jira(), &query)
         .await
@@ -177,7 +175,10 @@ pub async fn census(jira: &JiraClient, query: &str) -> jira::Result<BTreeMap<i64
         CENSUS_PAGE_SIZE,
         MAX_CENSUS_PAGES,
         |issue| {
-            let id = issue_id(issue).ok_or_else(|| protocol("an issue without a numeric id"))?;
+            let id = issue_id(issue).ok_or_else(|| jira::Error::Protocol {
+                path: jira.search_path().into(),
+                message: "an issue without a numeric id".into(),
+            })?;
             ids.insert(id, issue["key"].as_str().map(str::to_owned));
             Ok(())
         },
@@ -259,13 +260,6 @@ pub(crate) fn issue_id(issue: &Value) -> Option<i64> {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
         _ => None,
-    }
-}
-
-fn protocol(message: &str) -> jira::Error {
-    jira::Error::Protocol {
-        path: SEARCH_PATH.into(),
-        message: message.into(),
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn sweep(
     let started_ms = now_ms();
     let watermark = pipeline.state().watermark()?;
     let since = watermark.map_or(0, |w| w - options.overlap_ms);
-    let query = jql::updated_since(&options.scope, since);
+    let query = jql::updated_since(&options.scope, since, pipeline.jira().jql_dates().await?);
     tracing::info!(jql = %query, "Sweep started.");
     process_search(
         pipeline,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::columns::columns;
 use super::head::Head;
-use super::values::{NULL, id_of, items_at, put_str, put_text, str_of, ts_of};
+use super::values::{NULL, account_id, id_of, items_at, put_str, put_text, str_of, ts_of};
 
 columns! {
     /// The `changelog` table's columns: one row per history item.
@@ -38,7 +38,7 @@ impl ChangelogCols {
             let history_id = id_of(history.get("id"));
             let created = ts_of(history.get("created"));
             let author = history.get("author").unwrap_or(&NULL);
-            let (name, account) = (str_of(author, "displayName"), str_of(author, "accountId"));
+            let (name, account) = (str_of(author, "displayName"), account_id(author));
             for item in items {
                 self.issue_key.append_value(h.key);
                 self.issue_id.append_value(h.id);

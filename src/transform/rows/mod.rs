@@ -62,6 +62,8 @@ mod plan;
 mod sla;
 mod timestamps;
 mod values;
+
+pub(crate) use values::account_id;
 mod worklogs;
 
 use attachments::AttachmentsCols;

@@ -175,7 +175,7 @@ pub(super) fn put_visibility(b: &mut StringBuilder, visibility: Option<&Value>) 
     }
 }
 
-/// A user's `displayName` and `accountId` (each null when missing).
+/// A user's `displayName` and account id ([`account_id`]; each null when missing).
 #[inline]
 pub(super) fn put_user(
     name: &mut StringBuilder,
@@ -184,5 +184,14 @@ pub(super) fn put_user(
 ) {
     let user = user.unwrap_or(&NULL);
     put_str(name, str_of(user, "displayName"));
-    put_str(account_id, str_of(user, "accountId"));
+    put_str(account_id, self::account_id(user));
+}
+
+/// The id that names a user for good: `accountId` on Cloud; on Data Center, which has none,
+/// the user `key` (stable across renames), else the user `name`.
+#[inline]
+pub(crate) fn account_id(user: &Value) -> Option<&str> {
+    str_of(user, "accountId")
+        .or_else(|| str_of(user, "key"))
+        .or_else(|| str_of(user, "name"))
 }
