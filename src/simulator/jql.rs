@@ -9,8 +9,30 @@
 //! API user's time zone — exactly the bug an epoch-ms bound avoids.
 //!
 //! Like Jira's `/search/jql`, an unbounded query (no restriction clause at all) is refused.
+//!
+//! A Data Center site ([`Dates::Zone`]) is the other way round: Jira Data Center's JQL takes
+//! date strings — `"yyyy/MM/dd HH:mm"`, `"yyyy-MM-dd HH:mm"`, `"yyyy/MM/dd"`,
+//! `"yyyy-MM-dd"`, quoted or (without a time) bare — read in the API account's zone at
+//! minute precision (the bound is the first millisecond of that local minute; `updated >=
+//! "2026-03-05 10:15"` finds a change at 10:15:30). A local time the zone skips (a DST gap)
+//! or shows twice (a fold) is read with the offset in force *before* the transition, as
+//! Java's `LocalDateTime.atZone` does: 02:30 in New York's spring gap is 03:30 EDT, 01:30 in
+//! its autumn fold is the first one, EDT. A number (an epoch-ms bound) is refused there, so
+//! tests prove the client sends Data Center's form.
 
 use std::cmp::Ordering;
+
+use chrono::{NaiveDate, NaiveDateTime, Offset, TimeZone};
+use chrono_tz::Tz;
+
+/// How a site reads the value of a date bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Dates {
+    /// Cloud (as the mirror uses it): integers in epoch milliseconds only.
+    EpochMs,
+    /// Data Center: date strings in this zone at minute precision; numbers refused.
+    Zone(Tz),
+}
 
 /// Most `ORDER BY` fields Jira accepts on the enhanced search.
 const MAX_ORDER_FIELDS: usize = 7;
@@ -287,6 +309,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    dates: Dates,
 }
 
 impl Parser {
@@ -460,12 +483,18 @@ impl Parser {
                     "<=" => Cmp::Le,
                     _ => return Err(unsupported_op(&field, &op)),
                 };
-                let ms = match self.value()? {
-                    Tok::Word(w) => w
+                let value = self.value()?;
+                let ms = match (self.dates, value) {
+                    (Dates::EpochMs, Tok::Word(w)) => w
                         .parse::<i64>()
                         .map_err(|_| epoch_ms_required(&field, &w))?,
-                    Tok::Quoted(q) => return Err(epoch_ms_required(&field, &format!("\"{q}\""))),
-                    other => return Err(epoch_ms_required(&field, &show(&other))),
+                    (Dates::EpochMs, Tok::Quoted(q)) => {
+                        return Err(epoch_ms_required(&field, &format!("\"{q}\"")));
+                    }
+                    (Dates::Zone(tz), Tok::Word(w) | Tok::Quoted(w)) => {
+                        local_date_ms(&w, tz).ok_or_else(|| date_format_required(&field, &w))?
+                    }
+                    (_, other) => return Err(epoch_ms_required(&field, &show(&other))),
                 };
                 let field = if lf.starts_with("updated") {
                     TimeField::Updated
@@ -603,10 +632,59 @@ fn epoch_ms_required(field: &str, got: &str) -> String {
     )
 }
 
-/// Parses `jql`; the error text becomes the 400 `errorMessages` entry.
+/// The 400 of a Data Center date bound that is no date string (a number, `-1d`, …).
+fn date_format_required(field: &str, got: &str) -> String {
+    format!(
+        "Date value '{got}' for field '{field}' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd' \
+         (this simulator accepts no epoch milliseconds and no relative dates on Data Center)."
+    )
+}
+
+/// The first millisecond of the local minute (or day) `text` names in `tz` (see the
+/// module docs for gaps and folds); `None` when `text` is no Data Center date string.
+fn local_date_ms(text: &str, tz: Tz) -> Option<i64> {
+    let t = text.trim();
+    let local = ["%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+        .or_else(|| {
+            ["%Y/%m/%d", "%Y-%m-%d"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(t, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    let instant = match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(d) => d.timestamp_millis(),
+        // A fold: the earlier offset (the first of the two instants).
+        chrono::LocalResult::Ambiguous(first, _) => first.timestamp_millis(),
+        // A gap: the offset before the transition (a day earlier is before it).
+        chrono::LocalResult::None => {
+            let before = local - chrono::Duration::days(1);
+            let offset = tz.offset_from_local_datetime(&before).earliest()?.fix();
+            (local - chrono::Duration::seconds(i64::from(offset.local_minus_utc())))
+                .and_utc()
+                .timestamp_millis()
+        }
+    };
+    Some(instant)
+}
+
+/// Parses `jql` with Cloud's date bounds (epoch ms); the error text becomes the 400
+/// `errorMessages` entry.
+#[cfg(test)]
 pub(super) fn parse(jql: &str) -> Result<Query, String> {
+    parse_with(jql, Dates::EpochMs)
+}
+
+/// Parses `jql`, reading date bounds as `dates` says; the error text becomes the 400
+/// `errorMessages` entry.
+pub(super) fn parse_with(jql: &str, dates: Dates) -> Result<Query, String> {
     let toks = tokenize(jql)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        dates,
+    };
     let mut clauses = Vec::new();
     if p.peek().is_some() && !p.peek_word("order") {
         p.expr(&mut clauses)?;
@@ -779,6 +857,69 @@ mod tests {
         assert!(e.contains("epoch milliseconds"), "{e}");
         let e = parse("updated >= 2024-01-02").unwrap_err();
         assert!(e.contains("epoch milliseconds"), "{e}");
+    }
+
+    #[test]
+    fn data_center_dates_in_the_zone() {
+        let berlin = Dates::Zone(chrono_tz::Europe::Berlin);
+        // 2026-07-01 12:00 in Berlin is 10:00Z (CEST, +0200).
+        let want = 1_782_900_000_000;
+        for text in [
+            "\"2026/07/01 12:00\"",
+            "\"2026-07-01 12:00\"",
+            "'2026-07-01 12:00'",
+        ] {
+            let q = parse_with(&format!("project = A AND updated >= {text}"), berlin).unwrap();
+            assert_eq!(
+                q.clauses[1],
+                Clause::Time {
+                    field: TimeField::Updated,
+                    op: Cmp::Ge,
+                    ms: want
+                },
+                "{text}"
+            );
+        }
+        // A day without a time is its local midnight (+0100 in winter).
+        for text in ["\"2026/01/15\"", "2026-01-15", "2026/01/15"] {
+            let q = parse_with(&format!("created < {text}"), berlin).unwrap();
+            assert_eq!(
+                q.clauses[0],
+                Clause::Time {
+                    field: TimeField::Created,
+                    op: Cmp::Lt,
+                    ms: 1_768_431_600_000
+                },
+                "{text}"
+            );
+        }
+        for bad in [
+            "updated >= 1700000000000",
+            "updated >= \"1700000000000\"",
+            "updated >= -1d",
+            "updated >= \"2026-07-01T12:00\"",
+            "updated >= \"2026-13-01\"",
+        ] {
+            let e = parse_with(bad, berlin).unwrap_err();
+            assert!(e.contains("yyyy/MM/dd HH:mm"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn data_center_gaps_and_folds_take_the_earlier_offset() {
+        let ny = Dates::Zone(chrono_tz::America::New_York);
+        let ms = |text: &str| match parse_with(&format!("updated >= \"{text}\""), ny)
+            .unwrap()
+            .clauses[0]
+        {
+            Clause::Time { ms, .. } => ms,
+            _ => unreachable!(),
+        };
+        // Spring gap 2026-03-08 02:00 → 03:00: 02:30 read at -0500 is 07:30Z (03:30 EDT).
+        assert_eq!(ms("2026-03-08 02:30"), 1_772_955_000_000);
+        assert_eq!(ms("2026-03-08 03:30"), 1_772_955_000_000);
+        // Autumn fold 2026-11-01 01:00–02:00 twice: 01:30 is the first, EDT (-0400): 05:30Z.
+        assert_eq!(ms("2026-11-01 01:30"), 1_793_511_000_000);
     }
 
     #[test]

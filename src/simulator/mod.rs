@@ -1,4 +1,5 @@
-//! A built-in Jira Cloud simulator on 127.0.0.1, for tests and the `demo` command.
+//! A built-in Jira Cloud (or Data Center) simulator on 127.0.0.1, for tests and the `demo`
+//! command.
 //!
 //! Why it exists: the mirror's hard problems — paging by `nextPageToken`, the ~100 cap on
 //! embedded changelog and comments, epoch-ms sweep bounds, SLA overlays from a second account,
@@ -62,6 +63,50 @@
 //!   Forced comment or history counts shift the ids of other issues' comments and histories
 //!   (ids grow with time across the site), so a poisoned site's ids differ from an unpoisoned
 //!   one of the same seed.
+//! - `GET /rest/api/2/serverInfo` and `/rest/api/3/serverInfo` answer without credentials
+//!   (`deploymentType: "Cloud"`, `version: "1001.0.0-SNAPSHOT"`).
+//!
+//! # Data Center mode
+//!
+//! With [`SimConfig::deployment`] = [`SimDeployment::DataCenter`] the same data is served as
+//! Jira Data Center 9.12 serves it (everything else above holds unless said here):
+//! - Auth: the main account with `Authorization: Bearer <api_token>` (a personal access
+//!   token) or basic auth (`email` as user name, `api_token` as password); the JSM account
+//!   likewise with `sla_api_token`. [`RequestRecord::user`] is the account's e-mail either
+//!   way.
+//! - Routes, all v2: `/rest/api/2/{myself, serverInfo (no auth), field, search (GET and
+//!   POST), issue/{key}, issue/{key}/{changelog, comment, worklog, remotelink}, project,
+//!   user/search, status, priority}`, `/secure/attachment/{id}/{filename}` and
+//!   `/rest/servicedeskapi/request/{key}/sla`. Every `/rest/api/3/…` path and both
+//!   `/search/jql` answer 404.
+//! - `/search` pages by `startAt` (default 0) and `maxResults` (default 50; the Cloud caps of
+//!   100 and 5000 and [`Faults::search_page_cap`] apply) and answers `{expand, startAt,
+//!   maxResults, total, issues}`; `maxResults` is the page size granted before the fault
+//!   cap, so a client must advance by the issues it got. `fields` (array or comma string)
+//!   defaults to every navigable field; `expand` may be an array or a string in both forms.
+//!   No `nextPageToken`, no `reconcileIssues` (hidden issues stay hidden).
+//! - JQL date bounds are date strings (`"yyyy/MM/dd HH:mm"`, `"yyyy-MM-dd HH:mm"`,
+//!   `"yyyy/MM/dd"`, `"yyyy-MM-dd"`) read in [`SimConfig::time_zone`] at minute precision; in
+//!   a DST gap or fold the offset before the transition applies (Java's rule). An epoch-ms
+//!   number is a 400.
+//! - Representation: API v2. Rich text (description, environment, comment bodies, worklog
+//!   comments, the textarea custom field) is wiki markup (`data/wiki.rs`); a
+//!   `DeepDescription` becomes one line of `depth` `*` and its bottom text. `self` URLs say
+//!   `/rest/api/2/`. Users have `name`, `key` (`JIRAUSER10100`…; the API accounts are
+//!   `JIRAUSER10000`/`10001` with their e-mail as `name`), `emailAddress`, `displayName`,
+//!   `active`, `timeZone`, `self: …/rest/api/2/user?username=<name>` and no `accountId`;
+//!   assignee changes in the changelog name users in `from`/`to`. Comments have no
+//!   `jsdPublic`. Attachment `content` is `{base}/secure/attachment/{id}/{filename}` with the
+//!   name percent-encoded; that URL streams the bytes from the API listener itself (auth
+//!   required, any file name or none accepted, poisons and [`Faults::slow_attachment`]
+//!   apply). The media host is unused.
+//! - Timestamps are rendered in [`SimConfig::time_zone`] with the offset of each instant
+//!   (`2026-07-01T12:00:00.000+0200` in Europe/Berlin, `+0100` in winter).
+//! - `/project` and `/priority` are plain arrays; `/user/search` needs `username` (`.`
+//!   matches everyone, else a prefix of the name, e-mail or a display-name word), pages by
+//!   `startAt`/`maxResults` (50, at most 1000) and lists inactive users only with
+//!   `includeInactive=true`.
+//! - [`Simulator::issue`] returns the same v2 representation.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -112,8 +157,17 @@ pub struct SimConfig {
     pub big_issues: Vec<BigIssue>,
     /// Initial fault settings (change later with [`Simulator::set_faults`]).
     pub faults: Faults,
-    /// Offset used to render Jira timestamps; default -300 (`-0500`) so time-zone bugs show.
+    /// Offset used to render Jira timestamps in [`SimDeployment::Cloud`] mode; default -300
+    /// (`-0500`) so time-zone bugs show. Data Center renders in [`SimConfig::time_zone`].
     pub time_zone_offset_minutes: i32,
+    /// Which Jira the site is: Cloud (default) or Data Center 9.x (see the [module
+    /// docs](self)).
+    pub deployment: SimDeployment,
+    /// IANA name of the main API account's time zone (`timeZone` of `/myself`). Data Center
+    /// renders every timestamp in it, with the offset valid at each instant (DST included),
+    /// and reads JQL dates in it. Default `America/New_York` (the default offset, `-0500`, in
+    /// winter). An unknown name makes [`Simulator::start`] fail in Data Center mode.
+    pub time_zone: String,
     /// When true (default), the first issue carries attachments with hostile names
     /// (`../../x`, `con`, a 300-character name, mojibake with a control character, `..`) and a
     /// 3 MiB `big.bin`.
@@ -148,6 +202,8 @@ impl Default for SimConfig {
             }],
             faults: Faults::default(),
             time_zone_offset_minutes: -300,
+            deployment: SimDeployment::Cloud,
+            time_zone: "America/New_York".to_string(),
             hostile_attachments: true,
             max_histories: 20,
             max_comments: 8,
@@ -155,6 +211,19 @@ impl Default for SimConfig {
             software_projects: Vec::new(),
         }
     }
+}
+
+/// Which Jira product the simulator plays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SimDeployment {
+    /// Jira Cloud: REST API v3 (ADF), `/search/jql` with `nextPageToken`, basic auth with
+    /// an API token, attachments through a 303 to the media host.
+    #[default]
+    Cloud,
+    /// Jira Data Center 9.x: REST API v2 only (wiki markup), `/search` paged by `startAt`,
+    /// personal access tokens (Bearer) or basic auth, attachments under `/secure/attachment/`,
+    /// no account ids, timestamps and JQL dates in [`SimConfig::time_zone`].
+    DataCenter,
 }
 
 /// A defect of one generated issue, as real Jira sites serve them (see the [module
@@ -379,7 +448,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 impl Simulator {
     /// Generates the site and starts serving: the API on `127.0.0.1:0` and the attachment media
     /// host on a second `127.0.0.1:0`.
+    ///
+    /// Fails with [`std::io::ErrorKind::InvalidInput`] on a Data Center site whose
+    /// [`SimConfig::time_zone`] is no IANA zone name.
     pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
+        if cfg.deployment == SimDeployment::DataCenter
+            && cfg.time_zone.parse::<chrono_tz::Tz>().is_err()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unknown time zone {:?}", cfg.time_zone),
+            ));
+        }
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let media = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", api.local_addr()?);

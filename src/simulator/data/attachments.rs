@@ -127,29 +127,52 @@ impl Store {
         }
     }
 
-    /// The `attachment` field.
+    /// The `attachment` field. Its `content` is `{api}/attachment/content/{id}` on Cloud and
+    /// `{base}/secure/attachment/{id}/{filename, percent-encoded}` on Data Center.
     pub(super) fn attachment_field(&self, issue: &Issue) -> Value {
-        let base = &self.base;
+        let (base, api) = (&self.base, &self.api);
         Value::Array(
             issue
                 .attachments
                 .iter()
                 .map(|a| {
                     let id = a.long_id.clone().unwrap_or_else(|| a.id.to_string());
+                    let content = if self.dc() {
+                        format!(
+                            "{base}/secure/attachment/{id}/{}",
+                            encode_segment(&a.filename)
+                        )
+                    } else {
+                        format!("{api}/attachment/content/{id}")
+                    };
                     json!({
-                        "self": format!("{base}/rest/api/3/attachment/{id}"),
+                        "self": format!("{api}/attachment/{id}"),
                         "filename": a.filename,
                         "author": self.user(a.author),
                         "created": self.clock.jira(a.created),
                         "size": a.size,
                         "mimeType": a.mime,
-                        "content": format!("{base}/rest/api/3/attachment/content/{id}"),
+                        "content": content,
                         "id": id,
                     })
                 })
                 .collect(),
         )
     }
+}
+
+/// `s` as one URL path segment: every byte but ASCII letters, digits and `-._~`
+/// percent-encoded (so `/` and `%` cannot split or change the segment).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The repeating unit of an attachment's content (deterministic from the id).

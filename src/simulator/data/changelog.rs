@@ -314,11 +314,16 @@ impl Workflow {
 }
 
 impl Store {
-    /// A changelog history as Jira renders it.
+    /// A changelog history as Jira renders it. On Data Center a user field's `from`/`to`
+    /// are user names, not account ids.
     pub(crate) fn history_json(&self, h: &History) -> Value {
         let text = |t: &Text| {
             t.as_deref()
                 .map_or(Value::Null, |s| Value::String(s.to_string()))
+        };
+        let user = |i: &Item, t: &Text| match (self.dc() && i.field_id == "assignee", t) {
+            (true, Some(id)) => super::dc_user_name(id).map_or_else(|| text(t), Value::from),
+            _ => text(t),
         };
         let items: Vec<Value> = h
             .items
@@ -328,9 +333,9 @@ impl Store {
                     "field": i.field,
                     "fieldtype": i.fieldtype,
                     "fieldId": i.field_id,
-                    "from": text(&i.from),
+                    "from": user(i, &i.from),
                     "fromString": text(&i.from_string),
-                    "to": text(&i.to),
+                    "to": user(i, &i.to),
                     "toString": text(&i.to_string),
                 })
             })

@@ -1,12 +1,23 @@
-//! Jira's time formats in the configured offset: every timestamp the simulator renders goes
-//! through [`Clock`], so time-zone handling is in one place.
+//! Jira's time formats in the site's zone: every timestamp the simulator renders goes through
+//! [`Clock`], so time-zone handling is in one place.
+//!
+//! Cloud renders in a fixed offset ([`SimConfig::time_zone_offset_minutes`]); Data Center in
+//! the API account's IANA zone ([`SimConfig::time_zone`]), with the offset valid at each
+//! instant, so one site shows `-0500` in winter and `-0400` in summer.
+//!
+//! [`SimConfig::time_zone_offset_minutes`]: crate::simulator::SimConfig::time_zone_offset_minutes
+//! [`SimConfig::time_zone`]: crate::simulator::SimConfig::time_zone
 
 use chrono::{FixedOffset, TimeZone};
+use chrono_tz::Tz;
 
-/// Renders instants the way Jira does, in the configured offset.
+/// Renders instants the way Jira does, in the configured offset or zone.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Clock {
-    tz: FixedOffset,
+pub(super) enum Clock {
+    /// One offset for every instant (Cloud).
+    Fixed(FixedOffset),
+    /// An IANA zone: the offset of each instant (Data Center).
+    Zone(Tz),
 }
 
 impl Clock {
@@ -16,14 +27,26 @@ impl Clock {
             .checked_mul(60)
             .and_then(FixedOffset::east_opt)
             .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
-        Clock { tz }
+        Clock::Fixed(tz)
+    }
+
+    /// A clock in the IANA zone `tz`.
+    pub(super) fn zone(tz: Tz) -> Clock {
+        Clock::Zone(tz)
     }
 
     fn fmt(&self, ms: i64, pattern: &str) -> String {
-        match self.tz.timestamp_millis_opt(ms).single() {
-            Some(d) => d.format(pattern).to_string(),
-            None => String::new(),
-        }
+        let shown = match self {
+            Clock::Fixed(tz) => tz
+                .timestamp_millis_opt(ms)
+                .single()
+                .map(|d| d.format(pattern).to_string()),
+            Clock::Zone(tz) => tz
+                .timestamp_millis_opt(ms)
+                .single()
+                .map(|d| d.format(pattern).to_string()),
+        };
+        shown.unwrap_or_default()
     }
 
     /// `2024-03-05T10:15:30.123-0500`

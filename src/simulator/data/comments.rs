@@ -84,10 +84,10 @@ impl Store {
         let comment = if i % 3 == 2 {
             Value::Null
         } else {
-            text_doc(format!("Worked on {} ({})", issue.key, i + 1))
+            self.rich(text_doc(format!("Worked on {} ({})", issue.key, i + 1)))
         };
         let mut v = json!({
-            "self": format!("{}/rest/api/3/issue/{}/worklog/{id}", self.base, issue.id),
+            "self": format!("{}/issue/{}/worklog/{id}", self.api, issue.id),
             "author": author,
             "updateAuthor": author,
             "created": self.clock.jira(created),
@@ -106,7 +106,8 @@ impl Store {
         v
     }
 
-    /// A comment as Jira renders it (v3: ADF body).
+    /// A comment as Jira renders it (v3: ADF body; v2 on Data Center: a wiki body, no
+    /// `jsdPublic`).
     pub(crate) fn comment_json(&self, issue: &Issue, c: &Comment) -> Value {
         let body = match &c.text {
             Some(t) if t.is_empty() => json!({"type": "doc", "version": 1, "content": []}),
@@ -119,22 +120,27 @@ impl Store {
         };
         let author = self.user(c.author);
         let mut v = json!({
-            "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base, issue.id, c.id),
+            "self": format!("{}/issue/{}/comment/{}", self.api, issue.id, c.id),
             "id": c.id.to_string(),
             "author": author,
-            "body": body,
+            "body": self.rich(body),
             "updateAuthor": author,
             "created": self.clock.jira(c.created),
             "updated": self.clock.jira(c.updated),
-            "jsdPublic": c.public,
         });
-        if c.restricted
-            && let Some(o) = v.as_object_mut()
-        {
-            o.insert(
-                "visibility".into(),
-                json!({"type": "role", "value": "Administrators", "identifier": "Administrators"}),
-            );
+        let Some(o) = v.as_object_mut() else {
+            return v;
+        };
+        if !self.dc() {
+            o.insert("jsdPublic".into(), json!(c.public));
+        }
+        if c.restricted {
+            let visibility = if self.dc() {
+                json!({"type": "role", "value": "Administrators"})
+            } else {
+                json!({"type": "role", "value": "Administrators", "identifier": "Administrators"})
+            };
+            o.insert("visibility".into(), visibility);
         }
         v
     }
@@ -148,7 +154,7 @@ impl Store {
             .collect();
         json!({
             "comments": comments,
-            "self": format!("{}/rest/api/3/issue/{}/comment", self.base, issue.id),
+            "self": format!("{}/issue/{}/comment", self.api, issue.id),
             "maxResults": n,
             "total": issue.comments.len(),
             "startAt": 0,

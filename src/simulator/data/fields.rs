@@ -9,7 +9,6 @@ use serde_json::{Map, Value, json};
 
 use super::adf::{comment_body, deep_description, description, text_doc};
 use super::comments::worklog_seconds;
-use super::reference::{issuetype_json, priority_json, project_json, resolution_json, status_json};
 use super::vocab::{COMPONENTS, PEOPLE, SERVICES, SEVERITIES, TEAM_OPTIONS, TEAM_TEXT, VERSIONS};
 use super::{
     ChangelogMode, DAY_MS, EMBED_CAP, Extras, FieldSel, HOUR_MS, ISSUE_EXPAND, Issue,
@@ -74,13 +73,13 @@ const ALL_FIELDS: &[&str] = &[
 
 impl Store {
     fn option_json(&self, id: &str, value: &str) -> Value {
-        json!({"self": format!("{}/rest/api/3/customFieldOption/{id}", self.base), "value": value, "id": id})
+        json!({"self": format!("{}/customFieldOption/{id}", self.api), "value": value, "id": id})
     }
 
     fn version_json(&self, i: usize) -> Value {
         let (id, name, released, date) = VERSIONS[i];
         json!({
-            "self": format!("{}/rest/api/3/version/{id}", self.base),
+            "self": format!("{}/version/{id}", self.api),
             "id": id,
             "name": name,
             "archived": false,
@@ -108,7 +107,7 @@ impl Store {
     /// The system fields other than relations, comments, worklogs, attachments and time
     /// tracking.
     fn system_field(&self, issue: &Issue, name: &str) -> Option<Value> {
-        let base = &self.base;
+        let api = &self.api;
         let clock = self.clock;
         let x = &issue.extras;
         let key = &issue.key;
@@ -116,13 +115,15 @@ impl Store {
         let v = match name {
             "summary" => Value::String(issue.summary.clone()),
             "description" => self.description_field(issue),
-            "issuetype" => issuetype_json(base, issue.type_idx),
-            "project" => project_json(base, &self.projects[issue.project_idx]),
-            "status" => status_json(base, issue.status),
+            "issuetype" => self.issuetype_json(issue.type_idx),
+            "project" => self.project_json(&self.projects[issue.project_idx]),
+            "status" => self.status_json(issue.status),
             "statuscategorychangedate" => Value::String(clock.jira(issue.status_change_ms)),
-            "priority" => priority_json(base, issue.priority),
-            "resolution" => issue.resolution.map_or(null, |r| resolution_json(base, r)),
-            "resolutiondate" => issue.resolution_ms.map_or(null, |t| Value::String(clock.jira(t))),
+            "priority" => self.priority_json(issue.priority),
+            "resolution" => issue.resolution.map_or(null, |r| self.resolution_json(r)),
+            "resolutiondate" => issue
+                .resolution_ms
+                .map_or(null, |t| Value::String(clock.jira(t))),
             "assignee" => issue.assignee.map_or(null, |a| self.user(a)),
             "reporter" | "creator" => self.user(issue.reporter),
             "labels" => json!(issue.labels),
@@ -130,44 +131,62 @@ impl Store {
                 x.component
                     .map(|c| {
                         let (id, name) = COMPONENTS[c];
-                        json!({"self": format!("{base}/rest/api/3/component/{id}"), "id": id, "name": name})
+                        json!({"self": format!("{api}/component/{id}"), "id": id, "name": name})
                     })
                     .into_iter()
                     .collect(),
             ),
-            "fixVersions" => Value::Array(x.fix_version.map(|v| self.version_json(v)).into_iter().collect()),
-            "versions" => Value::Array(x.version.map(|v| self.version_json(v)).into_iter().collect()),
+            "fixVersions" => Value::Array(
+                x.fix_version
+                    .map(|v| self.version_json(v))
+                    .into_iter()
+                    .collect(),
+            ),
+            "versions" => Value::Array(
+                x.version
+                    .map(|v| self.version_json(v))
+                    .into_iter()
+                    .collect(),
+            ),
             "created" => Value::String(clock.jira(issue.created_ms)),
             "updated" => Value::String(clock.jira(issue.updated_ms)),
             "duedate" => x.duedate_ms.map_or(null, |t| Value::String(clock.date(t))),
             "lastViewed" | "security" => null,
-            // Every fifth issue says where it happens (rich text in v3).
+            // Every fifth issue says where it happens (rich text in v3, wiki in v2).
             "environment" => {
                 if issue.id.is_multiple_of(5) {
-                    text_doc("Production, EU region".to_string())
+                    self.rich(text_doc("Production, EU region".to_string()))
                 } else {
                     null
                 }
             }
             "watches" => json!({
-                "self": format!("{base}/rest/api/3/issue/{key}/watchers"),
+                "self": format!("{api}/issue/{key}/watchers"),
                 "watchCount": x.watch_count,
                 "isWatching": false,
             }),
-            "votes" => json!({"self": format!("{base}/rest/api/3/issue/{key}/votes"), "votes": x.votes, "hasVoted": false}),
+            "votes" => {
+                json!({"self": format!("{api}/issue/{key}/votes"), "votes": x.votes, "hasVoted": false})
+            }
             "issuerestriction" => json!({"issuerestrictions": {}, "shouldDisplay": false}),
             _ => return None,
         };
         Some(v)
     }
 
-    /// The description: the deep one of a poisoned issue, else generated ADF on most issues.
+    /// The description: the deep one of a poisoned issue, else generated ADF on most issues
+    /// (its wiki markup on Data Center).
     fn description_field(&self, issue: &Issue) -> Value {
         if let Some(depth) = issue.poison.deep_description {
-            deep_description(depth, &issue.birth_key)
+            self.rich(deep_description(depth, &issue.birth_key))
         } else if issue.extras.has_description {
             let mut rng = ChaCha8Rng::seed_from_u64(issue.content_seed ^ 0xDE5C);
-            description(&mut rng, &issue.birth_key, &self.base, issue.created_ms)
+            self.rich(description(
+                &mut rng,
+                &issue.birth_key,
+                &self.base,
+                issue.created_ms,
+            ))
         } else {
             Value::Null
         }
@@ -210,7 +229,7 @@ impl Store {
             "customfield_10700" => {
                 if x.notes {
                     let mut rng = ChaCha8Rng::seed_from_u64(issue.content_seed ^ 0x0007_07E5);
-                    comment_body(&mut rng, &issue.birth_key, &self.base)
+                    self.rich(comment_body(&mut rng, &issue.birth_key, &self.base))
                 } else {
                     null
                 }
@@ -247,7 +266,7 @@ impl Store {
         out.insert("id".into(), Value::String(issue.id.to_string()));
         out.insert(
             "self".into(),
-            Value::String(format!("{}/rest/api/3/issue/{}", self.base, issue.id)),
+            Value::String(format!("{}/issue/{}", self.api, issue.id)),
         );
         out.insert("key".into(), Value::String(issue.key.clone()));
         out.insert("fields".into(), Value::Object(fields));

@@ -17,7 +17,7 @@ use super::vocab::{PEOPLE, SUBTASK_TYPE};
 use super::{
     DAY_MS, EMBED_CAP, HOUR_MS, Issue, Poisoned, REFERENCE_MS, Sla, Store, WORKLOG_EMBED_CAP, take,
 };
-use crate::simulator::{Part, PoisonKind, SimConfig};
+use crate::simulator::{Part, PoisonKind, SimConfig, SimDeployment};
 
 /// Issues are created over the ~18 months before [`REFERENCE_MS`].
 const SPAN_MS: i64 = 540 * DAY_MS;
@@ -194,14 +194,23 @@ impl Store {
     /// A site with the projects, people and accounts of `cfg` and no issues yet.
     fn empty(cfg: &SimConfig, base: &str) -> Store {
         let base = base.trim_end_matches('/').to_string();
-        let (mirror_user, sla_user) = accounts_json(&base, &cfg.email, &cfg.sla_email);
+        // An unknown zone was refused by `Simulator::start`; UTC is only a fallback.
+        let dc_zone = (cfg.deployment == SimDeployment::DataCenter).then(|| {
+            cfg.time_zone
+                .parse::<chrono_tz::Tz>()
+                .unwrap_or(chrono_tz::UTC)
+        });
+        let dc = dc_zone.is_some();
+        let (mirror_user, sla_user) = accounts_json(&base, cfg, dc);
         Store {
             seed: cfg.seed,
-            clock: Clock::new(cfg.time_zone_offset_minutes),
+            clock: dc_zone.map_or(Clock::new(cfg.time_zone_offset_minutes), Clock::zone),
+            api: format!("{base}/rest/api/{}", if dc { 2 } else { 3 }),
+            dc_zone,
             issues: BTreeMap::new(),
             by_key: HashMap::new(),
             projects: site_projects(cfg),
-            users: people_json(&base),
+            users: people_json(&base, dc),
             mirror_user,
             sla_user,
             attachments: HashMap::new(),

@@ -6,7 +6,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::reference::{issuetype_json, priority_json, status_json};
 use super::vocab::LINK_TYPES;
 use super::{Issue, LinkRef, RemoteRec, Store, take};
 use crate::simulator::LONE_SURROGATE_MARKER;
@@ -68,13 +67,13 @@ impl Store {
 
     /// The `/remotelink` array of an issue.
     pub(crate) fn remote_links_json(&self, issue: &Issue) -> Vec<Value> {
-        let base = &self.base;
+        let api = &self.api;
         let key = &issue.key;
         issue
             .remote_links
             .iter()
             .map(|r| {
-                let this = format!("{base}/rest/api/3/issue/{key}/remotelink/{}", r.id);
+                let this = format!("{api}/issue/{key}/remotelink/{}", r.id);
                 if r.confluence {
                     json!({
                         "id": r.id,
@@ -139,7 +138,7 @@ impl Store {
 
     /// The `issuelinks` field: the links whose other issue is live.
     pub(super) fn issuelinks_field(&self, issue: &Issue) -> Value {
-        let base = &self.base;
+        let api = &self.api;
         Value::Array(
             issue
                 .links
@@ -154,13 +153,13 @@ impl Store {
                     };
                     let mut v = json!({
                         "id": l.id.to_string(),
-                        "self": format!("{base}/rest/api/3/issueLink/{}", l.id),
+                        "self": format!("{api}/issueLink/{}", l.id),
                         "type": {
                             "id": tid,
                             "name": tname,
                             "inward": inward,
                             "outward": outward,
-                            "self": format!("{base}/rest/api/3/issueLinkType/{tid}"),
+                            "self": format!("{api}/issueLinkType/{tid}"),
                         },
                     });
                     v.as_object_mut()?.insert(side.into(), self.brief(other));
@@ -175,13 +174,13 @@ impl Store {
         json!({
             "id": other.id.to_string(),
             "key": other.key,
-            "self": format!("{}/rest/api/3/issue/{}", self.base, other.id),
+            "self": format!("{}/issue/{}", self.api, other.id),
             "fields": {
                 // A broken summary stays with its own issue (see `PoisonKind::LoneSurrogate`).
                 "summary": other.summary.replace(LONE_SURROGATE_MARKER, ""),
-                "status": status_json(&self.base, other.status),
-                "priority": priority_json(&self.base, other.priority),
-                "issuetype": issuetype_json(&self.base, other.type_idx),
+                "status": self.status_json(other.status),
+                "priority": self.priority_json(other.priority),
+                "issuetype": self.issuetype_json(other.type_idx),
             }
         })
     }

@@ -42,6 +42,7 @@ mod sla;
 #[cfg(test)]
 mod tests;
 mod vocab;
+mod wiki;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -393,6 +394,12 @@ pub(super) enum ChangelogMode {
 pub(super) struct Store {
     /// API base URL, no trailing slash.
     pub(super) base: String,
+    /// `{base}/rest/api/3` (Cloud) or `{base}/rest/api/2` (Data Center): the root of every
+    /// `self` URL.
+    api: String,
+    /// The API account's zone on a Data Center site (`None`: Cloud). Data Center renders
+    /// API v2: wiki markup, no account ids.
+    pub(super) dc_zone: Option<chrono_tz::Tz>,
     seed: u64,
     /// Timestamp renderer.
     clock: Clock,
@@ -450,6 +457,40 @@ impl Store {
     pub(super) fn keys(&self) -> Vec<String> {
         self.issues.values().map(|i| i.key.clone()).collect()
     }
+
+    /// `{base}/rest/api/3` (Cloud) or `{base}/rest/api/2` (Data Center).
+    pub(super) fn api_root(&self) -> &str {
+        &self.api
+    }
+
+    /// Whether the site is Data Center (API v2 representation).
+    pub(super) fn dc(&self) -> bool {
+        self.dc_zone.is_some()
+    }
+
+    /// An instant as Jira renders it on this site (`2024-03-05T10:15:30.123-0500`).
+    pub(super) fn jira_time(&self, ms: i64) -> String {
+        self.clock.jira(ms)
+    }
+
+    /// Rich text as this site's API renders it: the ADF document itself on Cloud (v3), its
+    /// wiki markup on Data Center (v2). The document is dropped stack-safely.
+    fn rich(&self, adf: Value) -> Value {
+        if !self.dc() || adf.is_null() {
+            return adf;
+        }
+        let text = wiki::adf_to_wiki(&adf, &|id| dc_user_name(id).map(str::to_string));
+        crate::json::drop_deep(adf);
+        Value::String(text)
+    }
+}
+
+/// The Data Center user name of the person with Cloud account id `account_id`.
+fn dc_user_name(account_id: &str) -> Option<&'static str> {
+    vocab::PEOPLE
+        .iter()
+        .position(|p| p.0 == account_id)
+        .map(|i| vocab::DC_USER_NAMES[i])
 }
 
 /// The value of a counter (an id or number to hand out), which moves on by one.

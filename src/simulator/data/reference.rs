@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::vocab::{
-    ISSUE_TYPES, MIRROR_ACCOUNT_ID, PEOPLE, PRIORITIES, RESOLUTIONS, SLA_ACCOUNT_ID,
+    DC_USER_NAMES, ISSUE_TYPES, MIRROR_ACCOUNT_ID, PEOPLE, PRIORITIES, RESOLUTIONS, SLA_ACCOUNT_ID,
     STATUS_CATEGORIES, STATUSES,
 };
 use super::{Project, Store};
@@ -50,22 +50,53 @@ pub(super) fn site_projects(cfg: &SimConfig) -> Vec<Project> {
         .collect()
 }
 
-/// The user objects of the people issues name, in `PEOPLE` order.
-pub(super) fn people_json(base: &str) -> Vec<Value> {
+/// The user objects of the people issues name, in `PEOPLE` order: Cloud's (account ids) or,
+/// on Data Center (`dc`), Data Center's (user names and keys).
+pub(super) fn people_json(base: &str, dc: bool) -> Vec<Value> {
     PEOPLE
         .iter()
-        .map(|(id, name, email, tz, active)| user_json(base, id, name, *email, tz, *active))
+        .zip(DC_USER_NAMES)
+        .enumerate()
+        .map(|(i, ((id, name, email, tz, active), user))| {
+            if dc {
+                let email = email.map_or_else(|| format!("{user}@example.com"), str::to_string);
+                let key = format!("JIRAUSER{}", 10_100 + i);
+                dc_user_json(base, (user, &key), name, &email, tz, *active)
+            } else {
+                user_json(base, id, name, *email, tz, *active)
+            }
+        })
         .collect()
 }
 
-/// The user objects of the main account (with e-mail `email`) and of the JSM account (with
-/// `sla_email`).
-pub(super) fn accounts_json(base: &str, email: &str, sla_email: &str) -> (Value, Value) {
+/// The user objects of the main account (with e-mail `cfg.email`) and of the JSM account
+/// (with `cfg.sla_email`); on Data Center (`dc`) their user names are those e-mails and the
+/// main account lives in `cfg.time_zone`.
+pub(super) fn accounts_json(base: &str, cfg: &SimConfig, dc: bool) -> (Value, Value) {
+    if dc {
+        let mirror = dc_user_json(
+            base,
+            (&cfg.email, "JIRAUSER10000"),
+            "Jira Mirror",
+            &cfg.email,
+            &cfg.time_zone,
+            true,
+        );
+        let sla = dc_user_json(
+            base,
+            (&cfg.sla_email, "JIRAUSER10001"),
+            "JSM Agent",
+            &cfg.sla_email,
+            "Europe/London",
+            true,
+        );
+        return (mirror, sla);
+    }
     let mirror = user_json(
         base,
         MIRROR_ACCOUNT_ID,
         "Jira Mirror",
-        Some(email),
+        Some(&cfg.email),
         "America/New_York",
         true,
     );
@@ -73,7 +104,7 @@ pub(super) fn accounts_json(base: &str, email: &str, sla_email: &str) -> (Value,
         base,
         SLA_ACCOUNT_ID,
         "JSM Agent",
-        Some(sla_email),
+        Some(&cfg.sla_email),
         "Europe/London",
         true,
     );
@@ -118,6 +149,33 @@ fn user_json(
     u
 }
 
+/// A Data Center user as issues embed it: `(name, key)`, no account id.
+fn dc_user_json(
+    base: &str,
+    (user, key): (&str, &str),
+    display: &str,
+    email: &str,
+    tz: &str,
+    active: bool,
+) -> Value {
+    let avatar = |size: &str| format!("{base}/secure/useravatar?size={size}&avatarId=10122");
+    json!({
+        "self": format!("{base}/rest/api/2/user?username={user}"),
+        "name": user,
+        "key": key,
+        "emailAddress": email,
+        "avatarUrls": {
+            "48x48": avatar("large"),
+            "24x24": avatar("small"),
+            "16x16": avatar("xsmall"),
+            "32x32": avatar("medium"),
+        },
+        "displayName": display,
+        "active": active,
+        "timeZone": tz,
+    })
+}
+
 fn project_name(key: &str) -> String {
     match key {
         "SUP" => "Customer Support".to_string(),
@@ -126,62 +184,83 @@ fn project_name(key: &str) -> String {
     }
 }
 
-pub(super) fn issuetype_json(base: &str, i: usize) -> Value {
-    let (id, name, subtask, level, desc) = ISSUE_TYPES[i];
-    json!({
-        "self": format!("{base}/rest/api/3/issuetype/{id}"),
-        "id": id,
-        "description": desc,
-        "iconUrl": format!("{base}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{}?size=medium", 10_300 + i),
-        "name": name,
-        "subtask": subtask,
-        "avatarId": 10_300 + i,
-        "hierarchyLevel": level,
-    })
-}
+impl Store {
+    pub(super) fn issuetype_json(&self, i: usize) -> Value {
+        let (base, api) = (&self.base, &self.api);
+        let (id, name, subtask, level, desc) = ISSUE_TYPES[i];
+        json!({
+            "self": format!("{api}/issuetype/{id}"),
+            "id": id,
+            "description": desc,
+            "iconUrl": format!("{base}/rest/api/2/universal_avatar/view/type/issuetype/avatar/{}?size=medium", 10_300 + i),
+            "name": name,
+            "subtask": subtask,
+            "avatarId": 10_300 + i,
+            "hierarchyLevel": level,
+        })
+    }
 
-pub(super) fn project_json(base: &str, p: &Project) -> Value {
-    let avatar = |size: &str| {
-        let q = if size.is_empty() {
-            String::new()
-        } else {
-            format!("?size={size}")
+    pub(super) fn project_json(&self, p: &Project) -> Value {
+        let api = &self.api;
+        let avatar = |size: &str| {
+            let q = if size.is_empty() {
+                String::new()
+            } else {
+                format!("?size={size}")
+            };
+            format!("{api}/universal_avatar/view/type/project/avatar/10425{q}")
         };
-        format!("{base}/rest/api/3/universal_avatar/view/type/project/avatar/10425{q}")
-    };
-    json!({
-        "self": format!("{base}/rest/api/3/project/{}", p.id),
-        "id": p.id.to_string(),
-        "key": p.key,
-        "name": p.name,
-        "projectTypeKey": if p.service_desk { "service_desk" } else { "software" },
-        "simplified": false,
-        "avatarUrls": {
-            "48x48": avatar(""),
-            "24x24": avatar("small"),
-            "16x16": avatar("xsmall"),
-            "32x32": avatar("medium"),
-        },
-    })
-}
+        json!({
+            "self": format!("{api}/project/{}", p.id),
+            "id": p.id.to_string(),
+            "key": p.key,
+            "name": p.name,
+            "projectTypeKey": if p.service_desk { "service_desk" } else { "software" },
+            "simplified": false,
+            "avatarUrls": {
+                "48x48": avatar(""),
+                "24x24": avatar("small"),
+                "16x16": avatar("xsmall"),
+                "32x32": avatar("medium"),
+            },
+        })
+    }
 
-pub(super) fn status_json(base: &str, s: usize) -> Value {
-    let (id, name, cat) = STATUSES[s];
-    let (cid, ckey, color, cname) = STATUS_CATEGORIES[cat];
-    json!({
-        "self": format!("{base}/rest/api/3/status/{id}"),
-        "description": "",
-        "iconUrl": format!("{base}/"),
-        "name": name,
-        "id": id,
-        "statusCategory": {
-            "self": format!("{base}/rest/api/3/statuscategory/{cid}"),
-            "id": cid,
-            "key": ckey,
-            "colorName": color,
-            "name": cname,
-        },
-    })
+    pub(super) fn status_json(&self, s: usize) -> Value {
+        let (base, api) = (&self.base, &self.api);
+        let (id, name, cat) = STATUSES[s];
+        let (cid, ckey, color, cname) = STATUS_CATEGORIES[cat];
+        json!({
+            "self": format!("{api}/status/{id}"),
+            "description": "",
+            "iconUrl": format!("{base}/"),
+            "name": name,
+            "id": id,
+            "statusCategory": {
+                "self": format!("{api}/statuscategory/{cid}"),
+                "id": cid,
+                "key": ckey,
+                "colorName": color,
+                "name": cname,
+            },
+        })
+    }
+
+    pub(super) fn priority_json(&self, p: usize) -> Value {
+        let (base, api) = (&self.base, &self.api);
+        let (id, name, icon) = PRIORITIES[p];
+        json!({
+            "self": format!("{api}/priority/{id}"),
+            "iconUrl": format!("{base}/images/icons/priorities/{icon}.svg"),
+            "name": name,
+            "id": id,
+        })
+    }
+
+    pub(super) fn resolution_json(&self, r: usize) -> Value {
+        let (id, name, desc) = RESOLUTIONS[r];
+        json!({"self": format!("{}/resolution/{id}", self.api), "id": id, "description": desc, "name": name})
+    }
 }
 
 impl Store {
@@ -190,16 +269,20 @@ impl Store {
         self.users.get(i).cloned().unwrap_or(Value::Null)
     }
 
-    /// `/project/search` items: every project, with its type and (from the `style` Jira
+    /// `/project/search` (Cloud) or `/project` (Data Center) items: every project, with its type and (from the `style` Jira
     /// Cloud sends) whether it is company-managed.
     pub(crate) fn projects_json(&self) -> Vec<Value> {
         self.projects
             .iter()
             .map(|p| {
-                let mut v = project_json(&self.base, p);
+                let mut v = self.project_json(p);
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("style".into(), json!("classic"));
-                    o.insert("isPrivate".into(), json!(false));
+                    if self.dc() {
+                        o.insert("archived".into(), json!(false));
+                    } else {
+                        o.insert("style".into(), json!("classic"));
+                        o.insert("isPrivate".into(), json!(false));
+                    }
                 }
                 v
             })
@@ -216,40 +299,25 @@ impl Store {
 
     /// `/status` items: every status.
     pub(crate) fn statuses_json(&self) -> Vec<Value> {
-        (0..STATUSES.len())
-            .map(|s| status_json(&self.base, s))
-            .collect()
+        (0..STATUSES.len()).map(|s| self.status_json(s)).collect()
     }
 
     /// `/priority/search` items: every priority, with a colour and the default marked.
     pub(crate) fn priorities_json(&self) -> Vec<Value> {
         (0..PRIORITIES.len())
             .map(|p| {
-                let mut v = priority_json(&self.base, p);
+                let mut v = self.priority_json(p);
                 if let Some(o) = v.as_object_mut() {
                     o.insert("statusColor".into(), json!("#ff7452"));
                     o.insert("description".into(), json!(""));
-                    o.insert("isDefault".into(), json!(p == PRIORITIES.len() / 2));
+                    if !self.dc() {
+                        o.insert("isDefault".into(), json!(p == PRIORITIES.len() / 2));
+                    }
                 }
                 v
             })
             .collect()
     }
-}
-
-pub(super) fn priority_json(base: &str, p: usize) -> Value {
-    let (id, name, icon) = PRIORITIES[p];
-    json!({
-        "self": format!("{base}/rest/api/3/priority/{id}"),
-        "iconUrl": format!("{base}/images/icons/priorities/{icon}.svg"),
-        "name": name,
-        "id": id,
-    })
-}
-
-pub(super) fn resolution_json(base: &str, r: usize) -> Value {
-    let (id, name, desc) = RESOLUTIONS[r];
-    json!({"self": format!("{base}/rest/api/3/resolution/{id}"), "id": id, "description": desc, "name": name})
 }
 
 // ---------------------------------------------------------------------------------------------

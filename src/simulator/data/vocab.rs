@@ -65,6 +65,18 @@ pub(super) const PEOPLE: &[(&str, &str, Option<&str>, &str, bool)] = &[
         true,
     ),
 ];
+/// Data Center user names of [`PEOPLE`] (same order); their user keys are `JIRAUSER10100`
+/// on, their e-mail the `PEOPLE` one or `{name}@example.com` (Data Center hides none).
+pub(super) const DC_USER_NAMES: &[&str] = &[
+    "mia",
+    "jose.mueller",
+    "priya",
+    "li.lei",
+    "sam.oneil",
+    "former.employee",
+    "zoe.dubois",
+    "carla",
+];
 pub(super) const MIRROR_ACCOUNT_ID: &str = "5f0a1b2c3d4e5f6a7b8c9d01";
 pub(super) const SLA_ACCOUNT_ID: &str = "5f0a1b2c3d4e5f6a7b8c9d02";
 

@@ -1,7 +1,9 @@
 //! End-to-end tests over HTTP with reqwest, one simulator per test: the harness here, the
 //! tests by concern in `search` (JQL and paging), `resources` (an issue's sub-resources, SLAs,
-//! attachments, fields), `site` (auth, faults, mutations, concurrency) and `poison`.
+//! attachments, fields), `site` (auth, faults, mutations, concurrency), `poison` and `dc` (a
+//! Data Center site).
 
+mod dc;
 mod poison;
 mod resources;
 mod search;

@@ -1,8 +1,10 @@
 //! The simulator's HTTP side: axum routes for the API listener and the attachment media host.
 //!
 //! One middleware (`gate`) wraps every route of both listeners. It records the request, checks
-//! HTTP basic auth (API host only; a failure is a plain 401 that never carries `Retry-After`),
-//! then applies the fault decided for this request (see `faults.rs`) around the real handler.
+//! the credentials (API host only: basic auth, on Data Center also a Bearer personal access
+//! token; a failure is a plain 401 that never carries `Retry-After`), then applies the fault
+//! decided for this request (see `faults.rs`) around the real handler. The routes are
+//! Cloud's or Data Center's (`dc.rs`), as [`SimConfig::deployment`](super::SimConfig) says.
 //! Handlers take the state lock only to compute their JSON; serialisation and every await happen
 //! outside it.
 //!
@@ -26,8 +28,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::data::{self, ChangelogMode, EMBED_CAP, FieldSel};
-use super::{LONE_SURROGATE_MARKER, Part, RequestRecord, Shared, SlowAttachment, faults, jql};
+use super::{
+    LONE_SURROGATE_MARKER, Part, RequestRecord, Shared, SimDeployment, SlowAttachment,
+    State as SimState, faults, jql,
+};
 use crate::json;
+
+mod dc;
 
 /// Largest request body accepted (search bodies are tiny).
 const MAX_BODY: usize = 1024 * 1024;
@@ -49,14 +56,32 @@ struct Ctx {
 #[derive(Clone, Debug)]
 struct AuthUser(String);
 
-/// Routes of the API listener.
+/// Routes of the API listener: Cloud's or Data Center's, as the configuration says, behind
+/// `gate`. The gate wraps the whole router (the routes are its fallback service), so it runs
+/// before routing and sees every request, known path or not.
 pub(super) fn api_router(shared: Arc<Shared>) -> Router {
+    let deployment = shared.lock().cfg.deployment;
     let ctx = Ctx {
         shared,
         host: "api",
     };
+    let routes = match deployment {
+        SimDeployment::Cloud => cloud_routes(),
+        SimDeployment::DataCenter => dc::routes(),
+    };
+    let routes = routes.fallback(not_found_route).with_state(ctx.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(ctx.clone(), gate))
+        .with_state(ctx)
+}
+
+/// The Cloud site: REST API v3, JSM, attachment content (303 to the media host).
+fn cloud_routes() -> Router<Ctx> {
     Router::new()
         .route("/rest/api/3/myself", get(myself))
+        .route("/rest/api/2/serverInfo", get(server_info))
+        .route("/rest/api/3/serverInfo", get(server_info))
         .route("/rest/api/3/field", get(fields))
         .route("/rest/api/3/search/jql", get(search_get).post(search_post))
         .route("/rest/api/3/issue/{key}", get(issue_get))
@@ -73,9 +98,6 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
             get(attachment_content),
         )
         .route("/rest/servicedeskapi/request/{key}/sla", get(sla))
-        .fallback(not_found_route)
-        .layer(middleware::from_fn_with_state(ctx.clone(), gate))
-        .with_state(ctx)
 }
 
 /// Routes of the media host (attachment bytes; no auth).
@@ -221,16 +243,105 @@ fn expand_has(items: &[String], what: &str) -> bool {
 // Gate: record, auth, faults
 // ---------------------------------------------------------------------------------------------
 
-fn basic_user(headers: &HeaderMap) -> Option<(String, String)> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// The credentials a request carries.
+enum Credentials {
+    /// None (or a scheme the simulator does not know).
+    None,
+    /// `Basic` user name and password.
+    Basic(String, String),
+    /// `Bearer` token (a Data Center personal access token, or an OAuth access token).
+    Bearer(String),
+}
+
+impl Credentials {
+    fn of(headers: &HeaderMap) -> Credentials {
+        let Some(v) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Credentials::None;
+        };
+        let Some((scheme, rest)) = v.trim().split_once(' ') else {
+            return Credentials::None;
+        };
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Credentials::Bearer(rest.trim().to_string());
+        }
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Credentials::None;
+        }
+        let basic = STANDARD
+            .decode(rest.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|t| {
+                let (u, p) = t.split_once(':')?;
+                Some((u.to_string(), p.to_string()))
+            });
+        match basic {
+            Some((u, p)) => Credentials::Basic(u, p),
+            None => Credentials::None,
+        }
     }
-    let decoded = STANDARD.decode(rest.trim()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_string(), pass.to_string()))
+}
+
+/// What `gate` decided about a request before running it.
+struct Verdict {
+    /// The authenticated account's e-mail.
+    user: Option<String>,
+    /// The answer instead of the handler (401, …): no fault applies to it.
+    deny: Option<Response>,
+}
+
+impl Verdict {
+    fn user(user: Option<String>) -> Verdict {
+        Verdict { user, deny: None }
+    }
+
+    fn deny(r: Response) -> Verdict {
+        Verdict {
+            user: None,
+            deny: Some(r),
+        }
+    }
+}
+
+/// Paths answered without authentication (like Jira's `serverInfo`).
+fn is_open(deployment: SimDeployment, path: &str) -> bool {
+    match deployment {
+        SimDeployment::Cloud => {
+            path == "/rest/api/2/serverInfo" || path == "/rest/api/3/serverInfo"
+        }
+        SimDeployment::DataCenter => path == "/rest/api/2/serverInfo",
+    }
+}
+
+/// Who a request to the API listener is: the main account (basic auth with its e-mail and
+/// API token; on Data Center also its token as a Bearer PAT) or the JSM account (the same
+/// with its own, for SLAs and `/myself` only); else a 401 unless the path is open.
+fn authorize(st: &SimState, path: &str, creds: &Credentials) -> Verdict {
+    let cfg = &st.cfg;
+    let dc = cfg.deployment == SimDeployment::DataCenter;
+    let myself = if dc {
+        "/rest/api/2/myself"
+    } else {
+        "/rest/api/3/myself"
+    };
+    // The JSM account may read SLAs (and who it is); everything else needs the main one.
+    let sla_ok = path.starts_with("/rest/servicedeskapi/") || path == myself;
+    let main = Some(cfg.email.clone());
+    let sla = sla_ok.then(|| cfg.sla_email.clone());
+    let user = match creds {
+        Credentials::Basic(u, p) if *u == cfg.email && *p == cfg.api_token => main,
+        Credentials::Basic(u, p) if *u == cfg.sla_email && *p == cfg.sla_api_token => sla,
+        Credentials::Bearer(t) if dc && *t == cfg.api_token => main,
+        Credentials::Bearer(t) if dc && *t == cfg.sla_api_token => sla,
+        _ => None,
+    };
+    if user.is_none() && !is_open(cfg.deployment, path) {
+        return Verdict::deny(unauthorized());
+    }
+    Verdict::user(user)
 }
 
 async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
@@ -239,31 +350,25 @@ async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let had_authorization = req.headers().contains_key(header::AUTHORIZATION);
-    let creds = basic_user(req.headers());
+    let creds = Credentials::of(req.headers());
     let (parts, body) = req.into_parts();
     let body_result = to_bytes(body, MAX_BODY).await;
 
     // Sequence number, fault draw and authentication under one short lock.
-    let (seq, decision, user) = {
+    let (seq, decision, verdict) = {
         let mut st = ctx.shared.lock();
         let seq = st.next_seq;
         st.next_seq += 1;
         let faults = st.faults.clone();
         let decision = faults::decide(&mut st.fault_rng, &faults);
-        let user = if ctx.host == "api" {
-            creds.and_then(|(u, p)| {
-                let main = u == st.cfg.email && p == st.cfg.api_token;
-                // The JSM account may read SLAs (and who it is); everything else needs the main one.
-                let sla_ok =
-                    path.starts_with("/rest/servicedeskapi/") || path == "/rest/api/3/myself";
-                let sla = sla_ok && u == st.cfg.sla_email && p == st.cfg.sla_api_token;
-                (main || sla).then_some(u)
-            })
+        let verdict = if ctx.host == "api" {
+            authorize(&st, &path, &creds)
         } else {
-            None
+            Verdict::user(None)
         };
-        (seq, decision, user)
+        (seq, decision, verdict)
     };
+    let user = verdict.user;
 
     let (body_text, req) = match body_result {
         Ok(b) => (
@@ -277,13 +382,13 @@ async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
         tokio::time::sleep(decision.latency).await;
     }
 
-    let (resp, fault): (Response, Option<&'static str>) = match req {
-        None => (
+    let (resp, fault): (Response, Option<&'static str>) = match (req, verdict.deny) {
+        (None, _) => (
             error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large."),
             None,
         ),
-        Some(_) if ctx.host == "api" && user.is_none() => (unauthorized(), None),
-        Some(mut req) => match decision.pre {
+        (Some(_), Some(deny)) => (deny, None),
+        (Some(mut req), None) => match decision.pre {
             Some(pre) => {
                 let (r, label) = faults::pre_response(pre);
                 (r, Some(label))
@@ -338,12 +443,65 @@ async fn myself(State(ctx): State<Ctx>, req: Request) -> Response {
         .get::<AuthUser>()
         .map(|u| u.0.clone())
         .unwrap_or_default();
-    let v = {
+    let mut v = {
         let st = ctx.shared.lock();
         if who == st.cfg.email {
             st.store.mirror_user.clone()
         } else {
             st.store.sla_user.clone()
+        }
+    };
+    // Data Center's `/myself` says more than an embedded user.
+    if ctx.shared.lock().store.dc()
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("locale".into(), json!("en_US"));
+        o.insert("deleted".into(), json!(false));
+        o.insert(
+            "groups".into(),
+            json!({"size": 2, "items": [{"name": "jira-software-users"}, {"name": "jira-servicedesk-users"}]}),
+        );
+        o.insert("applicationRoles".into(), json!({"size": 2, "items": []}));
+        o.insert("expand".into(), json!("groups,applicationRoles"));
+    }
+    json_response(StatusCode::OK, v)
+}
+
+/// `GET /rest/api/{2,3}/serverInfo` (no authentication needed): Cloud's or Data Center
+/// 9.12.4's.
+async fn server_info(State(ctx): State<Ctx>) -> Response {
+    let v = {
+        let st = ctx.shared.lock();
+        let base = &st.store.base;
+        let now = st.store.jira_time(data::now_ms());
+        if st.store.dc() {
+            json!({
+                "baseUrl": base,
+                "version": "9.12.4",
+                "versionNumbers": [9, 12, 4],
+                "deploymentType": "DataCenter",
+                "buildNumber": 9_120_004,
+                "buildDate": "2024-02-28T00:00:00.000+0000",
+                "databaseBuildNumber": 9_120_004,
+                "serverTime": now,
+                "scmInfo": "4c1bd9b4d7bd30d1d0fd3d5c2aac5d6f1f6a6e2b",
+                "serverTitle": "Jira",
+            })
+        } else {
+            json!({
+                "baseUrl": base,
+                "displayUrl": base,
+                "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0],
+                "deploymentType": "Cloud",
+                "buildNumber": 100_250,
+                "buildDate": "2025-05-30T00:00:00.000+0000",
+                "serverTime": now,
+                "scmInfo": "9b5f0c1d2e3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c",
+                "serverTitle": "Jira",
+                "defaultLocale": {"locale": "en_US"},
+                "serverTimeZone": "Etc/UTC",
+            })
         }
     };
     json_response(StatusCode::OK, v)
@@ -506,9 +664,58 @@ fn decode_token(token: &str, hash: &str) -> Result<usize, String> {
     Ok(offset)
 }
 
+/// The largest page a search answers: 5000 issues when only `id`/`key` are asked for, else
+/// 100 (Jira's caps); `maxResults` defaults to 50 and is at least 1.
+fn page_size(sel: &FieldSel, changelog: bool, max_results: Option<u64>) -> usize {
+    let cap = if sel.only_id_key() && !changelog {
+        5000
+    } else {
+        100
+    };
+    max_results.unwrap_or(50).clamp(1, cap) as usize
+}
+
+/// The issues `query` matches (hidden ones only when `reconcile` names them), sorted: the
+/// `max` from `offset` on rendered (fewer under [`Faults::search_page_cap`](super::Faults)),
+/// and how many match; or the 400 for an unknown project.
+#[allow(clippy::result_large_err)]
+fn find_page(
+    st: &SimState,
+    query: &jql::Query,
+    reconcile: &[u64],
+    (offset, max): (usize, usize),
+    (sel, mode): (&FieldSel, ChangelogMode),
+) -> Result<(Vec<Value>, usize), Response> {
+    let mut max = max;
+    if let Some(limit) = st.faults.search_page_cap {
+        max = max.min(limit.max(1));
+    }
+    if let Some(p) = query.projects().find(|p| !st.store.has_project(p)) {
+        return Err(bad_request(format!(
+            "The value '{p}' does not exist for the field 'project'."
+        )));
+    }
+    let mut hits: Vec<&data::Issue> = st
+        .store
+        .issues
+        .values()
+        .filter(|i| {
+            query.matches(*i) && (!st.store.hidden.contains(&i.id) || reconcile.contains(&i.id))
+        })
+        .collect();
+    hits.sort_by(|a, b| query.compare(*a, *b));
+    let page: Vec<Value> = hits
+        .iter()
+        .skip(offset)
+        .take(max)
+        .map(|i| st.store.render(i, sel, mode, Some(EMBED_CAP)))
+        .collect();
+    Ok((page, hits.len()))
+}
+
 fn search(ctx: &Ctx, req: SearchReq) -> Response {
     let jql_text = req.jql.unwrap_or_default();
-    let query = match jql::parse(&jql_text) {
+    let query = match jql::parse_with(&jql_text, jql::Dates::EpochMs) {
         Ok(q) => q,
         Err(m) => return bad_request(m),
     };
@@ -522,19 +729,14 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
     };
     let sel = FieldSel::parse(req.fields.iter().map(String::as_str), false);
     let changelog = expand_has(&req.expand, "changelog");
-    let cap = if sel.only_id_key() && !changelog {
-        5000
-    } else {
-        100
-    };
-    let mut max = req.max_results.unwrap_or(50).clamp(1, cap) as usize;
+    let max = page_size(&sel, changelog, req.max_results);
     let mode = if changelog {
         ChangelogMode::Capped
     } else {
         ChangelogMode::None
     };
 
-    let (issues, total) = {
+    let found = {
         let st = ctx.shared.lock();
         if st.faults.broken_search_tokens && offset > 0 {
             return error(
@@ -542,31 +744,11 @@ fn search(ctx: &Ctx, req: SearchReq) -> Response {
                 "Internal server error (search index).",
             );
         }
-        if let Some(limit) = st.faults.search_page_cap {
-            max = max.min(limit.max(1));
-        }
-        if let Some(p) = query.projects().find(|p| !st.store.has_project(p)) {
-            return bad_request(format!(
-                "The value '{p}' does not exist for the field 'project'."
-            ));
-        }
-        let mut hits: Vec<&data::Issue> = st
-            .store
-            .issues
-            .values()
-            .filter(|i| {
-                query.matches(*i)
-                    && (!st.store.hidden.contains(&i.id) || req.reconcile.contains(&i.id))
-            })
-            .collect();
-        hits.sort_by(|a, b| query.compare(*a, *b));
-        let page: Vec<Value> = hits
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|i| st.store.render(i, &sel, mode, Some(EMBED_CAP)))
-            .collect();
-        (page, hits.len())
+        find_page(&st, &query, &req.reconcile, (offset, max), (&sel, mode))
+    };
+    let (issues, total) = match found {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let next_offset = offset + issues.len();
     let is_last = next_offset >= total;
@@ -611,7 +793,7 @@ async fn changelog_page(
         Part::Changelog,
         (q, 100),
         |store, issue, start, max| {
-            let base = &store.base;
+            let api = store.api_root();
             let values: Vec<Value> = window(&issue.histories, start, max)
                 .iter()
                 .map(|h| store.history_json(h))
@@ -620,7 +802,7 @@ async fn changelog_page(
             let is_last = start + values.len() as u64 >= total;
             let url = |s: u64| {
                 format!(
-                    "{base}/rest/api/3/issue/{}/changelog?startAt={s}&maxResults={max}",
+                    "{api}/issue/{}/changelog?startAt={s}&maxResults={max}",
                     issue.key
                 )
             };
@@ -861,18 +1043,20 @@ fn stream_attachment(id: u64, size: u64, mime: &str, slow: Option<SlowAttachment
     r
 }
 
-async fn attachment_content(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let p = Params::parse(q);
+/// The attachment `id` names with the seed and the slow attachment of the moment, or the
+/// 404 (unknown, long id) or 403 ([`PoisonKind::ForbiddenAttachment`](super::PoisonKind))
+/// Jira answers.
+#[allow(clippy::result_large_err)]
+fn find_attachment(
+    ctx: &Ctx,
+    id: &str,
+) -> Result<(data::Attachment, u64, Option<SlowAttachment>), Response> {
     let Ok(num) = id.parse::<u64>() else {
-        return attachment_not_found(&id);
+        return Err(attachment_not_found(id));
     };
     let (meta, seed, forbidden, slow) = {
         let st = ctx.shared.lock();
-        let long = st.store.long_attachment_ids.contains(&id);
+        let long = st.store.long_attachment_ids.contains(id);
         (
             st.store.attachments.get(&num).filter(|_| !long).cloned(),
             st.cfg.seed,
@@ -881,14 +1065,27 @@ async fn attachment_content(
         )
     };
     let Some(meta) = meta else {
-        return attachment_not_found(&id);
+        return Err(attachment_not_found(id));
     };
     if forbidden {
-        return error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "You do not have permission to view this attachment.",
-        );
+        ));
     }
+    Ok((meta, seed, slow))
+}
+
+async fn attachment_content(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = Params::parse(q);
+    let (meta, seed, slow) = match find_attachment(&ctx, &id) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     if p.get("redirect") == Some("false") {
         return stream_attachment(meta.id, meta.size, &meta.mime, slow);
     }
