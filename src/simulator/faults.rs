@@ -65,6 +65,17 @@ pub(super) struct Decision {
     pub(super) latency: Duration,
 }
 
+impl Decision {
+    /// No fault, no latency (requests no fault applies to).
+    pub(super) fn none() -> Decision {
+        Decision {
+            pre: None,
+            post: Post::None,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
 /// Draws the fate of the next request. Always consumes exactly six values.
 pub(super) fn decide(rng: &mut ChaCha8Rng, f: &Faults) -> Decision {
     let u: [f64; 5] = [

@@ -108,6 +108,34 @@
 //!   `includeInactive=true`.
 //! - [`Simulator::issue`] returns the same v2 representation.
 //!
+//! # OAuth 2.0 (3LO) mode
+//!
+//! With [`SimConfig::oauth`] set (Cloud only) the API listener is also Atlassian's
+//! authorization server and API gateway, beside the site (basic auth keeps working there):
+//! - `POST /oauth/token` (JSON or form body): `authorization_code` (`client_id`,
+//!   `client_secret`, `code`, `redirect_uri`; codes come from [`Simulator::oauth_consent`]
+//!   and work once, for their `redirect_uri`) and `refresh_token` (`client_id`,
+//!   `client_secret`, `refresh_token`) grants answer `{access_token, refresh_token,
+//!   expires_in, scope, token_type: "Bearer"}` with random opaque tokens. Refresh tokens
+//!   rotate: each works once (again: 403 `unauthorized_client` "refresh_token is invalid");
+//!   an old access token works until it expires. A wrong client id or secret is a 401
+//!   `access_denied`, a bad code a 403 `invalid_grant`.
+//! - `GET /oauth/token/accessible-resources` (Bearer access token): the one site, `[{id:
+//!   cloud_id, url: base_url, name: "sim", scopes, avatarUrl}]`.
+//! - `/ex/jira/{cloud_id}/rest/…` ([`Simulator::gateway_base_url`]) serves every Cloud
+//!   route (API v3, JSM, attachment content with its 303 to the media host) for a valid,
+//!   unexpired Bearer access token, as the consenting (main) account; anything else (no
+//!   token, an unknown or expired one, basic auth) is a 401 `{"code":401,"message":
+//!   "Unauthorized"}`, another cloud id a 404. Bodies keep the site's URLs. Access tokens
+//!   live [`SimOAuth::access_token_ttl`]; [`Simulator::expire_access_tokens`] ends them all.
+//! - With [`SimOAuth::quota`] every gateway answer carries `X-RateLimit-Limit`,
+//!   `X-RateLimit-Remaining`, `X-RateLimit-Reset` (`yyyy-MM-ddTHH:mmZ`, UTC) and, under 20%
+//!   left, `X-RateLimit-NearLimit: true`, over an hourly window that starts with its first
+//!   request; past the quota a 429 with `Retry-After` (seconds to the reset) and
+//!   `RateLimit-Reason: jira-quota-tenant-based`. Only authenticated gateway requests count.
+//! - `/oauth/…` requests are recorded (secrets redacted) but get no injected faults; gateway
+//!   requests get them as the site's do.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use jira_mirror::simulator::{SimConfig, Simulator};
@@ -121,6 +149,7 @@ mod data;
 mod faults;
 pub mod fixture;
 mod jql;
+mod oauth;
 mod server;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -168,6 +197,10 @@ pub struct SimConfig {
     /// and reads JQL dates in it. Default `America/New_York` (the default offset, `-0500`, in
     /// winter). An unknown name makes [`Simulator::start`] fail in Data Center mode.
     pub time_zone: String,
+    /// OAuth 2.0 (3LO) on a Cloud site: when set the API listener is also Atlassian's
+    /// authorization server (`/oauth/token`, `/oauth/token/accessible-resources`) and API
+    /// gateway (`/ex/jira/{cloud_id}/rest/…`). Default `None`. Not with Data Center.
+    pub oauth: Option<SimOAuth>,
     /// When true (default), the first issue carries attachments with hostile names
     /// (`../../x`, `con`, a 300-character name, mojibake with a control character, `..`) and a
     /// 3 MiB `big.bin`.
@@ -204,11 +237,41 @@ impl Default for SimConfig {
             time_zone_offset_minutes: -300,
             deployment: SimDeployment::Cloud,
             time_zone: "America/New_York".to_string(),
+            oauth: None,
             hostile_attachments: true,
             max_histories: 20,
             max_comments: 8,
             poison: Vec::new(),
             software_projects: Vec::new(),
+        }
+    }
+}
+
+/// The OAuth 2.0 (3LO) app and site of [`SimConfig::oauth`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOAuth {
+    /// The app's client id. Default `sim-client-id`.
+    pub client_id: String,
+    /// The app's client secret. Default `sim-client-secret`.
+    pub client_secret: String,
+    /// The site's cloud id (the gateway prefix `/ex/jira/{cloud_id}`). Default
+    /// `5f3c8d2e-9b1a-4c7e-8f60-2d4b6a8c0e13`.
+    pub cloud_id: String,
+    /// How long an access token works (`expires_in`). Default one hour.
+    pub access_token_ttl: Duration,
+    /// Gateway requests allowed per hour (then 429); `None` (default): no limit and no
+    /// rate-limit headers.
+    pub quota: Option<u32>,
+}
+
+impl Default for SimOAuth {
+    fn default() -> Self {
+        SimOAuth {
+            client_id: "sim-client-id".to_string(),
+            client_secret: "sim-client-secret".to_string(),
+            cloud_id: "5f3c8d2e-9b1a-4c7e-8f60-2d4b6a8c0e13".to_string(),
+            access_token_ttl: Duration::from_secs(3600),
+            quota: None,
         }
     }
 }
@@ -374,7 +437,8 @@ pub struct RequestRecord {
     pub path: String,
     /// Raw query string (`""` if none).
     pub query: String,
-    /// Request body as text (POST search), `""` otherwise.
+    /// Request body as text (POST search), `""` otherwise. The secrets of a `/oauth/token`
+    /// request (`client_secret`, `code`, `refresh_token`) read `<redacted>`.
     pub body: String,
     /// Status code sent.
     pub status: u16,
@@ -385,7 +449,8 @@ pub struct RequestRecord {
     /// Whether an `Authorization` header arrived (the media host must see `false`).
     pub had_authorization: bool,
     /// `"429"`, `"5xx"`, `"truncated"`, `"garbled"`, `"outage"` or `"proxy 404"` when a fault
-    /// was injected.
+    /// was injected (never on `/oauth/…`, which is Atlassian's, not the site's). A 429 of
+    /// the OAuth gateway's quota is no fault (`None`).
     pub fault: Option<&'static str>,
     /// `"api"` or `"media"`.
     pub host: &'static str,
@@ -416,6 +481,8 @@ struct State {
     fault_rng: ChaCha8Rng,
     requests: Vec<RequestRecord>,
     next_seq: u64,
+    /// Codes, tokens and quota of [`SimConfig::oauth`].
+    oauth: oauth::OAuthState,
 }
 
 /// What the listeners and the [`Simulator`] handle share.
@@ -450,7 +517,7 @@ impl Simulator {
     /// host on a second `127.0.0.1:0`.
     ///
     /// Fails with [`std::io::ErrorKind::InvalidInput`] on a Data Center site whose
-    /// [`SimConfig::time_zone`] is no IANA zone name.
+    /// [`SimConfig::time_zone`] is no IANA zone name, or that has [`SimConfig::oauth`].
     pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
         if cfg.deployment == SimDeployment::DataCenter
             && cfg.time_zone.parse::<chrono_tz::Tz>().is_err()
@@ -458,6 +525,12 @@ impl Simulator {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!("unknown time zone {:?}", cfg.time_zone),
+            ));
+        }
+        if cfg.deployment == SimDeployment::DataCenter && cfg.oauth.is_some() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "OAuth 2.0 (3LO) is simulated for Cloud sites only",
             ));
         }
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -472,6 +545,7 @@ impl Simulator {
             store,
             requests: Vec::new(),
             next_seq: 0,
+            oauth: oauth::OAuthState::default(),
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -530,6 +604,37 @@ impl Simulator {
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
+    }
+
+    /// `{base_url}/ex/jira/{cloud_id}`, the API gateway's root for this site, when
+    /// [`SimConfig::oauth`] is set: `…/rest/api/3/myself` under it is the site's `/myself`.
+    pub fn gateway_base_url(&self) -> Option<String> {
+        let st = self.shared.lock();
+        let o = st.cfg.oauth.as_ref()?;
+        Some(format!("{}/ex/jira/{}", self.base_url, o.cloud_id))
+    }
+
+    /// A new authorization code for `redirect_uri`, as Atlassian hands one to the app when
+    /// the user approves it in a browser: `POST /oauth/token` exchanges it once, with that
+    /// `redirect_uri`.
+    pub fn oauth_consent(&self, redirect_uri: &str) -> String {
+        self.shared.lock().oauth.consent(redirect_uri)
+    }
+
+    /// Expires every access token issued so far: the gateway answers them 401 from now on
+    /// (refresh tokens keep working).
+    pub fn expire_access_tokens(&self) {
+        self.shared.lock().oauth.expire_all();
+    }
+
+    /// How many `POST /oauth/token` requests arrived (code exchanges and refreshes).
+    pub fn oauth_token_requests(&self) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == "/oauth/token" && r.method == "POST")
+            .count()
     }
 
     /// Replaces the fault settings for the following requests.

@@ -35,6 +35,7 @@ use super::{
 use crate::json;
 
 mod dc;
+mod oauth;
 
 /// Largest request body accepted (search bodies are tiny).
 const MAX_BODY: usize = 1024 * 1024;
@@ -60,12 +61,16 @@ struct AuthUser(String);
 /// `gate`. The gate wraps the whole router (the routes are its fallback service), so it runs
 /// before routing and sees every request, known path or not.
 pub(super) fn api_router(shared: Arc<Shared>) -> Router {
-    let deployment = shared.lock().cfg.deployment;
+    let (deployment, with_oauth) = {
+        let st = shared.lock();
+        (st.cfg.deployment, st.cfg.oauth.is_some())
+    };
     let ctx = Ctx {
         shared,
         host: "api",
     };
     let routes = match deployment {
+        SimDeployment::Cloud if with_oauth => cloud_routes().merge(oauth::routes()),
         SimDeployment::Cloud => cloud_routes(),
         SimDeployment::DataCenter => dc::routes(),
     };
@@ -291,17 +296,29 @@ struct Verdict {
     user: Option<String>,
     /// The answer instead of the handler (401, …): no fault applies to it.
     deny: Option<Response>,
+    /// The site path to route instead of the request's (the OAuth gateway's).
+    rewrite: Option<String>,
+    /// The gateway quota, whose headers the answer carries.
+    quota: Option<crate::simulator::oauth::Quota>,
+    /// No injected fault (Atlassian's authorization server is not the site).
+    no_faults: bool,
 }
 
 impl Verdict {
     fn user(user: Option<String>) -> Verdict {
-        Verdict { user, deny: None }
+        Verdict {
+            user,
+            deny: None,
+            rewrite: None,
+            quota: None,
+            no_faults: false,
+        }
     }
 
     fn deny(r: Response) -> Verdict {
         Verdict {
-            user: None,
             deny: Some(r),
+            ..Verdict::user(None)
         }
     }
 }
@@ -318,8 +335,12 @@ fn is_open(deployment: SimDeployment, path: &str) -> bool {
 
 /// Who a request to the API listener is: the main account (basic auth with its e-mail and
 /// API token; on Data Center also its token as a Bearer PAT) or the JSM account (the same
-/// with its own, for SLAs and `/myself` only); else a 401 unless the path is open.
-fn authorize(st: &SimState, path: &str, creds: &Credentials) -> Verdict {
+/// with its own, for SLAs and `/myself` only); else a 401 unless the path is open. OAuth
+/// paths (token endpoint, gateway) are `oauth.rs`'s to judge.
+fn authorize(st: &mut SimState, path: &str, creds: &Credentials) -> Verdict {
+    if let Some(v) = oauth::authorize(st, path, creds) {
+        return v;
+    }
     let cfg = &st.cfg;
     let dc = cfg.deployment == SimDeployment::DataCenter;
     let myself = if dc {
@@ -362,21 +383,29 @@ async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
         let faults = st.faults.clone();
         let decision = faults::decide(&mut st.fault_rng, &faults);
         let verdict = if ctx.host == "api" {
-            authorize(&st, &path, &creds)
+            authorize(&mut st, &path, &creds)
         } else {
             Verdict::user(None)
         };
         (seq, decision, verdict)
     };
     let user = verdict.user;
+    let decision = if verdict.no_faults {
+        faults::Decision::none()
+    } else {
+        decision
+    };
 
-    let (body_text, req) = match body_result {
+    let (mut body_text, req) = match body_result {
         Ok(b) => (
             String::from_utf8_lossy(&b).into_owned(),
             Some(Request::from_parts(parts, Body::from(b))),
         ),
         Err(_) => (String::new(), None),
     };
+    if ctx.host == "api" && path == oauth::TOKEN_PATH {
+        body_text = oauth::redact(&body_text);
+    }
 
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
@@ -397,11 +426,25 @@ async fn gate(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
                 if let Some(u) = &user {
                     req.extensions_mut().insert(AuthUser(u.clone()));
                 }
+                if let Some(site_path) = &verdict.rewrite {
+                    let target = if query.is_empty() {
+                        site_path.clone()
+                    } else {
+                        format!("{site_path}?{query}")
+                    };
+                    if let Ok(uri) = target.parse() {
+                        *req.uri_mut() = uri;
+                    }
+                }
                 let r = next.run(req).await;
                 faults::post_process(r, decision.post).await
             }
         },
     };
+    let mut resp = resp;
+    if let Some(q) = &verdict.quota {
+        oauth::add_quota_headers(&mut resp, q);
+    }
 
     let retry_after_secs = resp
         .headers()

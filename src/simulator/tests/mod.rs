@@ -4,6 +4,7 @@
 //! Data Center site).
 
 mod dc;
+mod oauth;
 mod poison;
 mod resources;
 mod search;
