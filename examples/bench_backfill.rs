@@ -157,7 +157,7 @@ fn write_config(args: &Args, sim: &Simulator, dir: &std::path::Path) -> Result<P
         String::new()
     };
     let config = format!(
-        "data_dir = \"data\"\n\n[jira]\nbase_url = \"{base}\"\nemail = \"{email}\"\n\
+        "data_dir = \"data\"\n\n[jira]\nbase_url = \"{base}\"\ndeployment = \"cloud\"\nemail = \"{email}\"\n\
          api_token = \"{token}\"\njql = \"project = SUP\"\nmax_concurrency = {conc}\n\
          max_requests_per_second = {rps}\n\n{sla}\n[attachments]\ndownload = {full}\n\
          max_concurrency = {conc}\n",

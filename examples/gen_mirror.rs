@@ -46,7 +46,7 @@ async fn main() -> Result<()> {
     sim.shutdown().await;
     std::fs::write(
         out.join("jira-mirror.toml"),
-        "data_dir = \".\"\n\n[jira]\nbase_url = \"http://127.0.0.1:9\"\nemail = \"bench@example.com\"\napi_token = \"unused\"\njql = \"project = SUP\"\n",
+        "data_dir = \".\"\n\n[jira]\nbase_url = \"http://127.0.0.1:9\"\ndeployment = \"cloud\"\nemail = \"bench@example.com\"\napi_token = \"unused\"\njql = \"project = SUP\"\n",
     )?;
     println!(
         "{} issues in {} ({} MiB of raw JSON); median {} comments and {} changelog items per issue",

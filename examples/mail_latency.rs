@@ -176,6 +176,7 @@ fn write_config(
         r#"data_dir = "data"
 [jira]
 base_url = "{base}"
+deployment = "cloud"
 email = "{email}"
 api_token = "{token}"
 jql = "project = SUP"

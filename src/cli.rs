@@ -113,6 +113,10 @@ pub enum Command {
         /// How many issues the simulator holds.
         #[arg(long, default_value_t = 120)]
         issues: usize,
+        /// The kind of Jira the simulator plays: `cloud` or `data_center` (API 2, wiki
+        /// markup, a personal access token, JQL dates in the account's time zone).
+        #[arg(long, default_value = "cloud", value_parser = parse_deployment)]
+        deployment: crate::jira::Deployment,
     },
 }
 
@@ -122,6 +126,11 @@ pub enum AuthCommand {
     /// Print the address that approves the `[oauth]` app, read back the code (or the whole
     /// address the browser was sent to), and store the grant in state.db.
     Login,
+}
+
+#[cfg(feature = "simulator")]
+fn parse_deployment(s: &str) -> Result<crate::jira::Deployment, String> {
+    s.parse()
 }
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {

@@ -103,16 +103,23 @@ async fn status_reports_watermark_issues_and_runs_as_json() {
     sim.shutdown().await;
 }
 
+/// `jira-mirror demo <args> [--data-dir <data>]`, run to completion.
+async fn demo(args: &[&str], data: Option<&std::path::Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("demo").args(args);
+    if let Some(data) = data {
+        cmd.arg("--data-dir").arg(data);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mirrors_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo-data");
-    let mut cmd = std::process::Command::new(bin());
-    cmd.args(["demo", "--issues", "25", "--data-dir"])
-        .arg(&data);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let out = demo(&["--issues", "25"], Some(&data)).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("backfill: 25 saved"), "{text}");
@@ -131,6 +138,50 @@ async fn demo_mirrors_the_simulator() {
     assert_eq!(
         std::fs::read_dir(data.join("raw/issues")).unwrap().count(),
         26
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_plays_data_center_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-dc");
+    let out = demo(
+        &["--issues", "25", "--deployment", "data_center"],
+        Some(&data),
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Jira Data Center 9.12 simulator"), "{text}");
+    assert!(text.contains("backfill: 25 saved"), "{text}");
+    assert!(text.contains("sweep: 3 saved"), "{text}");
+    // The sweep's bound is a local minute, as Data Center reads it.
+    assert!(
+        stderr(&out).contains("AND updated >= \"20"),
+        "{}",
+        stderr(&out)
+    );
+    // Raw JSON keeps the wiki markup of API 2: descriptions are strings, never ADF.
+    let mut wiki = 0;
+    for entry in std::fs::read_dir(data.join("raw/issues")).unwrap() {
+        let issue: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let description = &issue["fields"]["description"];
+        assert!(
+            description.is_string() || description.is_null(),
+            "{description}"
+        );
+        wiki += usize::from(description.is_string());
+        assert!(issue["self"].as_str().unwrap().contains("/rest/api/2/"));
+    }
+    assert!(wiki > 10, "{wiki} wiki descriptions");
+
+    let out = demo(&["--deployment", "server"], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("use \"cloud\" or \"data_center\""),
+        "{}",
+        stderr(&out)
     );
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod daemon;
 mod deletions;
+mod deployments;
 mod downloads;
 mod isolation;
 mod mail;

@@ -190,11 +190,13 @@ pub async fn login(
     read_line: impl FnOnce() -> std::io::Result<String> + Send,
 ) -> Result<()> {
     let Some(oauth) = &config.oauth else {
-        bail!(
+        return Err(jira::Error::Setup(
             "`auth login` needs an [oauth] section (client_id, client_secret, redirect_uri) in \
              the configuration; with an API token or a personal access token there is nothing \
              to log in to"
-        );
+                .into(),
+        )
+        .into());
     };
     crate::store::archive::create_dir_durable(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
@@ -211,7 +213,7 @@ pub async fn login(
         oauth.redirect_uri
     );
     let line = read_line().context("cannot read the pasted code")?;
-    let code = oauth::code_from_paste(&line, &login_state).map_err(|e| anyhow::anyhow!(e))?;
+    let code = oauth::code_from_paste(&line, &login_state).map_err(jira::Error::Setup)?;
     let grant = app
         .exchange_code(&http, &code, &config.jira.base_url)
         .await?;
@@ -268,10 +270,13 @@ pub(super) async fn describe(client: &JiraClient, state: &Arc<State>) -> Result<
             ));
         }
         if let Some(stored) = stored_grant(state)? {
-            let issued = crate::time::ms_to_rfc3339(stored.refreshed_at_ms);
-            let lapses = crate::time::ms_to_rfc3339(
-                stored.refreshed_at_ms + oauth::REFRESH_TOKEN_IDLE_DAYS * 86_400_000,
-            );
+            let at = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            let issued = at(stored.refreshed_at_ms);
+            let lapses = at(stored.refreshed_at_ms + oauth::REFRESH_TOKEN_IDLE_DAYS * 86_400_000);
             line.push_str(&format!(
                 "; refresh token issued {issued}, lapses if unused until {lapses}"
             ));

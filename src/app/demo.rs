@@ -4,12 +4,24 @@
 
 use super::status::{print_table_problems, table_row_counts};
 use super::*;
-use crate::simulator::{SimConfig, Simulator};
+use crate::jira::Deployment;
+use crate::simulator::{SimConfig, SimDeployment, Simulator};
 use std::path::PathBuf;
 
-pub(super) async fn demo(data_dir: PathBuf, issues: usize) -> Result<Exit> {
+/// The API account's time zone in the Data Center demo: JQL dates are written in it.
+const DEMO_DC_TIME_ZONE: &str = "Europe/Berlin";
+
+pub(super) async fn demo(data_dir: PathBuf, issues: usize, deployment: Deployment) -> Result<Exit> {
     let sim = Simulator::start(SimConfig {
         issues,
+        deployment: match deployment {
+            Deployment::Cloud => SimDeployment::Cloud,
+            Deployment::DataCenter => SimDeployment::DataCenter,
+        },
+        time_zone: match deployment {
+            Deployment::Cloud => SimConfig::default().time_zone,
+            Deployment::DataCenter => DEMO_DC_TIME_ZONE.to_string(),
+        },
         ..SimConfig::default()
     })
     .await
@@ -26,8 +38,14 @@ const DEMO_CONCURRENCY: usize = 16;
 
 async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
     let sim_config = sim.config();
+    let data_center = sim_config.deployment == SimDeployment::DataCenter;
     println!(
-        "Jira simulator listening on {} with {} issues (one with 250 histories and 150 comments).",
+        "Jira {} simulator listening on {} with {} issues (one with 250 histories and 150 comments).",
+        if data_center {
+            "Data Center 9.12"
+        } else {
+            "Cloud"
+        },
         sim.base_url(),
         sim.issue_keys().len()
     );
@@ -38,6 +56,18 @@ async fn demo_with(sim: &Simulator, data_dir: PathBuf) -> Result<Exit> {
         &sim_config.api_token,
         Some((&sim_config.sla_email, &sim_config.sla_api_token)),
     );
+    if data_center {
+        // Personal access tokens, as a Data Center site hands out: no e-mail, Bearer.
+        config.jira.deployment = Some(Deployment::DataCenter);
+        config.jira.email.clear();
+        if let Some(sla) = &mut config.jira_sla {
+            sla.email.clear();
+        }
+        println!(
+            "Signing in with personal access tokens; sweep bounds are written as local minutes \
+             in the account's time zone ({DEMO_DC_TIME_ZONE})."
+        );
+    }
     // The simulator runs in this process on loopback: the politeness a real site needs
     // (10 requests a second by default) would only make the demo wait.
     config.jira.max_requests_per_second = DEMO_REQUESTS_PER_SECOND;

@@ -102,7 +102,11 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Validate => validate(&cli.config),
         #[cfg(feature = "simulator")]
-        Command::Demo { data_dir, issues } => demo::demo(data_dir, issues).await,
+        Command::Demo {
+            data_dir,
+            issues,
+            deployment,
+        } => demo::demo(data_dir, issues, deployment).await,
         command => {
             let config = load_config(&cli.config)?;
             match command {
@@ -651,13 +655,9 @@ impl Context {
         );
         let me = jira.myself().await?;
         println!(
-            "jira: ok, authenticated as {} ({}) at {}",
-            me["displayName"].as_str().unwrap_or("?"),
-            me["emailAddress"]
-                .as_str()
-                .or(me["name"].as_str())
-                .map_or_else(|| jira.account(), str::to_string),
-            self.config.jira.base_url
+            "jira: ok, authenticated as {} at {}",
+            who(&me, jira),
+            jira.base_url()
         );
         println!("{}", auth::describe(jira, self.pipeline.state()).await?);
         if let crate::jira::jql::JqlDates::Local(zone) = jira.jql_dates().await? {
@@ -681,11 +681,7 @@ impl Context {
         match &self.sla {
             Some(sla) => {
                 let me = sla.myself().await?;
-                println!(
-                    "jira_sla: ok, authenticated as {} ({})",
-                    me["displayName"].as_str().unwrap_or("?"),
-                    sla.account()
-                );
+                println!("jira_sla: ok, authenticated as {}", who(&me, sla));
                 self.check_sla_read(sla, &query).await?;
             }
             None => println!("jira_sla: not configured (SLA columns come from SLA custom fields)"),
@@ -761,6 +757,19 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// `Display Name (e-mail)` of a `/myself` answer: the e-mail, else the Data Center user
+/// name, else the account as the credentials name it.
+fn who(me: &serde_json::Value, client: &JiraClient) -> String {
+    format!(
+        "{} ({})",
+        me["displayName"].as_str().unwrap_or("?"),
+        me["emailAddress"]
+            .as_str()
+            .or(me["name"].as_str())
+            .map_or_else(|| client.account(), str::to_string)
+    )
 }
 
 /// The distribution folder `[distribution]` names, if any.

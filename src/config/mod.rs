@@ -717,7 +717,7 @@ impl Config {
             data_dir,
             jira: JiraConfig {
                 base_url: base_url.clone(),
-                deployment: None,
+                deployment: Some(Deployment::Cloud),
                 email: email.to_owned(),
                 api_token: Secret::new(token),
                 jql: "project = SUP".to_owned(),

@@ -1142,7 +1142,7 @@ fn simulator_config_is_valid() {
 
     // The same settings written as a file validate to the same values.
     let text = "data_dir = \"/tmp/demo\"\n[jira]\nbase_url = \"http://127.0.0.1:4321\"\n\
-                email = \"agent@example.com\"\napi_token = \"sim-token\"\njql = \"project = SUP\"\n\
+                deployment = \"cloud\"\nemail = \"agent@example.com\"\napi_token = \"sim-token\"\njql = \"project = SUP\"\n\
                 [jira_sla]\nbase_url = \"http://127.0.0.1:4321\"\nemail = \"jsm@example.com\"\n\
                 api_token = \"sla-token\"\n";
     let parsed = parse(text).unwrap();

@@ -63,7 +63,7 @@ impl Credentials {
     /// What kind of authentication this is, for `check`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Credentials::Basic { .. } => "basic (API token)",
+            Credentials::Basic { .. } => "basic (API token or password)",
             Credentials::Bearer { .. } => "personal access token (Bearer)",
             Credentials::OAuth(_) => "OAuth 2.0 (3LO)",
         }

@@ -56,10 +56,6 @@ struct Pace {
 /// Below this share of a quota left, requests are spread until its reset.
 const NEAR_LIMIT_SHARE: f64 = 0.2;
 
-/// When the headers name no reset time, the spacing lasts this long (then the next answer's
-/// headers decide again).
-const DEFAULT_QUOTA_WINDOW: Duration = Duration::from_secs(60);
-
 /// Counters of what the budget let through, for logs and `status`.
 #[derive(Debug, Default)]
 pub struct RequestStats {
@@ -140,8 +136,8 @@ impl RequestBudget {
     }
 
     /// Reads a response's quota headers: when the quota is near its end (`X-RateLimit-NearLimit:
-    /// true`, or less than a fifth of `X-RateLimit-Limit` remaining), the requests left are
-    /// spread evenly until `X-RateLimit-Reset`.
+    /// true`, or less than a fifth of `X-RateLimit-Limit` remaining) and `X-RateLimit-Reset`
+    /// says when it renews, the requests left are spread evenly until then.
     pub(crate) fn observe_quota(&self, headers: &HeaderMap) {
         let number = |name: &str| {
             headers
@@ -163,13 +159,17 @@ impl RequestBudget {
         if !(near || low) {
             return;
         }
+        // Without the reset time the quota's window is unknown: a burst limit's 429 says
+        // `Remaining: 0` with a `Retry-After`, which the retry loop honours.
         let now = chrono::Utc::now();
-        let window = headers
+        let Some(window) = headers
             .get("x-ratelimit-reset")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_reset)
             .and_then(|reset| (reset - now).to_std().ok())
-            .unwrap_or(DEFAULT_QUOTA_WINDOW);
+        else {
+            return;
+        };
         let left = remaining.unwrap_or(1).max(1);
         let spacing = window / u32::try_from(left).unwrap_or(u32::MAX);
         let mut pace = self
@@ -186,6 +186,18 @@ impl RequestBudget {
         }
         pace.spacing = spacing;
         pace.until = Some(until);
+    }
+
+    /// The spacing between requests while a quota is being spread, if it is.
+    #[cfg(test)]
+    pub(crate) fn pacing(&self) -> Option<Duration> {
+        let pace = self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pace.until
+            .is_some_and(|until| Instant::now() < until)
+            .then_some(pace.spacing)
     }
 
     /// How long a request taken at `now` waits for its turn while a quota is being spread.
@@ -296,10 +308,24 @@ mod tests {
     }
 
     #[test]
-    fn near_limit_alone_paces_and_reset_times_parse() {
+    fn without_a_reset_time_nothing_is_paced_and_reset_times_parse() {
         let budget = RequestBudget::new(4, 1000.0);
+        // A burst limit's 429: nothing left, no reset; Retry-After governs instead.
+        budget.observe_quota(&headers(&[
+            ("x-ratelimit-limit", "350".into()),
+            ("x-ratelimit-remaining", "0".into()),
+        ]));
         budget.observe_quota(&headers(&[("x-ratelimit-nearlimit", "true".into())]));
         let now = Instant::now();
+        assert_eq!(budget.paced_wait(now), None);
+        assert_eq!(budget.paced_wait(now), None);
+        // NearLimit with a reset paces.
+        let reset = (chrono::Utc::now() + chrono::Duration::seconds(60))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        budget.observe_quota(&headers(&[
+            ("x-ratelimit-nearlimit", "true".into()),
+            ("x-ratelimit-reset", reset),
+        ]));
         assert_eq!(budget.paced_wait(now), None);
         assert!(budget.paced_wait(now).is_some());
         assert_eq!(

@@ -200,6 +200,11 @@ impl JiraClient {
         self.inner.credentials.account()
     }
 
+    /// The root every request of this client goes to (with OAuth: the gateway).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
     /// The credentials (for `check`: which kind, when an OAuth token expires).
     pub fn credentials(&self) -> &Credentials {
         &self.inner.credentials
@@ -805,11 +810,17 @@ impl JiraClient {
         match self.deployment() {
             Deployment::Cloud => self.api(&format!("attachment/content/{id}")),
             Deployment::DataCenter => {
-                let name = if name.is_empty() { "file" } else { name };
                 let encoded: String =
                     url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-                // form encoding writes a space as `+`; in a path it must be `%20`.
-                format!("/secure/attachment/{id}/{}", encoded.replace('+', "%20"))
+                // Form encoding writes a space as `+`; in a path it must be `%20`. A name of
+                // dots only (`..`, even escaped) would be resolved away with the id before
+                // it: left out, as Jira finds the file by its id.
+                let encoded = if encoded.bytes().all(|b| b == b'.') {
+                    String::new()
+                } else {
+                    encoded.replace('+', "%20")
+                };
+                format!("/secure/attachment/{id}/{encoded}")
             }
         }
     }
@@ -1186,6 +1197,42 @@ mod tests {
             .collect();
         assert_eq!(names, ["fine"], "no temp file left behind");
         sim.shutdown().await;
+    }
+
+    #[test]
+    fn data_center_attachment_paths_keep_the_id_whatever_the_name() {
+        let client = |deployment| {
+            JiraClient::new(
+                &Url::parse("https://jira.example.com/ctx/").unwrap(),
+                Credentials::Bearer { token: "t".into() },
+                RequestBudget::new(1, 1.0),
+                ClientOptions {
+                    deployment,
+                    ..ClientOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let dc = client(Deployment::DataCenter);
+        for (name, path) in [
+            ("report 1.pdf", "/secure/attachment/10/report%201.pdf"),
+            ("..", "/secure/attachment/10/"),
+            ("../../x", "/secure/attachment/10/..%2F..%2Fx"),
+            ("", "/secure/attachment/10/"),
+            ("a?b#c", "/secure/attachment/10/a%3Fb%23c"),
+        ] {
+            assert_eq!(dc.attachment_path("10", name), path);
+            let url = dc.url(path).unwrap();
+            assert!(
+                url.path().starts_with("/ctx/secure/attachment/10/"),
+                "{name}: {url}"
+            );
+            assert!(url.query().is_none() && url.fragment().is_none(), "{url}");
+        }
+        assert_eq!(
+            client(Deployment::Cloud).attachment_path("10", ".."),
+            "/rest/api/3/attachment/content/10"
+        );
     }
 
     #[test]

@@ -571,4 +571,137 @@ mod tests {
         };
         assert!(!format!("{g:?}").contains("rt-secret"));
     }
+
+    /// A grant store in memory, shared by the "processes" of a test.
+    #[derive(Default)]
+    struct MemoryStore(std::sync::Mutex<Option<StoredGrant>>);
+
+    impl TokenStore for MemoryStore {
+        fn load(&self) -> std::result::Result<Option<StoredGrant>, String> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        fn save(&self, grant: &StoredGrant) -> std::result::Result<(), String> {
+            *self.0.lock().unwrap() = Some(grant.clone());
+            Ok(())
+        }
+    }
+
+    /// A simulator in OAuth mode (with `quota` requests an hour), an app pointing at it, and
+    /// its root URL (the site, the authorization server and the gateway at once).
+    async fn oauth_site(quota: Option<u32>) -> (crate::simulator::Simulator, App, Url) {
+        use crate::simulator::{SimConfig, SimOAuth, Simulator};
+        let sim = Simulator::start(SimConfig {
+            issues: 3,
+            oauth: Some(SimOAuth {
+                quota,
+                ..SimOAuth::default()
+            }),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let base = Url::parse(&format!("{}/", sim.base_url())).unwrap();
+        let sim_app = sim.config().oauth.clone().unwrap();
+        let app = App {
+            client_id: sim_app.client_id,
+            client_secret: sim_app.client_secret,
+            redirect_uri: "https://localhost/cb".into(),
+            scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+            auth_url: base.clone(),
+            api_url: base.clone(),
+        };
+        (sim, app, base)
+    }
+
+    /// Against the simulator's OAuth mode: the code exchange, a 401 on an expired access
+    /// token renewed once, two processes on one store rotating the refresh token in turn,
+    /// and a grant revoked upstream ending in a clear `Auth` error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grants_renew_rotate_and_end_cleanly() {
+        use crate::jira::{ClientOptions, Credentials, JiraClient, RequestBudget};
+        let (sim, app, base) = oauth_site(None).await;
+        let sim_app = sim.config().oauth.clone().unwrap();
+        let http = reqwest::Client::new();
+        let code = sim.oauth_consent("https://localhost/cb");
+        let stored = app.exchange_code(&http, &code, &base).await.unwrap();
+        assert_eq!(stored.cloud_id, sim_app.cloud_id);
+        // A code works once.
+        assert!(app.exchange_code(&http, &code, &base).await.is_err());
+        let store = Arc::new(MemoryStore::default());
+        store.save(&stored).unwrap();
+        let client = |grant: Arc<Grant>| {
+            JiraClient::new(
+                &grant.base_url().unwrap(),
+                Credentials::OAuth(grant),
+                RequestBudget::new(2, 1000.0),
+                ClientOptions::default(),
+            )
+            .unwrap()
+        };
+        let load = || {
+            Grant::load(app.clone(), http.clone(), store.clone())
+                .unwrap()
+                .unwrap()
+        };
+        let (first, second) = (load(), load());
+        let (a, b) = (client(first.clone()), client(second.clone()));
+        a.myself().await.unwrap();
+        let rotated = store.load().unwrap().unwrap().refresh_token;
+        assert_ne!(rotated, stored.refresh_token, "the refresh token rotates");
+        // The other process refreshes with what the store holds now, not a stale token.
+        b.myself().await.unwrap();
+        assert_ne!(store.load().unwrap().unwrap().refresh_token, rotated);
+        // An access token refused before its time: one renewal, and the request succeeds.
+        let before = sim.oauth_token_requests();
+        sim.expire_access_tokens();
+        assert_eq!(a.get_issue("SUP-1").await.unwrap().unwrap()["key"], "SUP-1");
+        assert_eq!(sim.oauth_token_requests(), before + 1);
+        // Revoked upstream (the stored token is one Atlassian no longer knows): `Auth`,
+        // fatal, naming what to do, never a token.
+        let mut revoked = store.load().unwrap().unwrap();
+        revoked.refresh_token = "revoked-token".into();
+        store.save(&revoked).unwrap();
+        sim.expire_access_tokens();
+        let err = a.myself().await.unwrap_err();
+        assert!(err.is_fatal(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("auth login"), "{text}");
+        assert!(!text.contains("revoked-token") && !text.contains(&sim_app.client_secret));
+        sim.shutdown().await;
+    }
+
+    /// The gateway's quota headers slow the client before the quota runs out: with 10
+    /// requests an hour, once fewer than 2 remain the rest are spread over the hour.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quota_near_its_end_spreads_the_remaining_requests() {
+        use crate::jira::{ClientOptions, Credentials, JiraClient, RequestBudget};
+        let (sim, app, base) = oauth_site(Some(10)).await;
+        let http = reqwest::Client::new();
+        let code = sim.oauth_consent("https://localhost/cb");
+        let store = Arc::new(MemoryStore::default());
+        store
+            .save(&app.exchange_code(&http, &code, &base).await.unwrap())
+            .unwrap();
+        let grant = Grant::load(app, http, store).unwrap().unwrap();
+        let budget = RequestBudget::new(2, 1000.0);
+        let client = JiraClient::new(
+            &grant.base_url().unwrap(),
+            Credentials::OAuth(grant),
+            budget.clone(),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        for left in (2..10).rev() {
+            client.myself().await.unwrap();
+            assert_eq!(budget.pacing(), None, "{left} of 10 left: full speed");
+        }
+        client.myself().await.unwrap();
+        let spacing = budget.pacing().expect("1 of 10 left: paced");
+        // One request left in a window of (just under) an hour.
+        assert!(
+            spacing > Duration::from_secs(50 * 60) && spacing <= Duration::from_secs(3600),
+            "{spacing:?}"
+        );
+        sim.shutdown().await;
+    }
 }

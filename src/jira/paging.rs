@@ -356,15 +356,19 @@ impl JiraClient {
     }
 
     /// Every user the account may list (Cloud: `/users/search`; Data Center:
-    /// `/user/search?username=.`, which matches every user; plain arrays, `startAt` pages
-    /// until one comes back short). Needs the *Browse users and groups* permission.
+    /// `/user/search?username=.&includeInactive=true`, which matches every user, the
+    /// deactivated too; plain arrays, `startAt` pages until one comes back short). Needs the
+    /// *Browse users and groups* permission.
     pub async fn users(&self) -> Result<Vec<Value>> {
         const USERS_PAGE: usize = 1000;
         let (path, filter) = match self.deployment() {
-            Deployment::Cloud => ("/rest/api/3/users/search", None),
+            Deployment::Cloud => ("/rest/api/3/users/search", vec![]),
             Deployment::DataCenter => (
                 "/rest/api/2/user/search",
-                Some(("username", ".".to_string())),
+                vec![
+                    ("username", ".".to_string()),
+                    ("includeInactive", "true".to_string()),
+                ],
             ),
         };
         let mut out = Vec::new();
@@ -373,7 +377,7 @@ impl JiraClient {
                 ("startAt", out.len().to_string()),
                 ("maxResults", USERS_PAGE.to_string()),
             ];
-            query.extend(filter.clone());
+            query.extend(filter.iter().cloned());
             let batch = array(self.get_json(path, &query).await?, path)?;
             let got = batch.len();
             out.extend(batch);

@@ -51,6 +51,8 @@ pub struct Mirror {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub token: String,
+    /// The OAuth app's secret (`${TEST_OAUTH_SECRET}`), with [`SignIn::OAuth`].
+    pub oauth_secret: Option<String>,
 }
 
 /// Extra config knobs for tests.
@@ -72,7 +74,32 @@ pub struct MirrorOptions {
     pub extra: String,
     /// `[jira] jql`; `project = SUP` when `None`.
     pub jql: Option<String>,
+    /// How the mirror signs in (and so which deployment it names).
+    pub sign_in: SignIn,
 }
+
+/// How a test mirror signs in to the simulator.
+#[derive(Clone, Debug, Default)]
+pub enum SignIn {
+    /// Jira Cloud: `deployment = "cloud"`, e-mail and API token (Basic).
+    #[default]
+    ApiToken,
+    /// Jira Data Center: no `deployment` (the site is asked), no e-mail; the token is a
+    /// personal access token (Bearer), for the JSM account too.
+    PersonalAccessToken,
+    /// Jira Data Center named as such, with a user name (the simulator account's e-mail)
+    /// and password (Basic).
+    UserPassword,
+    /// Jira Cloud through an OAuth app (`[oauth]`, Atlassian's endpoints on the simulator);
+    /// `auth login` must run before anything else.
+    OAuth {
+        client_id: String,
+        client_secret: String,
+    },
+}
+
+/// The `redirect_uri` of the test OAuth app.
+pub const OAUTH_REDIRECT_URI: &str = "https://localhost/jira-mirror/callback";
 
 impl Default for MirrorOptions {
     fn default() -> Self {
@@ -88,6 +115,7 @@ impl Default for MirrorOptions {
             distribution: false,
             extra: String::new(),
             jql: None,
+            sign_in: SignIn::ApiToken,
         }
     }
 }
@@ -101,24 +129,54 @@ impl Mirror {
         let dir = tempfile::tempdir().expect("temp dir");
         let c = sim.config();
         let token = o.token.clone().unwrap_or(c.api_token.clone());
+        let sla_email = match o.sign_in {
+            SignIn::PersonalAccessToken => String::new(),
+            _ => format!("email = \"{}\"\n", c.sla_email),
+        };
         let sla = if o.sla {
             format!(
-                "[jira_sla]\nbase_url = \"{}\"\nemail = \"{}\"\napi_token = \"${{TEST_SLA_TOKEN}}\"\n\
+                "[jira_sla]\nbase_url = \"{}\"\n{sla_email}api_token = \"${{TEST_SLA_TOKEN}}\"\n\
                  max_concurrency = {}\nmax_requests_per_second = 1000\n",
                 sim.base_url(),
-                c.sla_email,
                 o.max_concurrency,
             )
         } else {
             String::new()
+        };
+        let (sign_in, oauth) = match &o.sign_in {
+            SignIn::ApiToken => (
+                format!(
+                    "deployment = \"cloud\"\nemail = \"{}\"\napi_token = \"${{TEST_JIRA_TOKEN}}\"",
+                    c.email
+                ),
+                String::new(),
+            ),
+            SignIn::UserPassword => (
+                format!(
+                    "deployment = \"data_center\"\nemail = \"{}\"\napi_token = \"${{TEST_JIRA_TOKEN}}\"",
+                    c.email
+                ),
+                String::new(),
+            ),
+            SignIn::PersonalAccessToken => (
+                "api_token = \"${TEST_JIRA_TOKEN}\"".to_string(),
+                String::new(),
+            ),
+            SignIn::OAuth { client_id, .. } => (
+                String::new(),
+                format!(
+                    "\n[oauth]\nclient_id = \"{client_id}\"\nclient_secret = \"${{TEST_OAUTH_SECRET}}\"\n\
+                     redirect_uri = \"{OAUTH_REDIRECT_URI}\"\nauth_url = \"{base}\"\napi_url = \"{base}\"\n",
+                    base = sim.base_url()
+                ),
+            ),
         };
         let text = format!(
             r#"data_dir = "data"
 
 [jira]
 base_url = "{base}"
-email = "{email}"
-api_token = "${{TEST_JIRA_TOKEN}}"
+{sign_in}
 jql = {jql}
 max_concurrency = {conc}
 max_requests_per_second = 1000
@@ -131,9 +189,8 @@ overlap_secs = {overlap}
 {schedule}
 [attachments]
 max_bytes = {max_bytes}
-{distribution}{extra}"#,
+{distribution}{oauth}{extra}"#,
             base = sim.base_url(),
-            email = c.email,
             jql = toml::Value::String(o.jql.clone().unwrap_or_else(|| "project = SUP".into())),
             conc = o.max_concurrency,
             retries = o.max_retries,
@@ -158,6 +215,10 @@ max_bytes = {max_bytes}
             dir,
             config_path,
             token,
+            oauth_secret: match o.sign_in {
+                SignIn::OAuth { client_secret, .. } => Some(client_secret),
+                _ => None,
+            },
         }
     }
 
@@ -173,6 +234,10 @@ max_bytes = {max_bytes}
             .args(args)
             .env("TEST_JIRA_TOKEN", &self.token)
             .env("TEST_SLA_TOKEN", "sim-sla-token")
+            .env(
+                "TEST_OAUTH_SECRET",
+                self.oauth_secret.as_deref().unwrap_or(""),
+            )
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         cmd
@@ -181,9 +246,11 @@ max_bytes = {max_bytes}
     /// The validated configuration, with this mirror's secrets (for in-process use).
     pub fn config(&self) -> jira_mirror::config::Config {
         let token = self.token.clone();
+        let secret = self.oauth_secret.clone();
         jira_mirror::config::Config::load_with_env(&self.config_path, move |name| match name {
             "TEST_JIRA_TOKEN" => Some(token.clone()),
             "TEST_SLA_TOKEN" => Some("sim-sla-token".to_owned()),
+            "TEST_OAUTH_SECRET" => secret.clone(),
             _ => None,
         })
         .expect("valid config")
