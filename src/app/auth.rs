@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use url::Url;
 
 use crate::config::{Config, OAuthConfig};
@@ -123,11 +123,12 @@ async fn deployment(
         )
     })?;
     let Some(d) = Deployment::from_server_info(&info) else {
-        bail!(
+        return Err(jira::Error::Setup(format!(
             "{base}/rest/api/2/serverInfo names no known deploymentType ({}); set [jira] \
              deployment = \"cloud\" or \"data_center\"",
             info["deploymentType"]
-        );
+        ))
+        .into());
     };
     state.set_meta(DEPLOYMENT_META, &format!("{base} {d}"))?;
     tracing::info!(deployment = %d, version = info["version"].as_str().unwrap_or("?"), "Jira deployment detected.");

@@ -53,6 +53,9 @@ struct Pace {
     next_at: Option<Instant>,
 }
 
+/// The longest a quota's window is taken to be (Jira Cloud's are hourly).
+const MAX_QUOTA_WINDOW: Duration = Duration::from_secs(3600);
+
 /// Below this share of a quota left, requests are spread until its reset.
 const NEAR_LIMIT_SHARE: f64 = 0.2;
 
@@ -170,6 +173,8 @@ impl RequestBudget {
         else {
             return;
         };
+        // Quotas are hourly: a reset further out is not believed beyond that.
+        let window = window.min(MAX_QUOTA_WINDOW);
         let left = remaining.unwrap_or(1).max(1);
         let spacing = window / u32::try_from(left).unwrap_or(u32::MAX);
         let mut pace = self

@@ -116,8 +116,6 @@ struct Inner {
     health: Health,
     /// When `/myself` last answered 2xx (see [`ACCOUNT_CHECK_TTL`]).
     account_ok_at: std::sync::Mutex<Option<std::time::Instant>>,
-    /// How JQL time bounds are written (Data Center: the account's zone, asked once).
-    jql_dates: tokio::sync::OnceCell<JqlDates>,
 }
 
 /// How one attempt ended when it did not succeed.
@@ -184,7 +182,6 @@ impl JiraClient {
                 budget,
                 options,
                 account_ok_at: std::sync::Mutex::new(None),
-                jql_dates: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -221,29 +218,32 @@ impl JiraClient {
     }
 
     /// How this site wants JQL time bounds: epoch milliseconds on Cloud; on Data Center
-    /// local minutes in the account's time zone, which `/myself` names (asked once).
+    /// local minutes in the account's time zone, which `/myself` names. Asked each time
+    /// (once per sweep or backfill): a profile's zone may change while `run` runs, and a
+    /// bound read in another zone than it was written in misses issues.
     pub async fn jql_dates(&self) -> Result<JqlDates> {
         if self.deployment() == Deployment::Cloud {
             return Ok(JqlDates::EpochMs);
         }
-        self.inner
-            .jql_dates
-            .get_or_try_init(|| async {
-                let path = self.api("myself");
-                let me = self.get_json(&path, &[]).await?;
-                let zone = me["timeZone"].as_str().unwrap_or("UTC");
-                zone.parse::<chrono_tz::Tz>()
-                    .map(JqlDates::Local)
-                    .map_err(|_| Error::Protocol {
-                        path,
-                        message: format!(
-                            "the account's time zone {zone:?} is unknown, so JQL time bounds \
-                             cannot be written in it"
-                        ),
-                    })
+        let path = self.api("myself");
+        let me = self.get_json(&path, &[]).await?;
+        let unusable = |message: String| Error::Protocol {
+            path: path.clone(),
+            message,
+        };
+        let zone = me["timeZone"].as_str().ok_or_else(|| {
+            unusable(
+                "the account has no `timeZone`, so a JQL time bound cannot be written in it".into(),
+            )
+        })?;
+        zone.parse::<chrono_tz::Tz>()
+            .map(JqlDates::Local)
+            .map_err(|_| {
+                unusable(format!(
+                    "the account's time zone {zone:?} is unknown, so JQL time bounds cannot be \
+                     written in it"
+                ))
             })
-            .await
-            .cloned()
     }
 
     /// The shared budget's counters.
@@ -359,7 +359,20 @@ impl JiraClient {
             Credentials::Basic { user, token } => request.basic_auth(user, Some(token)),
             Credentials::Bearer { token } => request.bearer_auth(token),
             Credentials::OAuth(grant) => {
-                request.bearer_auth(grant.access_token().await.map_err(Failure::Permanent)?)
+                request.bearer_auth(grant.access_token().await.map_err(|e| match e {
+                    // The authorization server failing or out of reach is passing.
+                    Error::Exhausted { last, .. } => Failure::Transient {
+                        what: format!("the OAuth token endpoint: {last}"),
+                        retry_after: None,
+                        throttled: false,
+                    },
+                    Error::Status { status, .. } if status >= 500 => Failure::Transient {
+                        what: format!("the OAuth token endpoint: HTTP {status}"),
+                        retry_after: None,
+                        throttled: false,
+                    },
+                    e => Failure::Permanent(e),
+                })?)
             }
         })
     }
@@ -696,6 +709,17 @@ impl JiraClient {
                         .map_err(|_| missed_now())??;
                 let (response, _slot) = match opened {
                     Opened::Body(response) => (response, api_slot),
+                    // Data Center serves attachments itself: a redirect is its login page
+                    // (the credentials do not reach attachments), never the file.
+                    Opened::Redirect(location) if self.deployment() == Deployment::DataCenter => {
+                        return Err(Failure::Permanent(Error::Protocol {
+                            path: path.clone(),
+                            message: format!(
+                                "redirected to {} instead of the file (a login page?)",
+                                location.path()
+                            ),
+                        }));
+                    }
                     Opened::Redirect(location) => {
                         drop(api_slot);
                         let media_slot = self.inner.downloads.acquire().await;

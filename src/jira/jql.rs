@@ -45,10 +45,18 @@ impl JqlDates {
     }
 }
 
-/// `(<scope>) AND updated >= <bound> ORDER BY updated ASC, key ASC`.
+/// `(<scope>) AND updated >= <bound> ORDER BY updated ASC, key ASC`; on Data Center
+/// (local-minute bounds) `ORDER BY updated DESC, key DESC`: its search pages by offset, and
+/// an issue edited while the listing runs then moves to the front and is listed again,
+/// instead of moving to the end and pushing an issue not yet listed back onto a page
+/// already read.
 pub(crate) fn updated_since(scope: &str, since_epoch_ms: i64, dates: JqlDates) -> String {
+    let order = match dates {
+        JqlDates::EpochMs => "ASC",
+        JqlDates::Local(_) => "DESC",
+    };
     format!(
-        "({}) AND updated >= {} ORDER BY updated ASC, key ASC",
+        "({}) AND updated >= {} ORDER BY updated {order}, key {order}",
         scope.trim(),
         dates.bound(since_epoch_ms)
     )
@@ -139,7 +147,7 @@ mod tests {
         );
         assert_eq!(
             updated_since("project = SUP", ms("2026-12-03T09:15:30Z"), berlin),
-            "(project = SUP) AND updated >= \"2026/12/03 10:15\" ORDER BY updated ASC, key ASC"
+            "(project = SUP) AND updated >= \"2026/12/03 10:15\" ORDER BY updated DESC, key DESC"
         );
         assert_eq!(
             JqlDates::Local(chrono_tz::UTC).bound(ms("2026-12-03T09:15:30Z")),

@@ -39,6 +39,10 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 /// leaves with a token that expires on the way.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// How many times (a second apart) the store is read again after a refresh token was
+/// refused, waiting for another process's rotation to be saved.
+const REFUSED_REREADS: u32 = 3;
+
 /// How long Atlassian keeps an unused rotating refresh token (90 days), for `check`.
 pub const REFRESH_TOKEN_IDLE_DAYS: i64 = 90;
 
@@ -201,9 +205,20 @@ impl App {
             .accessible_resources(http, &answer.access_token)
             .await?;
         let resource = site_resource(&resources, site)?;
+        let cloud_id = resource["id"].as_str().unwrap_or_default();
+        if cloud_id.is_empty()
+            || !cloud_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::Protocol {
+                path: "/oauth/token/accessible-resources".into(),
+                message: format!("the site's cloud id {cloud_id:?} is not one"),
+            });
+        }
         Ok(StoredGrant {
             refresh_token,
-            cloud_id: resource["id"].as_str().unwrap_or_default().to_string(),
+            cloud_id: cloud_id.to_string(),
             site_url: resource["url"].as_str().unwrap_or_default().to_string(),
             scope: answer.scope.unwrap_or_default(),
             refreshed_at_ms: crate::time::now_ms(),
@@ -387,14 +402,21 @@ impl Grant {
     }
 
     /// Uses the stored refresh token and stores the one that replaces it. When another
-    /// process rotated the token meanwhile (ours is refused, the store holds a newer one),
+    /// process rotated the token meanwhile (ours is refused, the store holds a newer one, or
+    /// will once that process has saved it: the store is read again for a few seconds),
     /// tries again with that one.
     async fn refresh(&self) -> Result<Access> {
         let mut tried = None;
+        let mut rereads = 0;
         loop {
             let stored = self.store.load().map_err(Error::Setup)?.ok_or_else(|| {
                 Error::Setup("no OAuth grant: run `jira-mirror auth login`".into())
             })?;
+            if tried.as_ref() == Some(&stored.refresh_token) && rereads < REFUSED_REREADS {
+                rereads += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             if tried.as_ref() == Some(&stored.refresh_token) {
                 return Err(Error::Auth {
                     account: format!("the OAuth app {}", self.app.client_id),
@@ -421,7 +443,10 @@ impl Grant {
                         };
                         self.store.save(&next).map_err(Error::Setup)?;
                     }
-                    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+                    // Trusted within bounds: a lifetime under two minutes would refresh (and
+                    // rotate) before nearly every request, a huge one overflow the clock.
+                    let lifetime =
+                        Duration::from_secs(answer.expires_in.unwrap_or(3600).clamp(120, 86_400));
                     return Ok(Access {
                         obtained: std::time::Instant::now(),
                         token: answer.access_token,

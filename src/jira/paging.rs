@@ -110,9 +110,17 @@ impl JiraClient {
         })
     }
 
-    /// One page of Data Center's `POST /rest/api/2/search`, from `startAt` = `start` (a
-    /// number; `None`: 0). The next page starts after this one's issues while `total` is
-    /// not reached.
+    /// One page of Data Center's `POST /rest/api/2/search`, from the position `start`
+    /// names (`None`: the first page). The next page starts after this one's issues while
+    /// `total` is not reached; its token is `<startAt>@<total of the first page>`.
+    ///
+    /// Offsets move under a listing when the result set changes: an issue that leaves it
+    /// (deleted, moved out of the scope) pulls the issues behind it one place forward, and
+    /// one of them would fall between two pages unseen. So a page whose `total` is smaller
+    /// than the first page's is an error (the caller lists again later), and so is an empty
+    /// page before `total`: a partial listing must never pass for a complete one. (Issues
+    /// edited meanwhile are listed again rather than skipped: sweeps list newest first,
+    /// backfills by creation.)
     async fn offset_search_page(
         &self,
         jql: &str,
@@ -122,12 +130,19 @@ impl JiraClient {
         max_results: u32,
     ) -> Result<SearchPage> {
         let path = "/rest/api/2/search";
-        let start_at: u64 = match start {
-            None => 0,
-            Some(s) => s.parse().map_err(|_| Error::Protocol {
-                path: path.into(),
-                message: format!("{s:?} is not a startAt"),
-            })?,
+        let protocol = |message: String| Error::Protocol {
+            path: path.into(),
+            message,
+        };
+        let (start_at, first_total): (u64, Option<u64>) = match start {
+            None => (0, None),
+            Some(token) => {
+                let (at, total) = token.split_once('@').unwrap_or((token, ""));
+                match (at.parse(), total.parse()) {
+                    (Ok(at), Ok(total)) => (at, Some(total)),
+                    _ => return Err(protocol(format!("{token:?} is not a page position"))),
+                }
+            }
         };
         let mut body = json!({
             "jql": jql,
@@ -149,13 +164,26 @@ impl JiraClient {
             }
         };
         let next = start_at + issues.len() as u64;
-        let more = match v["total"].as_u64() {
-            Some(total) => next < total,
-            // No total: only a full page suggests there is more.
-            None => issues.len() as u64 >= u64::from(max_results.max(1)),
+        let Some(total) = v["total"].as_u64() else {
+            crate::json::drop_deep(Value::Array(issues));
+            return Err(protocol("search answer has no `total`".into()));
         };
+        let first_total = first_total.unwrap_or(total);
+        if total < first_total {
+            crate::json::drop_deep(Value::Array(issues));
+            return Err(protocol(format!(
+                "the result set shrank from {first_total} to {total} issues while it was paged \
+                 (deleted or moved meanwhile), so an issue may have slipped between two pages; \
+                 it is listed again by the next run"
+            )));
+        }
+        if issues.is_empty() && start_at < total {
+            return Err(protocol(format!(
+                "an empty page at {start_at} of {total} issues"
+            )));
+        }
         Ok(SearchPage {
-            next_page_token: (more && !issues.is_empty()).then(|| next.to_string()),
+            next_page_token: (next < total).then(|| format!("{next}@{first_total}")),
             issues,
         })
     }
@@ -607,5 +635,114 @@ fn too_many_pages(path: &str) -> Error {
     Error::Protocol {
         path: path.into(),
         message: format!("more than {MAX_PAGES} pages; the server seems to loop"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jira::{ClientOptions, Credentials, RequestBudget};
+    use crate::simulator::{SimConfig, SimDeployment, Simulator};
+
+    async fn data_center(issues: usize) -> (Simulator, JiraClient) {
+        let sim = Simulator::start(SimConfig {
+            issues,
+            deployment: SimDeployment::DataCenter,
+            time_zone: "Europe/Berlin".into(),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let client = JiraClient::new(
+            &url::Url::parse(&sim.base_url()).unwrap(),
+            Credentials::Bearer {
+                token: sim.config().api_token.clone(),
+            },
+            RequestBudget::new(2, 1000.0),
+            ClientOptions {
+                deployment: Deployment::DataCenter,
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap();
+        (sim, client)
+    }
+
+    /// Data Center pages by `startAt` to `total`; an edit meanwhile (newest first) lists an
+    /// issue twice rather than skipping one; a deletion meanwhile is an error, never a
+    /// short listing passed off as complete.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn data_center_offsets_never_skip_an_issue_silently() {
+        let (sim, client) = data_center(25).await;
+        let jql =
+            crate::jira::jql::updated_since("project = SUP", 0, client.jql_dates().await.unwrap());
+        let keys = |page: &SearchPage| -> Vec<String> {
+            page.issues
+                .iter()
+                .map(|i| i["key"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Whole listing, 10 at a time: every issue once.
+        let mut seen = Vec::new();
+        let mut token = None;
+        for _ in 0..10 {
+            let page = client
+                .search_page(&jql, token.as_deref(), &["updated"], None, 10)
+                .await
+                .unwrap();
+            seen.extend(keys(&page));
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 25);
+
+        // An issue of the first page edited while the listing runs: nothing is skipped.
+        let first = client
+            .search_page(&jql, None, &["updated"], None, 10)
+            .await
+            .unwrap();
+        sim.touch(&keys(&first)[9]);
+        let mut seen = keys(&first);
+        let mut token = first.next_page_token;
+        while let Some(t) = token {
+            let page = client
+                .search_page(&jql, Some(&t), &["updated"], None, 10)
+                .await
+                .unwrap();
+            seen.extend(keys(&page));
+            token = page.next_page_token;
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 25, "no issue skipped");
+
+        // One deleted while the listing runs: the next page says so.
+        let first = client
+            .search_page(&jql, None, &["updated"], None, 10)
+            .await
+            .unwrap();
+        sim.delete_issue(&keys(&first)[0]);
+        let err = client
+            .search_page(
+                &jql,
+                first.next_page_token.as_deref(),
+                &["updated"],
+                None,
+                10,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("shrank from 25 to 24"), "{err}");
+        // A token that is no page position is refused.
+        let err = client
+            .search_page(&jql, Some("x"), &["updated"], None, 10)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not a page position"), "{err}");
+        sim.shutdown().await;
     }
 }
