@@ -405,3 +405,91 @@ async fn an_undetectable_deployment_names_the_key_to_set() {
     );
     sim.shutdown().await;
 }
+
+/// A Data Center backfill killed half-way, an issue deleted before it resumes: the stored
+/// position has moved (offsets shifted), so the listing starts over instead of skipping
+/// the issue that slid past it, and every remaining issue is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_center_backfill_resumed_after_deletions_misses_nothing() {
+    let sim = simulator_with(SimConfig {
+        issues: 260,
+        deployment: SimDeployment::DataCenter,
+        time_zone: "Europe/Berlin".into(),
+        faults: jira_mirror::simulator::Faults {
+            latency_ms: 15,
+            ..Default::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let mirror = Mirror::with(
+        &sim,
+        MirrorOptions {
+            max_concurrency: 4,
+            sign_in: SignIn::PersonalAccessToken,
+            ..Default::default()
+        },
+    );
+    let mut child = mirror
+        .command(&["backfill"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let data = mirror.data();
+    let progressed = wait_for(Duration::from_secs(60), || {
+        std::fs::read_dir(data.join("raw/issues"))
+            .map(|d| d.count() >= 130)
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(progressed, "backfill made progress");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(mirror.state_keys().len() < 260);
+
+    sim.set_faults(Default::default());
+    sim.delete_issue("SUP-1");
+    let out = mirror.run_ok(&["backfill"]).await;
+    assert!(
+        stderr(&out).contains("listing again from the first page"),
+        "{}",
+        stderr(&out)
+    );
+    let saved = mirror.saved_keys();
+    for key in sim.issue_keys() {
+        assert!(saved.contains(&key), "{key} was skipped");
+    }
+    sim.shutdown().await;
+}
+
+/// Data Center serves attachments itself; one that redirects (to a login page, when the
+/// credentials reach the REST API but not attachments) fails that attachment, named, and
+/// no login page is saved as the file; the issue itself is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_center_attachment_redirected_to_login_fails_alone() {
+    let sim = site(Mode::DataCenter).await;
+    sim.set_faults(jira_mirror::simulator::Faults {
+        attachments_to_login: true,
+        ..Default::default()
+    });
+    let mirror = mirror(&sim, Mode::DataCenter);
+    let out = mirror.run(&["fetch", "SUP-1"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let saved = mirror.issue("SUP-1").expect("the issue is saved");
+    let attachments = saved["mirror"]["attachments"].as_array().unwrap();
+    assert!(!attachments.is_empty());
+    let tried: Vec<_> = attachments
+        .iter()
+        .filter(|a| a["status"] != "skipped_too_large")
+        .collect();
+    assert!(tried.len() >= 3, "{attachments:?}");
+    for a in tried {
+        assert_eq!(a["status"], "failed", "{a}");
+        assert!(a["error"].as_str().unwrap().contains("/login.jsp"), "{a}");
+    }
+    let dir = mirror.data().join("raw/attachments/SUP-1");
+    let files = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files, 0, "no login page saved as a file");
+    sim.shutdown().await;
+}

@@ -1367,6 +1367,8 @@ fn data_center_signs_in_with_a_personal_access_token_or_a_user_name() {
         ("", "")
     );
     assert!(!pat.jira.is_cloud());
+    // Two personal access tokens are two accounts, not "the same account named twice".
+    assert!(pat.warnings.is_empty(), "{:?}", pat.warnings);
     assert_eq!(pat.jira.base_url.as_str(), "https://jira.example.com/jira/");
     // Undecided (not an Atlassian host): a PAT is allowed, the site is asked later.
     let undecided = parse(

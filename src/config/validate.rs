@@ -50,6 +50,7 @@ pub(super) fn validate(raw: RawConfig, base_dir: &Path, p: &mut Problems) -> Opt
         .jira_sla
         .map(|sla| validate_jira_sla(p, &mut warnings, sla, cloud));
     if let (Some(jira), Some(Some(sla))) = (&jira, &jira_sla)
+        && !jira.email.is_empty()
         && jira.email.eq_ignore_ascii_case(&sla.email)
         && jira.base_url.host_str() == sla.base_url.host_str()
     {

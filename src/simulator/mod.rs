@@ -99,7 +99,8 @@
 //!   `jsdPublic`. Attachment `content` is `{base}/secure/attachment/{id}/{filename}` with the
 //!   name percent-encoded; that URL streams the bytes from the API listener itself (auth
 //!   required, any file name or none accepted, poisons and [`Faults::slow_attachment`]
-//!   apply). The media host is unused.
+//!   apply; [`Faults::attachments_to_login`] makes it answer 302 to `/login.jsp`). The media
+//!   host is unused.
 //! - Timestamps are rendered in [`SimConfig::time_zone`] with the offset of each instant
 //!   (`2026-07-01T12:00:00.000+0200` in Europe/Berlin, `+0100` in winter).
 //! - `/project` and `/priority` are plain arrays; `/user/search` needs `username` (`.`
@@ -405,6 +406,10 @@ pub struct Faults {
     /// One attachment whose content trickles in (see [`SlowAttachment`]): a media host that
     /// stalls on a file, which only a deadline on the whole download ends.
     pub slow_attachment: Option<SlowAttachment>,
+    /// Data Center only: `/secure/attachment/…` answers `302` to `/login.jsp` (an HTML
+    /// page), as a site does whose single sign-on or proxy lets the credentials reach the
+    /// REST API but not attachments.
+    pub attachments_to_login: bool,
 }
 
 /// An attachment whose content (from the media host, or from the API with `redirect=false`)

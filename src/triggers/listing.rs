@@ -151,7 +151,12 @@ async fn list(
                 slot.send(Listed::Page(page.issues, page.next_page_token.clone()));
                 page.next_page_token
             }
-            Err(jira::Error::Status { status: 400, .. }) if resumed => {
+            // A stored token Jira refuses, or a stored position the listing has moved away
+            // from (Data Center: issues deleted since, see `offset_search_page`): the
+            // listing starts over; what is saved already costs no fetch.
+            Err(jira::Error::Status { status: 400, .. } | jira::Error::Protocol { .. })
+                if resumed =>
+            {
                 tracing::warn!("Stored page token was refused; listing again from the first page.");
                 token = None;
                 resumed = false;

@@ -262,6 +262,16 @@ async fn attachment(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let id = params.get("id").map_or("", String::as_str);
+    if ctx.shared.lock().faults.attachments_to_login {
+        let mut r = axum::response::IntoResponse::into_response(StatusCode::FOUND);
+        r.headers_mut().insert(
+            axum::http::header::LOCATION,
+            axum::http::HeaderValue::from_static(
+                "/login.jsp?permissionViolation=true&os_destination=%2Fsecure%2Fattachment",
+            ),
+        );
+        return r;
+    }
     match find_attachment(&ctx, id) {
         Ok((meta, _, slow)) => stream_attachment(meta.id, meta.size, &meta.mime, slow),
         Err(response) => response,
