@@ -430,22 +430,7 @@ async fn a_data_center_backfill_resumed_after_deletions_misses_nothing() {
             ..Default::default()
         },
     );
-    let mut child = mirror
-        .command(&["backfill"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let data = mirror.data();
-    let progressed = wait_for(Duration::from_secs(60), || {
-        std::fs::read_dir(data.join("raw/issues"))
-            .map(|d| d.count() >= 130)
-            .unwrap_or(false)
-    })
-    .await;
-    assert!(progressed, "backfill made progress");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    mirror.kill_backfill_after(130).await;
     assert!(mirror.state_keys().len() < 260);
 
     sim.set_faults(Default::default());

@@ -162,22 +162,7 @@ async fn kill_9_during_backfill_then_resume_refetches_nothing_saved() {
             ..Default::default()
         },
     );
-    let mut child = mirror
-        .command(&["backfill"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let data = mirror.data();
-    let progressed = wait_for(Duration::from_secs(60), || {
-        std::fs::read_dir(data.join("raw/issues"))
-            .map(|d| d.count() >= 130)
-            .unwrap_or(false)
-    })
-    .await;
-    assert!(progressed, "backfill made progress");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    mirror.kill_backfill_after(130).await;
 
     let saved_before = mirror.state_keys();
     assert!(

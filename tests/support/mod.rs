@@ -256,6 +256,26 @@ max_bytes = {max_bytes}
         .expect("valid config")
     }
 
+    /// Starts `backfill` and kills it (SIGKILL) once `files` issue files are saved.
+    pub async fn kill_backfill_after(&self, files: usize) {
+        let mut child = self
+            .command(&["backfill"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let issues = self.data().join("raw/issues");
+        let progressed = wait_for(Duration::from_secs(60), || {
+            std::fs::read_dir(&issues)
+                .map(|d| d.count() >= files)
+                .unwrap_or(false)
+        })
+        .await;
+        assert!(progressed, "backfill made progress");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+
     /// Runs the binary to completion (off the async runtime's worker threads).
     pub async fn run(&self, args: &[&str]) -> Output {
         let mut cmd = self.command(args);
