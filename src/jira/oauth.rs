@@ -232,44 +232,36 @@ impl App {
             .api_url
             .join(path.trim_start_matches('/'))
             .map_err(|e| Error::Setup(format!("bad oauth.api_url: {e}")))?;
-        let response = http
-            .get(url)
-            .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| transport(path, &e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| transport(path, &e))?;
-        if !status.is_success() {
-            return Err(refused_or_status(path, status.as_u16(), &text));
-        }
-        serde_json::from_str(&text).map_err(|e| Error::Protocol {
-            path: path.into(),
-            message: e.to_string(),
-        })
+        let request = http.get(url).bearer_auth(token);
+        answer(path, request).await
     }
 
     /// `POST /oauth/token` with `body`.
     async fn token_request(&self, http: &reqwest::Client, body: &Value) -> Result<TokenAnswer> {
-        let path = "/oauth/token";
-        let response = http
-            .post(self.token_url()?)
-            .json(body)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| transport(path, &e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| transport(path, &e))?;
-        if !status.is_success() {
-            return Err(refused_or_status(path, status.as_u16(), &text));
-        }
-        serde_json::from_str(&text).map_err(|e| Error::Protocol {
-            path: path.into(),
-            message: format!("token answer: {e}"),
-        })
+        answer("/oauth/token", http.post(self.token_url()?).json(body)).await
     }
+}
+
+/// Sends `request` (to Atlassian's OAuth endpoint `path`) and reads its JSON answer; a
+/// refusal is [`Error::Auth`] (see [`refused_or_status`]).
+async fn answer<T: serde::de::DeserializeOwned>(
+    path: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<T> {
+    let response = request
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| transport(path, &e))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| transport(path, &e))?;
+    if !status.is_success() {
+        return Err(refused_or_status(path, status.as_u16(), &text));
+    }
+    serde_json::from_str(&text).map_err(|e| Error::Protocol {
+        path: path.into(),
+        message: e.to_string(),
+    })
 }
 
 /// The resource of `site` among accessible-resources: the one whose `url` has the site's

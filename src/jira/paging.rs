@@ -85,15 +85,7 @@ impl JiraClient {
             body["nextPageToken"] = json!(token);
         }
         let mut v = self.post_json(path, &body).await?;
-        let issues = match v.get_mut("issues").map(Value::take) {
-            Some(Value::Array(issues)) => issues,
-            _ => {
-                return Err(Error::Protocol {
-                    path: path.into(),
-                    message: "search answer has no `issues` array".into(),
-                });
-            }
-        };
+        let issues = take_issues(&mut v, path)?;
         let is_last = v["isLast"].as_bool().unwrap_or(false);
         let sent = next_page_token;
         let next_page_token = next_page_token_from(&v, is_last);
@@ -154,15 +146,7 @@ impl JiraClient {
             body["expand"] = json!(expand.split(',').map(str::trim).collect::<Vec<_>>());
         }
         let mut v = self.post_json(path, &body).await?;
-        let issues = match v.get_mut("issues").map(Value::take) {
-            Some(Value::Array(issues)) => issues,
-            _ => {
-                return Err(Error::Protocol {
-                    path: path.into(),
-                    message: "search answer has no `issues` array".into(),
-                });
-            }
-        };
+        let issues = take_issues(&mut v, path)?;
         let next = start_at + issues.len() as u64;
         let Some(total) = v["total"].as_u64() else {
             crate::json::drop_deep(Value::Array(issues));
@@ -582,6 +566,17 @@ impl JiraClient {
             }
         }
         Err(too_many_pages(path))
+    }
+}
+
+/// The `issues` array of a search answer, taken out of it.
+fn take_issues(answer: &mut Value, path: &str) -> Result<Vec<Value>> {
+    match answer.get_mut("issues").map(Value::take) {
+        Some(Value::Array(issues)) => Ok(issues),
+        _ => Err(Error::Protocol {
+            path: path.into(),
+            message: "search answer has no `issues` array".into(),
+        }),
     }
 }
 
